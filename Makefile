@@ -1,0 +1,50 @@
+# scrm-workorders: `make help` lists the targets.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help install demo test lint format unit integration infra e2e bench synth clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
+	@command -v node >/dev/null || { echo "Node.js 20+ is required for CDK synth (jsii)"; exit 1; }
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[infra,dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv with the package, the `scrm` command and the dev tools
+
+demo: install ## run the guided demo on the local twin (no AWS account needed)
+	$(BIN)/scrm demo
+
+lint: install ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install ## apply ruff fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: lint ## lint, then every test (unit, integration, infra, e2e)
+	$(BIN)/pytest -q
+
+unit: install ## unit tests only
+	$(BIN)/pytest -q tests/unit
+
+synth: install ## synthesize the example tenants into cdk.out
+	$(BIN)/scrm synth examples/tenants/*.yaml --out cdk.out
+
+bench: install ## run every benchmark
+	$(BIN)/scrm bench lifecycle
+
+clean: ## remove the venv and build output
+	rm -rf $(VENV) cdk.out .build .pytest_cache .mypy_cache .ruff_cache

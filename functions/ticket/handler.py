@@ -1,0 +1,132 @@
+"""Lambda entry points of the ticket service: the /tickets API and the workflow's ticket tasks."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.ticket import service
+from functions.ticket.schemas import ActRequest, CreateTicketRequest, HistoryOut, TicketOut, ticket_out
+from shared.adapters.stepfunctions import StepFunctionsEngine
+from shared.errors import Forbidden, LoopLimitExceeded
+from shared.http import current_caller, install_error_handlers
+from shared.observability import logger, metrics, tracer
+from shared.repositories.tickets import TicketRepository
+from shared.tenant.store import tenant_config
+
+app = APIGatewayHttpResolver(enable_validation=True)
+app.enable_swagger(path="/openapi-ui", title="scrm work orders")
+install_error_handlers(app)
+
+_deps: service.Deps | None = None
+
+
+def deps() -> service.Deps:
+    global _deps
+    if _deps is None:
+        _deps = service.Deps(tickets=TicketRepository(), engine=StepFunctionsEngine())
+    return _deps
+
+
+@app.post("/tickets")
+def create(body: CreateTicketRequest) -> Annotated[TicketOut, "201 the created ticket"]:
+    caller = current_caller(app)
+    if not caller.has_any(*service.CREATOR_ROLES):
+        raise Forbidden("creating tickets needs one of the roles agent, dispatcher, supervisor or admin")
+    cfg = tenant_config(caller.tenant)
+    ticket = service.create_ticket(deps(), cfg, caller.sub, body.type, body.fields, channel="api")
+    metrics.add_metric(name="TicketsCreated", unit=MetricUnit.Count, value=1)
+    return ticket_out(ticket)  # status set by the after-hook below
+
+
+@app.get("/tickets/<ticket_id>")
+def get(ticket_id: str) -> TicketOut:
+    caller = current_caller(app)
+    tenant_config(caller.tenant)
+    return ticket_out(deps().tickets.get(caller.tenant, ticket_id))
+
+
+@app.post("/tickets/<ticket_id>/actions")
+def act(ticket_id: str, body: ActRequest) -> TicketOut:
+    caller = current_caller(app)
+    cfg = tenant_config(caller.tenant)
+    ticket = service.act(deps(), cfg, caller, ticket_id, body.action, body.fields, body.version)
+    metrics.add_metric(name="ActionsTaken", unit=MetricUnit.Count, value=1)
+    return ticket_out(ticket)
+
+
+@app.get("/tickets/<ticket_id>/history")
+def history(ticket_id: str) -> HistoryOut:
+    caller = current_caller(app)
+    tenant_config(caller.tenant)
+    ticket = deps().tickets.get(caller.tenant, ticket_id)
+    return HistoryOut(ticket_id=ticket.id, events=deps().tickets.history(caller.tenant, ticket.id))
+
+
+@app.get("/tickets")
+def list_tickets(
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> dict[str, Any]:
+    caller = current_caller(app)
+    tenant_config(caller.tenant)
+    tickets, _ = deps().tickets.list(caller.tenant, limit=limit)
+    return {"items": [ticket_out(t).model_dump(mode="json") for t in tickets], "next": None}
+
+
+@app.get("/openapi.json", include_in_schema=False)
+def openapi() -> dict[str, Any]:
+    return app.get_openapi_schema(title="scrm work orders", version="1").model_dump(
+        mode="json", by_alias=True, exclude_none=True
+    )
+
+
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def api(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    answer = app.resolve(event, context)
+    if event.get("routeKey") == "POST /tickets" and answer.get("statusCode") == 200:
+        answer["statusCode"] = 201
+    return answer
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def park(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """``waitForTaskToken`` task of a human node."""
+    cfg = tenant_config(event["tenant"])
+    logger.append_keys(ticket_id=event["ticket_id"], node=event["node"])
+    try:
+        return service.park(deps(), cfg, event["ticket_id"], event["node"], event["token"])
+    except LoopLimitExceeded as exc:
+        raise LoopLimitError(str(exc)) from None
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def step(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Plain task of ``end`` and ``create_ticket`` nodes."""
+    cfg = tenant_config(event["tenant"])
+    logger.append_keys(ticket_id=event["ticket_id"], node=event["node"])
+    try:
+        return service.step(deps(), cfg, event["ticket_id"], event["node"])
+    except LoopLimitExceeded as exc:
+        raise LoopLimitError(str(exc)) from None
+
+
+class LoopLimitError(Exception):
+    """Raised to Step Functions, whose Catch matches the error name ``Scrm.LoopLimitExceeded``."""
+
+
+LoopLimitError.__name__ = "Scrm.LoopLimitExceeded"
+
+
+@logger.inject_lambda_context
+def intake(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """SQS consumer of stored deliveries: every record is reported failed until intake is built,
+    so nothing is deleted from the queue (it ends in the DLQ, where it can be replayed)."""
+    return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event.get("Records", [])]}

@@ -1,0 +1,326 @@
+"""Ticket logic: create, park, act, step, cancel. Pure Python; repositories and engines come in."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from shared.clock import now
+from shared.domain.ticket import Assignee, Ticket, TicketEvent
+from shared.errors import Conflict, Forbidden, LoopLimitExceeded, NotFound, ValidationFailed
+from shared.identity import Caller
+from shared.ports import TaskTokenGone, WorkflowEngine
+from shared.tenant.models import Node, TenantConfig, TicketType
+from shared.workflow.compiler import MAX_NODE_VISITS, outgoing
+from shared.workflow.forms import FormContext, validate_form
+
+CREATOR_ROLES = ("agent", "dispatcher", "admin", "supervisor")
+SYSTEM = "system"
+
+
+class TicketStore(Protocol):
+    def create(self, ticket: Ticket, event: TicketEvent) -> None: ...
+    def get(self, tenant: str, ticket_id: str) -> Ticket: ...
+    def find(self, tenant: str, ticket_id: str) -> Ticket | None: ...
+    def save(
+        self,
+        ticket: Ticket,
+        *,
+        expected_version: int,
+        event: TicketEvent | None = ...,
+        condition: Any = ...,
+        conflict_message: str = ...,
+    ) -> None: ...
+    def history(self, tenant: str, ticket_id: str) -> list[TicketEvent]: ...
+
+
+@dataclass
+class Deps:
+    """What the ticket logic works with (handlers build it; tests pass fakes)."""
+
+    tickets: TicketStore
+    engine: WorkflowEngine
+
+
+def new_ticket_id() -> str:
+    """Readable, roughly time-ordered, unguessable: ``TK-261123-8f3a2c1d``."""
+    return f"TK-{now():%y%m%d}-{secrets.token_hex(4)}"
+
+
+def form_context(cfg: TenantConfig) -> FormContext:
+    return FormContext(
+        regions=(r.code for r in cfg.regions),
+        technicians=(t.id for t in cfg.technicians),
+        service_items=(i.code for i in cfg.catalog.service_items),
+        parts=(p.sku for p in cfg.catalog.parts),
+    )
+
+
+def ticket_type_of(cfg: TenantConfig, type_id: str) -> TicketType:
+    try:
+        return cfg.ticket_types[type_id]
+    except KeyError:
+        known = ", ".join(cfg.ticket_types)
+        raise ValidationFailed(
+            f"unknown ticket type '{type_id}'",
+            [{"field": "type", "message": f"unknown ticket type '{type_id}'; known: {known}"}],
+        ) from None
+
+
+def assignee_for(node: Node, ticket: Ticket) -> Assignee | None:
+    """The node's assignee rule resolved for this ticket (``technician: assigned`` keeps the dispatched one)."""
+    rule = node.assignee
+    if rule is None:
+        return None
+    if rule.user:
+        return Assignee(kind="user", id=rule.user)
+    if rule.role:
+        return Assignee(kind="role", id=rule.role)
+    if rule.department:
+        return Assignee(kind="department", id=rule.department)
+    if rule.technician == "assigned":
+        technician = (ticket.dispatch or {}).get("technician")
+        return Assignee(kind="technician", id=technician) if technician else None
+    return Assignee(kind="technician", id=str(rule.technician))
+
+
+def may_act(caller: Caller, assignee: Assignee | None, cfg: TenantConfig) -> bool:
+    if "admin" in caller.roles:
+        return True
+    if assignee is None:
+        return False
+    if assignee.kind in ("user", "technician"):
+        return caller.sub == assignee.id
+    if assignee.kind == "role":
+        return assignee.id in caller.roles
+    departments = {u.id: getattr(u, "department", None) for u in cfg.users}
+    return departments.get(caller.sub) == assignee.id
+
+
+def create_ticket(
+    deps: Deps,
+    cfg: TenantConfig,
+    actor: str,
+    type_id: str,
+    fields: dict[str, Any],
+    *,
+    ticket_id: str | None = None,
+    channel: str | None = None,
+    parent_id: str | None = None,
+) -> Ticket:
+    """Validate, store and start a ticket. With a given ``ticket_id`` it is idempotent."""
+    ticket_type = ticket_type_of(cfg, type_id)
+    accepted, problems = validate_form(ticket_type.fields, fields, form_context(cfg))
+    if problems:
+        raise ValidationFailed(f"{len(problems)} field(s) of the {type_id} ticket are not valid", problems)
+    instant = now()
+    ticket = Ticket(
+        tenant=cfg.tenant.id,
+        id=ticket_id or new_ticket_id(),
+        type=type_id,
+        node=ticket_type.start,
+        fields=accepted,
+        created_at=instant,
+        updated_at=instant,
+        created_by=actor,
+        channel=channel,
+        parent_id=parent_id,
+    )
+    event = TicketEvent(
+        at=instant, actor=actor, kind="created", node=ticket.node, changes={"fields": accepted}, version=1
+    )
+    try:
+        deps.tickets.create(ticket, event)
+    except Conflict:
+        if ticket_id is None:
+            raise
+        ticket = deps.tickets.get(cfg.tenant.id, ticket_id)  # a retried intake: keep the first
+    if ticket.execution_arn is None:
+        ticket = _start(deps, ticket)
+    return ticket
+
+
+def _start(deps: Deps, ticket: Ticket) -> Ticket:
+    payload = {"tenant": ticket.tenant, "ticket_id": ticket.id, "type": ticket.type}
+    arn, version = deps.engine.start(ticket.tenant, ticket.type, ticket.id, payload)
+    fresh = deps.tickets.get(ticket.tenant, ticket.id)
+    if fresh.execution_arn:
+        return fresh
+    started = fresh.model_copy(update={"execution_arn": arn, "workflow_version": version})
+    try:
+        deps.tickets.save(started, expected_version=fresh.version)
+    except Conflict:
+        return deps.tickets.get(ticket.tenant, ticket.id)  # the workflow moved it meanwhile: fine
+    return started
+
+
+def _visit(cfg: TenantConfig, ticket: Ticket, node: str) -> Ticket:
+    visits = dict(ticket.visits)
+    visits[node] = visits.get(node, 0) + 1
+    return ticket.model_copy(update={"visits": visits})
+
+
+def _fail_loop(deps: Deps, ticket: Ticket, node: str) -> None:
+    reason = f"node '{node}' was reached more than {MAX_NODE_VISITS} times; the workflow stopped"
+    failed = ticket.model_copy(
+        update={"status": "failed", "reason": reason, "token": None, "updated_at": now(), "version": ticket.version + 1}
+    )
+    event = TicketEvent(at=now(), actor=SYSTEM, kind="failed", node=node, changes={"reason": reason}, version=failed.version)
+    deps.tickets.save(failed, expected_version=ticket.version, event=event)
+    raise LoopLimitExceeded(reason)
+
+
+def park(deps: Deps, cfg: TenantConfig, ticket_id: str, node_name: str, token: str) -> dict[str, Any]:
+    """A human node was reached: store its task token on the ticket so an action can resume it."""
+    for _attempt in range(5):
+        ticket = deps.tickets.get(cfg.tenant.id, ticket_id)
+        if ticket.status != "open":
+            return {"parked": False, "status": ticket.status}
+        visited = _visit(cfg, ticket, node_name)
+        if visited.visits[node_name] > MAX_NODE_VISITS:
+            _fail_loop(deps, ticket, node_name)
+        node = cfg.ticket_types[ticket.type].nodes[node_name]
+        parked = visited.model_copy(
+            update={
+                "node": node_name,
+                "token": token,
+                "token_node": node_name,
+                "assignee": assignee_for(node, ticket),
+                "updated_at": now(),
+                "version": ticket.version + 1,
+            }
+        )
+        event = TicketEvent(
+            at=now(),
+            actor=SYSTEM,
+            kind="entered",
+            node=node_name,
+            changes={"assignee": parked.assignee.model_dump() if parked.assignee else None},
+            version=parked.version,
+        )
+        try:
+            deps.tickets.save(parked, expected_version=ticket.version, event=event)
+        except Conflict:
+            continue  # an API write raced us; read again
+        return {"parked": True, "node": node_name}
+    raise Conflict(f"could not park ticket {ticket_id} at {node_name}: it kept changing")
+
+
+def act(
+    deps: Deps,
+    cfg: TenantConfig,
+    caller: Caller,
+    ticket_id: str,
+    action: str,
+    fields: dict[str, Any],
+    version: int,
+) -> Ticket:
+    """Take an action on the ticket's current node: check, claim with a conditional write, resume."""
+    ticket = deps.tickets.get(cfg.tenant.id, ticket_id)
+    if ticket.status != "open":
+        raise Conflict(f"ticket {ticket_id} is {ticket.status}; no action can be taken")
+    if version != ticket.version:
+        raise Conflict(f"stale version {version}: the ticket is at version {ticket.version}; read it again")
+    node = cfg.ticket_types[ticket.type].nodes[ticket.node]
+    if node.kind != "human":
+        raise Conflict(f"node '{ticket.node}' is handled by the system ({node.kind}); no action can be taken")
+    if not may_act(caller, ticket.assignee, cfg):
+        who = f"{ticket.assignee.kind} {ticket.assignee.id}" if ticket.assignee else "nobody yet"
+        raise Forbidden(f"node '{ticket.node}' is assigned to {who}; you ({caller.sub}) may not act on it")
+    if action not in node.actions:
+        raise ValidationFailed(
+            f"'{action}' is not an action of node '{ticket.node}'",
+            [{"field": "action", "message": f"must be one of {', '.join(node.actions)}"}],
+        )
+    if not ticket.parked or ticket.token is None:
+        raise Conflict(f"node '{ticket.node}' is not ready for actions yet; retry in a moment")
+    accepted, problems = validate_form(node.form, fields, form_context(cfg))
+    if problems:
+        raise ValidationFailed(f"{len(problems)} field(s) of the {ticket.node} form are not valid", problems)
+    target = node.actions[action]
+    token = ticket.token
+    moved = ticket.model_copy(
+        update={
+            "fields": {**ticket.fields, **accepted},
+            "node": target,
+            "token": None,
+            "token_node": None,
+            "updated_at": now(),
+            "version": ticket.version + 1,
+        }
+    )
+    changed = {k: v for k, v in accepted.items() if ticket.fields.get(k) != v}
+    event = TicketEvent(
+        at=now(), actor=caller.sub, kind="action", node=ticket.node, action=action,
+        changes={"fields": changed, "to": target}, version=moved.version,
+    )
+    deps.tickets.save(
+        moved,
+        expected_version=version,
+        event=event,
+        conflict_message=f"stale version {version}: someone acted on ticket {ticket_id} first; read it again",
+    )
+    try:
+        deps.engine.send_success(token, {"action": action, "node": ticket.node})
+    except TaskTokenGone as exc:
+        _undo(deps, ticket, moved, f"the workflow no longer waits at '{ticket.node}' ({exc})")
+    return moved
+
+
+def _undo(deps: Deps, before: Ticket, moved: Ticket, reason: str) -> None:
+    """The claimed move did not happen: write the ticket back and say so, loudly."""
+    restored = before.model_copy(update={"version": moved.version + 1, "token": None, "updated_at": now()})
+    event = TicketEvent(
+        at=now(), actor=SYSTEM, kind="action_failed", node=before.node, changes={"reason": reason},
+        version=restored.version,
+    )
+    deps.tickets.save(restored, expected_version=moved.version, event=event)
+    raise Conflict(f"the action was not applied: {reason}")
+
+
+def step(deps: Deps, cfg: TenantConfig, ticket_id: str, node_name: str) -> dict[str, Any]:
+    """System nodes handled by the ticket service: ``end`` and ``create_ticket``."""
+    ticket = deps.tickets.get(cfg.tenant.id, ticket_id)
+    node = cfg.ticket_types[ticket.type].nodes[node_name]
+    visited = _visit(cfg, ticket, node_name)
+    if visited.visits[node_name] > MAX_NODE_VISITS:
+        _fail_loop(deps, ticket, node_name)
+    if node.kind == "end":
+        if ticket.status == "closed":
+            return {"outcome": "done"}
+        closed = visited.model_copy(
+            update={"status": "closed", "node": node_name, "assignee": None, "closed_at": now(),
+                    "updated_at": now(), "version": ticket.version + 1}
+        )
+        event = TicketEvent(at=now(), actor=SYSTEM, kind="closed", node=node_name, version=closed.version)
+        deps.tickets.save(closed, expected_version=ticket.version, event=event)
+        return {"outcome": "done"}
+    if node.kind == "create_ticket" and node.ticket_type:
+        child_id = f"{ticket.id}-{node_name}-{visited.visits[node_name]}"
+        child = create_ticket(
+            deps, cfg, ticket.id, node.ticket_type, _inherited(cfg, node.ticket_type, ticket),
+            ticket_id=child_id, channel=ticket.channel, parent_id=ticket.id,
+        )
+        linked = visited.model_copy(
+            update={"node": node_name, "children": [*ticket.children, child.id], "updated_at": now(),
+                    "version": ticket.version + 1}
+        )
+        event = TicketEvent(
+            at=now(), actor=SYSTEM, kind="linked", node=node_name, changes={"child": child.id},
+            version=linked.version,
+        )
+        if child.id not in ticket.children:
+            deps.tickets.save(linked, expected_version=ticket.version, event=event)
+        return {"outcome": "done", "child": child.id}
+    raise NotFound(f"node '{node_name}' of kind {node.kind} is not handled by the ticket service")
+
+
+def _inherited(cfg: TenantConfig, type_id: str, parent: Ticket) -> dict[str, Any]:
+    """Fields of the parent that the linked ticket type also has."""
+    names = {f.name for f in cfg.ticket_types[type_id].fields}
+    return {k: v for k, v in parent.fields.items() if k in names}
+
+
+def outgoing_labels(node: Node) -> list[str]:
+    return list(outgoing(node))

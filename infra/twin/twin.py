@@ -1,0 +1,319 @@
+"""The local twin: the same CDK app, deployed into moto, served on 127.0.0.1."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import sys
+import tempfile
+import threading
+import warnings
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import yaml
+
+from infra.twin.auth import LocalIssuer
+from infra.twin.clock import ClockMode, TwinClock
+from infra.twin.deploy import ACCOUNT, REGION, Deployer, StackDeployment
+from infra.twin.lambdas import FunctionFailed, LocalLambdas
+from infra.twin.server import Router, _error, _json, serve
+from shared import clock as shared_clock
+
+_AT = re.compile(r"^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$")
+
+# The twin's process is the fake AWS: set before moto or boto3 read them.
+_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "MOTO_ALLOW_NONEXISTENT_REGION": "true",
+}
+
+
+def secrets_for(tenant_files: list[str], extra: str | None) -> dict[str, str]:
+    """``<stem>.secrets.yaml`` beside each tenant file, then ``--secrets FILE`` on top."""
+    values: dict[str, str] = {}
+    files = [Path(f).with_name(Path(f).stem + ".secrets.yaml") for f in tenant_files]
+    files += [Path(extra)] if extra else []
+    for path in files:
+        if path.exists():
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            if not isinstance(data, dict):
+                raise ValueError(f"{path}: a secrets file is a mapping from secret reference to value")
+            values.update({str(k): str(v) for k, v in data.items()})
+        elif extra and path == Path(extra):
+            raise FileNotFoundError(f"{path}: secrets file not found")
+    return values
+
+
+class LocalTwin:
+    def __init__(
+        self,
+        tenant_files: list[str],
+        *,
+        port: int = 8400,
+        clock: ClockMode = "realtime",
+        start: datetime | None = None,
+        secrets_file: str | None = None,
+        log: Callable[[str], None] | None = None,
+        quiet_requests: bool = True,
+    ) -> None:
+        self.tenant_files = tenant_files
+        self.port = port
+        self.clock = TwinClock(clock, start)
+        self.secrets_file = secrets_file
+        self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.quiet_requests = quiet_requests
+        self.lambdas = LocalLambdas(self.log)
+        self.deployments: list[StackDeployment] = []
+        self.messages: list[dict[str, Any]] = []
+        self.fired: set[str] = set()
+        self._seen_sms: set[str] = set()
+        self._seen_email = 0
+        self._stop = threading.Event()
+        self._fire_lock = threading.RLock()
+        self._threads: list[threading.Thread] = []
+        self._mock: Any = None
+        self._server: Any = None
+        self.issuer = LocalIssuer(set())
+        self.router = Router([])
+
+    # ----------------------------------------------------------------- lifecycle
+    def start(self) -> LocalTwin:
+        from infra.app import build_app  # CDK is heavy: import only when the twin starts
+        from shared.tenant import load_tenant_file
+
+        configs = [load_tenant_file(f) for f in self.tenant_files]
+        os.environ.update(_ENV)
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
+        from moto import mock_aws
+
+        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+        self._mock.start()
+        shared_clock.install(self.clock.now)
+        self._server = serve(self, self.port)
+        self.port = self._server.server_address[1]
+        self.log(f"synthesizing {len(configs)} tenant(s) with the CDK app ...")
+        with tempfile.TemporaryDirectory(prefix="scrm-twin-") as outdir:
+            assembly = build_app(self.tenant_files, outdir=outdir, bundle=False).synth()
+            stacks = sorted(assembly.stacks, key=lambda s: (not s.stack_name.startswith("ScrmPlatform"), s.stack_name))
+            deployer = Deployer(self.port, self.log)
+            for stack in stacks:
+                self.log(f"deploying {stack.stack_name} into the embedded AWS (moto)")
+                self.deployments.append(deployer.deploy(stack.stack_name, stack.template))
+        self.lambdas.load()
+        self.lambdas.install_hook()
+        self.lambdas.after_invoke.append(lambda _name: self._collect_messages())
+        self._store_secrets(configs)
+        self.issuer.tenants.update(c.tenant.id for c in configs)
+        self.router = Router([r for d in self.deployments for r in d.routes])
+        self._spawn(self._scheduler_loop, "scheduler")
+        for url, function, batch in (es for d in self.deployments for es in d.event_sources):
+            self._spawn(lambda u=url, f=function, b=batch: self._queue_loop(u, f, b), f"queue-{function}")
+        self._spawn(self._server.serve_forever, "http")
+        self.log(f"clock: {self.clock.mode}, now {self.clock.now().isoformat()}")
+        return self
+
+    def _spawn(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=f"twin-{name}", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        shared_clock.reset()
+        if self._mock is not None:
+            with contextlib.suppress(Exception):
+                self._mock.stop()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _store_secrets(self, configs: list[Any]) -> None:
+        values = secrets_for(self.tenant_files, self.secrets_file)
+        ssm = boto3.client("ssm", region_name=REGION)
+        for name, value in values.items():
+            ssm.put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
+        for cfg in configs:
+            for channel in cfg.channels:
+                for ref in _secret_refs(channel):
+                    if ref not in values:
+                        self.log(
+                            f"WARNING: {cfg.tenant.id}/{channel.id}: secret {ref} is not set; "
+                            "every delivery to this channel will get 401"
+                        )
+
+    # ----------------------------------------------------------------- schedules
+    def _scheduler_loop(self) -> None:
+        while not self._stop.wait(0.25):
+            if self.clock.mode == "realtime":
+                self.fire_due()
+
+    def fire_due(self) -> int:
+        """Fire every one-time schedule whose ``at()`` time has come on the twin clock."""
+        fired = 0
+        with self._fire_lock:
+            client = boto3.client("scheduler", region_name=REGION)
+            due: list[tuple[datetime, dict[str, Any]]] = []
+            for page in client.get_paginator("list_schedules").paginate():
+                for summary in page["Schedules"]:
+                    key = f"{summary.get('GroupName')}/{summary['Name']}"
+                    if key in self.fired:
+                        continue
+                    schedule = client.get_schedule(Name=summary["Name"], GroupName=summary.get("GroupName", "default"))
+                    when = _at_time(schedule)
+                    if when is not None and when <= self.clock.now():
+                        due.append((when, schedule))
+            for _when, schedule in sorted(due, key=lambda d: (d[0], d[1]["Name"])):
+                self._fire(client, schedule)
+                fired += 1
+        return fired
+
+    def _fire(self, client: Any, schedule: dict[str, Any]) -> None:
+        key = f"{schedule.get('GroupName')}/{schedule['Name']}"
+        self.fired.add(key)
+        target = schedule["Target"]
+        function = str(target["Arn"]).rsplit(":function:", 1)[-1].split(":")[0]
+        event = json.loads(target.get("Input") or "{}")
+        try:
+            self.lambdas.invoke(function, event)
+        except FunctionFailed as exc:
+            self.log(f"schedule {key} failed: {exc}")
+        if schedule.get("ActionAfterCompletion") == "DELETE":
+            with contextlib.suppress(Exception):
+                client.delete_schedule(Name=schedule["Name"], GroupName=schedule.get("GroupName", "default"))
+
+    # ----------------------------------------------------------------- queues
+    def _queue_loop(self, url: str, function: str, batch: int) -> None:
+        sqs = boto3.client("sqs", region_name=REGION)
+        arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{url.rsplit('/', 1)[-1]}"
+        while not self._stop.wait(0.1):
+            try:
+                answer = sqs.receive_message(
+                    QueueUrl=url, MaxNumberOfMessages=min(batch, 10), AttributeNames=["All"],
+                    MessageAttributeNames=["All"],
+                )
+            except Exception as exc:  # the twin is shutting down
+                if not self._stop.is_set():
+                    self.log(f"queue {url}: {exc}")
+                continue
+            messages = answer.get("Messages", [])
+            if messages:
+                self.deliver(sqs, url, arn, function, messages)
+
+    def deliver(self, sqs: Any, url: str, arn: str, function: str, messages: list[dict[str, Any]]) -> None:
+        """Call the consumer with an SQS event and delete what it did not report as failed."""
+        records = [
+            {
+                "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                "attributes": m.get("Attributes", {}), "messageAttributes": m.get("MessageAttributes", {}),
+                "md5OfBody": m.get("MD5OfBody"), "eventSource": "aws:sqs", "eventSourceARN": arn,
+                "awsRegion": REGION,
+            }
+            for m in messages
+        ]
+        try:
+            result = self.lambdas.invoke(function, {"Records": records})
+            failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
+        except FunctionFailed:
+            failed = {m["MessageId"] for m in messages}
+        done = [m for m in messages if m["MessageId"] not in failed]
+        if done:
+            sqs.delete_message_batch(
+                QueueUrl=url,
+                Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done)],
+            )
+
+    # ----------------------------------------------------------------- messages
+    def _collect_messages(self) -> None:
+        from moto.ses.models import ses_backends
+        from moto.sns.models import sns_backends
+
+        at = self.clock.now().isoformat()
+        with self._fire_lock:
+            sms = sns_backends[ACCOUNT][REGION].sms_messages
+            for message_id, (phone, text) in list(sms.items()):
+                if message_id not in self._seen_sms:
+                    self._seen_sms.add(message_id)
+                    self.messages.append(_message(at, "sms", phone, None, text))
+            sent = ses_backends[ACCOUNT][REGION].sent_messages
+            for message in sent[self._seen_email :]:
+                body = getattr(message, "body", None) or getattr(message, "raw_data", "")
+                for to in getattr(message, "destinations", {}).get("ToAddresses", []) or [""]:
+                    self.messages.append(_message(at, "email", to, getattr(message, "subject", None), str(body)))
+            self._seen_email = len(sent)
+
+    # ----------------------------------------------------------------- /_local routes
+    def local_token(self, data: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        tenant, sub, roles = data.get("tenant"), data.get("sub"), data.get("roles", [])
+        if not isinstance(tenant, str) or not isinstance(sub, str) or not sub:
+            return _error(400, "bad_request", 'send {"tenant": "<id>", "sub": "<user id>", "roles": [...]}')
+        if tenant not in self.issuer.tenants:
+            return _error(404, "not_found", f"tenant '{tenant}' is not deployed; known: {sorted(self.issuer.tenants)}")
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            return _error(400, "bad_request", "roles must be a list of strings")
+        return _json(200, {"token": self.issuer.issue(tenant, sub, roles), "token_type": "Bearer"})
+
+    def local_advance(self, data: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        seconds = data.get("seconds")
+        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
+            return _error(400, "bad_request", 'send {"seconds": <a non-negative number>}')
+        now = self.clock.advance(float(seconds))
+        fired = self.fire_due()
+        return _json(200, {"now": now.isoformat(), "fired": fired})
+
+    def local_clock(self, _data: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        return _json(200, {"now": self.clock.now().isoformat(), "mode": self.clock.mode})
+
+    def local_messages(self, _data: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        self._collect_messages()
+        return _json(200, {"messages": self.messages})
+
+    def log_request(self, line: str) -> None:
+        if not self.quiet_requests:
+            self.log(line)
+
+
+def _message(at: str, channel: str, to: str, subject: str | None, body: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {}
+    with contextlib.suppress(ValueError, TypeError):
+        parsed = json.loads(body)
+        if isinstance(parsed, dict):
+            meta = parsed
+    return {
+        "at": at, "channel": channel, "to": to, "subject": subject, "body": body,
+        "ticket_id": meta.get("ticket_id"), "level": meta.get("level"),
+    }
+
+
+def _at_time(schedule: dict[str, Any]) -> datetime | None:
+    from zoneinfo import ZoneInfo
+
+    found = _AT.match(str(schedule.get("ScheduleExpression", "")))
+    if not found:
+        return None
+    zone = ZoneInfo(schedule.get("ScheduleExpressionTimezone") or "UTC")
+    return datetime.fromisoformat(found.group(1)).replace(tzinfo=zone).astimezone(UTC)
+
+
+def _secret_refs(channel: Any) -> list[str]:
+    refs = []
+    for attr in ("secret", "token", "aes_key"):
+        ref = getattr(channel, attr, None)
+        if ref is not None and getattr(ref, "ssm", None):
+            refs.append(ref.ssm)
+    return refs

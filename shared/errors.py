@@ -1,0 +1,54 @@
+"""Domain errors. Handlers turn them into HTTP answers in one place each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """An error a caller can act on: it has an HTTP status, a code and a message for a person."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, details: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.code, "message": self.message, "details": self.details}
+
+
+class BadRequest(DomainError):
+    status, code = 400, "bad_request"
+
+
+class Unauthorized(DomainError):
+    status, code = 401, "unauthorized"
+
+
+class Forbidden(DomainError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(DomainError):
+    status, code = 404, "not_found"
+
+
+class Conflict(DomainError):
+    status, code = 409, "conflict"
+
+
+class PayloadTooLarge(DomainError):
+    status, code = 413, "payload_too_large"
+
+
+class ValidationFailed(DomainError):
+    """422: ``details`` holds one ``{"field", "message"}`` entry per bad field."""
+
+    status, code = 422, "validation_failed"
+
+
+class LoopLimitExceeded(Exception):
+    """A node was visited more often than the workflow allows (see the ASL compiler)."""

@@ -1,0 +1,231 @@
+"""Tickets and their history in the single table.
+
+Access patterns (all Query/GetItem, never Scan):
+
+| pattern | key |
+|---|---|
+| get a ticket | pk=``TENANT#t#TICKET#id``, sk=``TICKET`` |
+| history of a ticket, oldest first | pk=``TENANT#t#TICKET#id``, sk begins_with ``EVT#`` |
+| a tenant's tickets, newest first | gsi1: gsi1pk=``TENANT#t#TICKETS``, gsi1sk=``<created_at>#<id>`` |
+| tickets of one assignee, newest first | gsi2: gsi2pk=``TENANT#t#ASSIGNEE#<kind>:<id>``, gsi2sk=``<created_at>#<id>`` |
+
+A ticket item and the event that explains its change are written in one transaction,
+conditioned on the version the caller read (optimistic locking).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.expressions.condition import Condition
+from pynamodb.transactions import TransactWrite
+
+from shared.clock import iso
+from shared.domain.ticket import Assignee, Ticket, TicketEvent
+from shared.errors import Conflict, NotFound
+from shared.repositories.base import Gsi1, Gsi2, TableItem, bind, tenant_key
+
+TICKET_SK = "TICKET"
+EVENT_PREFIX = "EVT#"
+
+
+class TicketItem(TableItem):
+    gsi1pk = UnicodeAttribute()
+    gsi1sk = UnicodeAttribute()
+    gsi2pk = UnicodeAttribute(null=True)
+    gsi2sk = UnicodeAttribute(null=True)
+    by_tenant = Gsi1()
+    by_assignee = Gsi2()
+
+    tenant = UnicodeAttribute()
+    id = UnicodeAttribute()
+    type = UnicodeAttribute()
+    status = UnicodeAttribute()
+    node = UnicodeAttribute()
+    version = NumberAttribute()
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    body = JSONAttribute()  # everything else of the ticket, as JSON (exact, schema-free)
+
+
+class TicketEventItem(TableItem):
+    at = UTCDateTimeAttribute()
+    actor = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    node = UnicodeAttribute(null=True)
+    action = UnicodeAttribute(null=True)
+    version = NumberAttribute()
+    changes = JSONAttribute()
+
+
+_COLUMNS = {"tenant", "id", "type", "status", "node", "version", "created_at", "updated_at"}
+
+
+def _ticket_pk(tenant: str, ticket_id: str) -> str:
+    return tenant_key(tenant, "TICKET", ticket_id)
+
+
+def _assignee_key(tenant: str, assignee: Assignee | None) -> str | None:
+    return tenant_key(tenant, "ASSIGNEE", f"{assignee.kind}:{assignee.id}") if assignee else None
+
+
+def _to_item(ticket: Ticket) -> TicketItem:
+    sort = f"{iso(ticket.created_at)}#{ticket.id}"
+    assignee_pk = _assignee_key(ticket.tenant, ticket.assignee)
+    body = ticket.model_dump(mode="json", exclude=_COLUMNS)
+    return TicketItem(
+        _ticket_pk(ticket.tenant, ticket.id),
+        TICKET_SK,
+        gsi1pk=tenant_key(ticket.tenant, "TICKETS"),
+        gsi1sk=sort,
+        gsi2pk=assignee_pk,
+        gsi2sk=sort if assignee_pk else None,
+        tenant=ticket.tenant,
+        id=ticket.id,
+        type=ticket.type,
+        status=ticket.status,
+        node=ticket.node,
+        version=ticket.version,
+        created_at=ticket.created_at,
+        updated_at=ticket.updated_at,
+        body=body,
+    )
+
+
+def _from_item(item: TicketItem) -> Ticket:
+    data: dict[str, Any] = dict(item.body or {})
+    data.update(
+        tenant=item.tenant,
+        id=item.id,
+        type=item.type,
+        status=item.status,
+        node=item.node,
+        version=int(item.version),
+        created_at=item.created_at,
+        updated_at=item.updated_at,
+    )
+    return Ticket.model_validate(data)
+
+
+def _event_item(tenant: str, ticket_id: str, event: TicketEvent) -> TicketEventItem:
+    # The random suffix keeps two events of the same millisecond apart and in a stable order.
+    sk = f"{EVENT_PREFIX}{iso(event.at)}#{event.version:06d}#{secrets.token_hex(3)}"
+    return TicketEventItem(
+        _ticket_pk(tenant, ticket_id),
+        sk,
+        at=event.at,
+        actor=event.actor,
+        kind=event.kind,
+        node=event.node,
+        action=event.action,
+        version=event.version,
+        changes=json.loads(json.dumps(event.changes, default=str)),
+    )
+
+
+class TicketRepository:
+    """The only place that knows how tickets are keyed and stored."""
+
+    def __init__(self) -> None:
+        bind(TicketItem, TicketEventItem)
+        self._connection = Connection(region=TicketItem.Meta.region)
+
+    def create(self, ticket: Ticket, event: TicketEvent) -> None:
+        """Store a new ticket; ``Conflict`` if a ticket with that id exists (idempotent intake)."""
+        item = _to_item(ticket)
+        try:
+            with TransactWrite(connection=self._connection) as tx:
+                tx.save(item, condition=TicketItem.pk.does_not_exist())
+                tx.save(_event_item(ticket.tenant, ticket.id, event))
+        except TransactWriteError as exc:
+            raise Conflict(f"ticket {ticket.id} already exists") from exc
+
+    def get(self, tenant: str, ticket_id: str) -> Ticket:
+        try:
+            return _from_item(TicketItem.get(_ticket_pk(tenant, ticket_id), TICKET_SK, consistent_read=True))
+        except DoesNotExist:
+            raise NotFound(f"ticket '{ticket_id}' does not exist") from None
+
+    def find(self, tenant: str, ticket_id: str) -> Ticket | None:
+        try:
+            return self.get(tenant, ticket_id)
+        except NotFound:
+            return None
+
+    def save(
+        self,
+        ticket: Ticket,
+        *,
+        expected_version: int,
+        event: TicketEvent | None = None,
+        condition: Condition | None = None,
+        conflict_message: str = "the ticket changed meanwhile; read it again and retry",
+    ) -> None:
+        """Replace the ticket if it still has ``expected_version`` (and ``condition``), with its event."""
+        guard = TicketItem.version == expected_version
+        if condition is not None:
+            guard = guard & condition
+        try:
+            with TransactWrite(connection=self._connection) as tx:
+                tx.save(_to_item(ticket), condition=guard)
+                if event is not None:
+                    tx.save(_event_item(ticket.tenant, ticket.id, event))
+        except TransactWriteError as exc:
+            raise Conflict(conflict_message) from exc
+
+    def history(self, tenant: str, ticket_id: str) -> list[TicketEvent]:
+        items = TicketEventItem.query(
+            _ticket_pk(tenant, ticket_id),
+            TicketEventItem.sk.startswith(EVENT_PREFIX),
+            consistent_read=True,
+        )
+        return [
+            TicketEvent(
+                at=i.at,
+                actor=i.actor,
+                kind=i.kind,
+                node=i.node,
+                action=i.action,
+                version=int(i.version),
+                changes=i.changes or {},
+            )
+            for i in items
+        ]
+
+    def list(
+        self,
+        tenant: str,
+        *,
+        assignee: Assignee | None = None,
+        limit: int = 50,
+        start_key: dict[str, Any] | None = None,
+        filter_condition: Condition | None = None,
+    ) -> tuple[list[Ticket], dict[str, Any] | None]:
+        """A page of tickets, newest first, and the key to continue from."""
+        if assignee is not None:
+            query: Iterator[TicketItem] = TicketItem.by_assignee.query(
+                _assignee_key(tenant, assignee) or "",
+                scan_index_forward=False,
+                filter_condition=filter_condition,
+                last_evaluated_key=start_key,
+                limit=limit,
+            )
+        else:
+            query = TicketItem.by_tenant.query(
+                tenant_key(tenant, "TICKETS"),
+                scan_index_forward=False,
+                filter_condition=filter_condition,
+                last_evaluated_key=start_key,
+                limit=limit,
+            )
+        tickets = [_from_item(item) for item in query]
+        return tickets, getattr(query, "last_evaluated_key", None)
+
+

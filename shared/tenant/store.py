@@ -1,0 +1,37 @@
+"""Read a tenant's configuration where the tenant stack put it (SSM, see transport.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import TYPE_CHECKING
+
+from aws_lambda_powertools.utilities import parameters
+
+from shared.errors import NotFound
+from shared.settings import settings
+from shared.tenant.transport import config_path, decode_config
+
+if TYPE_CHECKING:
+    from shared.tenant.models import TenantConfig
+
+CACHE_SECONDS = 300
+TENANT_ID = re.compile(r"[a-z0-9-]{3,32}")
+_decoded: dict[str, tuple[str, TenantConfig]] = {}
+
+
+def tenant_config(tenant_id: str) -> TenantConfig:
+    """The tenant's configuration; ``NotFound`` when no tenant of that id is deployed."""
+    if not TENANT_ID.fullmatch(tenant_id):
+        raise NotFound(f"unknown tenant '{tenant_id[:40]}'")
+    path = config_path(tenant_id, settings().config_path_prefix)
+    chunks = parameters.get_parameters(path, max_age=CACHE_SECONDS)
+    if not chunks:
+        raise NotFound(f"unknown tenant '{tenant_id}'")
+    digest = hashlib.sha256("".join(f"{k}={chunks[k]}" for k in sorted(chunks)).encode()).hexdigest()
+    cached = _decoded.get(tenant_id)
+    if cached and cached[0] == digest:
+        return cached[1]
+    cfg = decode_config(chunks)
+    _decoded[tenant_id] = (digest, cfg)
+    return cfg
