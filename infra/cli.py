@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
@@ -66,8 +67,12 @@ def cmd_local(args: argparse.Namespace) -> int:
 
     try:
         twin = LocalTwin(
-            args.files, port=args.port, clock=args.clock, start=_parse_start(args.start),
-            secrets_file=args.secrets, quiet_requests=False,
+            args.files,
+            port=args.port,
+            clock=args.clock,
+            start=_parse_start(args.start),
+            secrets_file=args.secrets,
+            quiet_requests=False,
         ).start()
     except TenantConfigError as exc:
         return _print_config_error(exc)
@@ -77,10 +82,8 @@ def cmd_local(args: argparse.Namespace) -> int:
     print(f"listening on {twin.url}", flush=True)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         done.wait()
-    except KeyboardInterrupt:
-        pass
     twin.stop()
     return 0
 
@@ -98,7 +101,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="scrm", description="Serverless work orders: tenants, stacks, local twin.")
+    root = argparse.ArgumentParser(
+        prog="scrm", description="Serverless work orders: tenants, stacks, local twin."
+    )
     sub = root.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("validate", help="check tenant files; errors name the file, the path and the fix")

@@ -31,7 +31,9 @@ def install_error_handlers(app: APIGatewayHttpResolver) -> None:
 
     @app.exception_handler(RequestValidationError)
     def _invalid(exc: RequestValidationError) -> Response[Any]:
-        details = [{"field": _location(e.get("loc")), "message": e.get("msg", "is not valid")} for e in exc.errors()]
+        details = [
+            {"field": _location(e.get("loc")), "message": e.get("msg", "is not valid")} for e in exc.errors()
+        ]
         return error_response(422, "validation_failed", "the request is not valid", details)
 
     @app.not_found

@@ -10,7 +10,9 @@ class TaskTokenGone(Exception):
 
 
 class WorkflowEngine(Protocol):
-    def start(self, tenant: str, ticket_type: str, ticket_id: str, payload: dict[str, Any]) -> tuple[str, str]:
+    def start(
+        self, tenant: str, ticket_type: str, ticket_id: str, payload: dict[str, Any]
+    ) -> tuple[str, str]:
         """Start on the live version, idempotently (the execution is named after the ticket).
 
         Returns the execution ARN and the state machine version ARN it runs on.

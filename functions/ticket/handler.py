@@ -23,12 +23,20 @@ app.enable_swagger(path="/openapi-ui", title="scrm work orders")
 install_error_handlers(app)
 
 _deps: service.Deps | None = None
+_tickets: TicketRepository | None = None
+
+
+def _repository() -> TicketRepository:
+    global _tickets
+    if _tickets is None:
+        _tickets = TicketRepository()
+    return _tickets
 
 
 def deps() -> service.Deps:
     global _deps
     if _deps is None:
-        _deps = service.Deps(tickets=TicketRepository(), engine=StepFunctionsEngine())
+        _deps = service.Deps(tickets=_repository(), engine=StepFunctionsEngine())
     return _deps
 
 
@@ -73,7 +81,7 @@ def list_tickets(
 ) -> dict[str, Any]:
     caller = current_caller(app)
     tenant_config(caller.tenant)
-    tickets, _ = deps().tickets.list(caller.tenant, limit=limit)
+    tickets, _ = _repository().page(caller.tenant, limit=limit)
     return {"items": [ticket_out(t).model_dump(mode="json") for t in tickets], "next": None}
 
 

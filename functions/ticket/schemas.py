@@ -14,7 +14,9 @@ class CreateTicketRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: str = Field(description="ticket type id from the tenant file, e.g. 'install'")
-    fields: dict[str, Any] = Field(default_factory=dict, description="ticket fields (wire format of CONTRACT.md)")
+    fields: dict[str, Any] = Field(
+        default_factory=dict, description="ticket fields (wire format of CONTRACT.md)"
+    )
 
 
 class ActRequest(BaseModel):

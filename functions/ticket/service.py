@@ -69,7 +69,7 @@ def ticket_type_of(cfg: TenantConfig, type_id: str) -> TicketType:
 
 
 def assignee_for(node: Node, ticket: Ticket) -> Assignee | None:
-    """The node's assignee rule resolved for this ticket (``technician: assigned`` keeps the dispatched one)."""
+    """The node's assignee rule for this ticket (``technician: assigned``: the dispatched one)."""
     rule = node.assignee
     if rule is None:
         return None
@@ -164,9 +164,17 @@ def _visit(cfg: TenantConfig, ticket: Ticket, node: str) -> Ticket:
 def _fail_loop(deps: Deps, ticket: Ticket, node: str) -> None:
     reason = f"node '{node}' was reached more than {MAX_NODE_VISITS} times; the workflow stopped"
     failed = ticket.model_copy(
-        update={"status": "failed", "reason": reason, "token": None, "updated_at": now(), "version": ticket.version + 1}
+        update={
+            "status": "failed",
+            "reason": reason,
+            "token": None,
+            "updated_at": now(),
+            "version": ticket.version + 1,
+        }
     )
-    event = TicketEvent(at=now(), actor=SYSTEM, kind="failed", node=node, changes={"reason": reason}, version=failed.version)
+    event = TicketEvent(
+        at=now(), actor=SYSTEM, kind="failed", node=node, changes={"reason": reason}, version=failed.version
+    )
     deps.tickets.save(failed, expected_version=ticket.version, event=event)
     raise LoopLimitExceeded(reason)
 
@@ -252,8 +260,13 @@ def act(
     )
     changed = {k: v for k, v in accepted.items() if ticket.fields.get(k) != v}
     event = TicketEvent(
-        at=now(), actor=caller.sub, kind="action", node=ticket.node, action=action,
-        changes={"fields": changed, "to": target}, version=moved.version,
+        at=now(),
+        actor=caller.sub,
+        kind="action",
+        node=ticket.node,
+        action=action,
+        changes={"fields": changed, "to": target},
+        version=moved.version,
     )
     deps.tickets.save(
         moved,
@@ -272,7 +285,11 @@ def _undo(deps: Deps, before: Ticket, moved: Ticket, reason: str) -> None:
     """The claimed move did not happen: write the ticket back and say so, loudly."""
     restored = before.model_copy(update={"version": moved.version + 1, "token": None, "updated_at": now()})
     event = TicketEvent(
-        at=now(), actor=SYSTEM, kind="action_failed", node=before.node, changes={"reason": reason},
+        at=now(),
+        actor=SYSTEM,
+        kind="action_failed",
+        node=before.node,
+        changes={"reason": reason},
         version=restored.version,
     )
     deps.tickets.save(restored, expected_version=moved.version, event=event)
@@ -290,8 +307,14 @@ def step(deps: Deps, cfg: TenantConfig, ticket_id: str, node_name: str) -> dict[
         if ticket.status == "closed":
             return {"outcome": "done"}
         closed = visited.model_copy(
-            update={"status": "closed", "node": node_name, "assignee": None, "closed_at": now(),
-                    "updated_at": now(), "version": ticket.version + 1}
+            update={
+                "status": "closed",
+                "node": node_name,
+                "assignee": None,
+                "closed_at": now(),
+                "updated_at": now(),
+                "version": ticket.version + 1,
+            }
         )
         event = TicketEvent(at=now(), actor=SYSTEM, kind="closed", node=node_name, version=closed.version)
         deps.tickets.save(closed, expected_version=ticket.version, event=event)
@@ -299,15 +322,29 @@ def step(deps: Deps, cfg: TenantConfig, ticket_id: str, node_name: str) -> dict[
     if node.kind == "create_ticket" and node.ticket_type:
         child_id = f"{ticket.id}-{node_name}-{visited.visits[node_name]}"
         child = create_ticket(
-            deps, cfg, ticket.id, node.ticket_type, _inherited(cfg, node.ticket_type, ticket),
-            ticket_id=child_id, channel=ticket.channel, parent_id=ticket.id,
+            deps,
+            cfg,
+            ticket.id,
+            node.ticket_type,
+            _inherited(cfg, node.ticket_type, ticket),
+            ticket_id=child_id,
+            channel=ticket.channel,
+            parent_id=ticket.id,
         )
         linked = visited.model_copy(
-            update={"node": node_name, "children": [*ticket.children, child.id], "updated_at": now(),
-                    "version": ticket.version + 1}
+            update={
+                "node": node_name,
+                "children": [*ticket.children, child.id],
+                "updated_at": now(),
+                "version": ticket.version + 1,
+            }
         )
         event = TicketEvent(
-            at=now(), actor=SYSTEM, kind="linked", node=node_name, changes={"child": child.id},
+            at=now(),
+            actor=SYSTEM,
+            kind="linked",
+            node=node_name,
+            changes={"child": child.id},
             version=linked.version,
         )
         if child.id not in ticket.children:

@@ -27,12 +27,21 @@ class LocalIssuer:
 
     def issue(self, tenant: str, sub: str, roles: list[str], lifetime: int = LIFETIME_SECONDS) -> str:
         now = int(time.time())
-        claims = {"iss": ISSUER, "sub": sub, "tenant": tenant, "roles": roles, "iat": now, "exp": now + lifetime}
+        claims = {
+            "iss": ISSUER,
+            "sub": sub,
+            "tenant": tenant,
+            "roles": roles,
+            "iat": now,
+            "exp": now + lifetime,
+        }
         return jwt.encode(claims, self._key, algorithm="HS256")
 
     def verify(self, authorization: str | None) -> dict[str, Any]:
         if not authorization or not authorization.lower().startswith("bearer "):
-            raise TokenError("a Bearer token is required (Authorization: Bearer <JWT>; get one at POST /_local/token)")
+            raise TokenError(
+                "a Bearer token is required (Authorization: Bearer <JWT>; get one at POST /_local/token)"
+            )
         token = authorization.split(" ", 1)[1].strip()
         try:
             claims: dict[str, Any] = jwt.decode(

@@ -28,8 +28,14 @@ class TwinClient:
             raise RuntimeError(f"token refused: {answer.status} {answer.body}")
         return TwinClient(self.base_url, answer.body["token"])
 
-    def request(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,
-                raw: bytes | None = None) -> Answer:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
+    ) -> Answer:
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         all_headers = {"content-type": "application/json", **(headers or {})}
         if self.token:

@@ -20,7 +20,9 @@ class TwinClock:
 
     def now(self) -> datetime:
         with self._lock:
-            elapsed = timedelta(seconds=time.monotonic() - self._t0) if self.mode == "realtime" else timedelta()
+            elapsed = (
+                timedelta(seconds=time.monotonic() - self._t0) if self.mode == "realtime" else timedelta()
+            )
             return self._start + elapsed + self._advanced
 
     def advance(self, seconds: float) -> datetime:

@@ -37,7 +37,7 @@ _SUB_REF = re.compile(r"\$\{([A-Za-z0-9]+)(?:\.([A-Za-z0-9.]+))?\}")
 # Emulated by the twin: type -> what it does instead.
 EMULATED = {
     "AWS::StepFunctions::StateMachine": "created through the Step Functions API",
-    "AWS::StepFunctions::StateMachineVersion": "published at creation (executions start on the machine itself)",
+    "AWS::StepFunctions::StateMachineVersion": "published at creation (runs on the machine)",
     "AWS::StepFunctions::StateMachineAlias": "created through the Step Functions API",
     "AWS::ApiGatewayV2::Api": "served by the twin's HTTP server",
     "AWS::ApiGatewayV2::Route": "served by the twin's HTTP server",
@@ -69,8 +69,23 @@ class StackDeployment:
 
 
 def _is_intrinsic(node: Any) -> bool:
-    return isinstance(node, dict) and len(node) == 1 and next(iter(node)) in ("Ref", "Fn::GetAtt", "Fn::Sub",
-        "Fn::Join", "Fn::Select", "Fn::Split", "Fn::ImportValue", "Fn::If", "Fn::Base64", "Fn::GetAZs")
+    return (
+        isinstance(node, dict)
+        and len(node) == 1
+        and next(iter(node))
+        in (
+            "Ref",
+            "Fn::GetAtt",
+            "Fn::Sub",
+            "Fn::Join",
+            "Fn::Select",
+            "Fn::Split",
+            "Fn::ImportValue",
+            "Fn::If",
+            "Fn::Base64",
+            "Fn::GetAZs",
+        )
+    )
 
 
 def _refs(node: Any) -> set[str]:
@@ -134,8 +149,12 @@ def _emulated_values(logical: str, resource: dict[str, Any], port: int) -> dict[
         return {"Ref": name, "Arn": f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule-group/{name}"}
     if kind == "AWS::Cognito::UserPool":
         pool = f"{REGION}_local"
-        return {"Ref": pool, "Arn": f"arn:aws:cognito-idp:{REGION}:{ACCOUNT}:userpool/{pool}",
-                "ProviderURL": f"http://127.0.0.1:{port}/_local", "ProviderName": "local"}
+        return {
+            "Ref": pool,
+            "Arn": f"arn:aws:cognito-idp:{REGION}:{ACCOUNT}:userpool/{pool}",
+            "ProviderURL": f"http://127.0.0.1:{port}/_local",
+            "ProviderName": "local",
+        }
     if kind == "AWS::StepFunctions::StateMachineVersion":
         return {"Ref": f"local-{logical}", "Arn": f"local-{logical}"}  # the real ARN is known once published
     return {"Ref": f"local-{logical}", "Arn": f"arn:aws:local:{REGION}:{ACCOUNT}:{logical}"}
@@ -194,8 +213,6 @@ class Deployer:
                 del resources[logical]
             elif kind in EMULATED or kind not in self.supported:
                 removed[logical] = resources.pop(logical)
-                if kind not in EMULATED:
-                    self.log(f"  not emulated: {kind} {logical} (no local behaviour; deployed in AWS only)")
             elif kind == "AWS::Lambda::Function":
                 resource["Properties"]["Code"] = {"ZipFile": "# runs in-process in the local twin\n"}
             elif kind == "AWS::SSM::Parameter" and isinstance(resource["Properties"].get("Tags"), dict):
@@ -206,7 +223,9 @@ class Deployer:
         for resource in resources.values():
             depends = resource.get("DependsOn")
             if depends:
-                depends = [d for d in ([depends] if isinstance(depends, str) else depends) if d not in removed]
+                depends = [
+                    d for d in ([depends] if isinstance(depends, str) else depends) if d not in removed
+                ]
                 resource["DependsOn"] = depends
                 if not depends:
                     del resource["DependsOn"]
@@ -217,9 +236,7 @@ class Deployer:
         extra: dict[str, Any] = {}
         removed = _resolve_later(removed, kept, extra, [0])
         template.setdefault("Outputs", {})
-        template["Outputs"] = {
-            k: v for k, v in template["Outputs"].items() if _refs(v) <= kept
-        } | extra
+        template["Outputs"] = {k: v for k, v in template["Outputs"].items() if _refs(v) <= kept} | extra
         self.cfn.create_stack(StackName=stack_name, TemplateBody=json.dumps(template))
         status = self.cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
         if status["StackStatus"] != "CREATE_COMPLETE":
@@ -230,9 +247,15 @@ class Deployer:
             name=stack_name, outputs={k: v for k, v in outputs.items() if not k.startswith("TwinValue")}
         )
         self._emulate(removed, deployment)
-        for kind in sorted({r["Type"] for r in removed.values()} & set(EMULATED)):
-            count = sum(1 for r in removed.values() if r["Type"] == kind)
-            self.log(f"  emulated: {count} x {kind}: {EMULATED[kind]}")
+        for kind in sorted({r["Type"] for r in removed.values()}):
+            logicals = [lid for lid, r in removed.items() if r["Type"] == kind]
+            if kind in EMULATED:
+                self.log(f"  emulated: {len(logicals)} x {kind}: {EMULATED[kind]}")
+            else:
+                self.log(
+                    f"  not emulated: {len(logicals)} x {kind} (no local behaviour; AWS only): "
+                    + ", ".join(logicals)
+                )
         self.log(f"  {stack_name}: {len(kept)} resources deployed by moto, {len(removed)} emulated")
         return deployment
 
@@ -241,7 +264,10 @@ class Deployer:
         for logical, res in removed.items():
             by_type.setdefault(res["Type"], []).append((logical, res.get("Properties", {})))
         versions: dict[str, str] = {}
-        published = {str(p["StateMachineArn"]): lid for lid, p in by_type.get("AWS::StepFunctions::StateMachineVersion", [])}
+        published = {
+            str(p["StateMachineArn"]): lid
+            for lid, p in by_type.get("AWS::StepFunctions::StateMachineVersion", [])
+        }
         for _logical, props in by_type.get("AWS::StepFunctions::StateMachine", []):
             definition = props["DefinitionString"]
             for key, value in (props.get("DefinitionSubstitutions") or {}).items():
@@ -250,21 +276,31 @@ class Deployer:
             version_logical = published.get(arn)
             # moto does not implement PublishStateMachineVersion: publish at creation instead.
             answer = self.sfn.create_state_machine(
-                name=props["StateMachineName"], definition=definition, roleArn=props["RoleArn"],
-                type=props.get("StateMachineType", "STANDARD"), publish=version_logical is not None,
+                name=props["StateMachineName"],
+                definition=definition,
+                roleArn=props["RoleArn"],
+                type=props.get("StateMachineType", "STANDARD"),
+                publish=version_logical is not None,
             )
             deployment.state_machines[props["StateMachineName"]] = answer["stateMachineArn"]
             if version_logical is not None:
                 versions[f"local-{version_logical}"] = answer["stateMachineVersionArn"]
         for _logical, props in by_type.get("AWS::StepFunctions::StateMachineAlias", []):
             routing = props.get("RoutingConfiguration") or [
-                {"StateMachineVersionArn": props["DeploymentPreference"]["StateMachineVersionArn"], "Weight": 100}
+                {
+                    "StateMachineVersionArn": props["DeploymentPreference"]["StateMachineVersionArn"],
+                    "Weight": 100,
+                }
             ]
             self.sfn.create_state_machine_alias(
                 name=props["Name"],
                 routingConfiguration=[
-                    {"stateMachineVersionArn": versions.get(r["StateMachineVersionArn"], r["StateMachineVersionArn"]),
-                     "weight": r["Weight"]}
+                    {
+                        "stateMachineVersionArn": versions.get(
+                            r["StateMachineVersionArn"], r["StateMachineVersionArn"]
+                        ),
+                        "weight": r["Weight"],
+                    }
                     for r in routing
                 ],
             )
@@ -277,12 +313,17 @@ class Deployer:
             uri = str(integration.get("IntegrationUri", ""))
             method, path = _route_path(props["RouteKey"])
             deployment.routes.append(
-                Route(method=method, path=path, function=uri.rsplit(":", 1)[-1],
-                      authorized=props.get("AuthorizationType", "NONE") != "NONE")
+                Route(
+                    method=method,
+                    path=path,
+                    function=uri.rsplit(":", 1)[-1],
+                    authorized=props.get("AuthorizationType", "NONE") != "NONE",
+                )
             )
         for _logical, props in by_type.get("AWS::Lambda::EventSourceMapping", []):
             queue_arn = str(props["EventSourceArn"])
             queue_name = queue_arn.rsplit(":", 1)[-1]
             url = boto3.client("sqs", region_name=REGION).get_queue_url(QueueName=queue_name)["QueueUrl"]
-            deployment.event_sources.append((url, str(props["FunctionName"]).rsplit(":", 1)[-1],
-                                             int(props.get("BatchSize", 10))))
+            deployment.event_sources.append(
+                (url, str(props["FunctionName"]).rsplit(":", 1)[-1], int(props.get("BatchSize", 10)))
+            )

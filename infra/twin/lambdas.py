@@ -7,6 +7,7 @@ in moto uses), importing the handler named by the function's configuration.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import io
 import json
@@ -76,7 +77,10 @@ class LocalLambdas:
             for fn in page["Functions"]:
                 env = (fn.get("Environment") or {}).get("Variables") or {}
                 self.functions[fn["FunctionName"]] = FunctionSpec(
-                    fn["FunctionName"], fn["Handler"], dict(env), int(fn.get("Timeout", 30)),
+                    fn["FunctionName"],
+                    fn["Handler"],
+                    dict(env),
+                    int(fn.get("Timeout", 30)),
                     int(fn.get("MemorySize", 512)),
                 )
         self._install_environment()
@@ -94,7 +98,9 @@ class LocalLambdas:
             merged.pop(key, None)
         os.environ.update(merged)
         if differing:
-            self.log(f"  per-function variables left unset in the shared process: {', '.join(sorted(differing))}")
+            self.log(
+                f"  per-function variables left unset in the shared process: {', '.join(sorted(differing))}"
+            )
 
     def invoke(self, name: str, event: Any) -> Any:
         """Call the function's handler; raises ``FunctionFailed`` as Lambda would report an error."""
@@ -121,7 +127,7 @@ class LocalLambdas:
         boto3.setup_default_session(region_name=REGION)
         session = boto3.DEFAULT_SESSION
         assert session is not None
-        session.events.register("before-call.lambda.Invoke", self._on_invoke)
+        session.events.register("before-call.lambda.Invoke", self._on_invoke)  # type: ignore[arg-type]
         session.events.register("before-parameter-build.stepfunctions.StartExecution", _unversioned_start)
 
     def _on_invoke(self, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
@@ -141,10 +147,8 @@ class LocalLambdas:
         return self._answer(200, json.dumps(result, default=str).encode(), None)
 
     def _quiet_invoke(self, name: str, event: Any) -> None:
-        try:
+        with contextlib.suppress(FunctionFailed):
             self.invoke(name, event)
-        except FunctionFailed:
-            pass
 
     @staticmethod
     def _answer(status: int, payload: bytes, error: str | None) -> tuple[AWSResponse, dict[str, Any]]:
@@ -156,7 +160,7 @@ class LocalLambdas:
         }
         if error:
             parsed["FunctionError"] = error
-        return AWSResponse("local://lambda", status, {}, None), parsed
+        return AWSResponse("local://lambda", status, {}, None), parsed  # type: ignore[arg-type]
 
 
 _VERSIONED = re.compile(r"^(arn:[^:]+:states:[^:]+:[^:]+:stateMachine:[^:]+):\d+$")

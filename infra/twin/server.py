@@ -49,7 +49,11 @@ class Router:
 
 
 def _json(status: int, body: Any) -> tuple[int, dict[str, str], bytes]:
-    return status, {"content-type": "application/json"}, json.dumps(body, ensure_ascii=False, default=str).encode()
+    return (
+        status,
+        {"content-type": "application/json"},
+        json.dumps(body, ensure_ascii=False, default=str).encode(),
+    )
 
 
 def _error(status: int, code: str, message: str) -> tuple[int, dict[str, str], bytes]:
@@ -57,8 +61,15 @@ def _error(status: int, code: str, message: str) -> tuple[int, dict[str, str], b
 
 
 def build_event(
-    route: Route, method: str, path: str, query: str, headers: dict[str, str], body: bytes,
-    params: dict[str, str], claims: dict[str, Any] | None, port: int,
+    route: Route,
+    method: str,
+    path: str,
+    query: str,
+    headers: dict[str, str],
+    body: bytes,
+    params: dict[str, str],
+    claims: dict[str, Any] | None,
+    port: int,
 ) -> dict[str, Any]:
     """An API Gateway HTTP API (payload 2.0) event, as AWS would build it."""
     try:
@@ -74,8 +85,13 @@ def build_event(
         "apiId": "local",
         "domainName": f"127.0.0.1:{port}",
         "domainPrefix": "127",
-        "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1",
-                 "userAgent": headers.get("user-agent", "")},
+        "http": {
+            "method": method,
+            "path": path,
+            "protocol": "HTTP/1.1",
+            "sourceIp": "127.0.0.1",
+            "userAgent": headers.get("user-agent", ""),
+        },
         "requestId": str(uuid.uuid4()),
         "routeKey": f"{route.method} {route.path}",
         "stage": "$default",
@@ -84,7 +100,9 @@ def build_event(
     }
     if claims is not None:
         # API Gateway hands JWT claims to the function as strings, lists flattened to "[a b]".
-        flat = {k: (f"[{' '.join(map(str, v))}]" if isinstance(v, list) else str(v)) for k, v in claims.items()}
+        flat = {
+            k: (f"[{' '.join(map(str, v))}]" if isinstance(v, list) else str(v)) for k, v in claims.items()
+        }
         context["authorizer"] = {"jwt": {"claims": flat, "scopes": None}}
     return {
         "version": "2.0",
@@ -123,7 +141,7 @@ def make_handler(twin: LocalTwin) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
         server_version = "scrm-local-twin"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             twin.log_request(format % args)
 
         def _serve(self) -> None:
@@ -131,7 +149,9 @@ def make_handler(twin: LocalTwin) -> type[BaseHTTPRequestHandler]:
             method = self.command
             length = int(self.headers.get("content-length") or 0)
             if length > MAX_BODY:
-                self._send(*_error(413, "payload_too_large", f"the body is {length} bytes; the limit is {MAX_BODY}"))
+                self._send(
+                    *_error(413, "payload_too_large", f"the body is {length} bytes; the limit is {MAX_BODY}")
+                )
                 self.close_connection = True
                 return
             body = self.rfile.read(length) if length else b""
@@ -161,11 +181,15 @@ def make_handler(twin: LocalTwin) -> type[BaseHTTPRequestHandler]:
                 except TokenError as exc:
                     self._send(*_error(401, "unauthorized", str(exc)))
                     return
-            event = build_event(route, method, split.path, split.query, headers, body, params, claims, twin.port)
+            event = build_event(
+                route, method, split.path, split.query, headers, body, params, claims, twin.port
+            )
             try:
                 result = twin.lambdas.invoke(route.function, event)
             except FunctionFailed as exc:
-                self._send(*_error(500, "internal", f"the function failed ({exc.error_type}); see the twin's log"))
+                self._send(
+                    *_error(500, "internal", f"the function failed ({exc.error_type}); see the twin's log")
+                )
                 return
             self._send(*_response(result))
 

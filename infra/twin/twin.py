@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -22,6 +23,7 @@ from infra.twin.auth import LocalIssuer
 from infra.twin.clock import ClockMode, TwinClock
 from infra.twin.deploy import ACCOUNT, REGION, Deployer, StackDeployment
 from infra.twin.lambdas import FunctionFailed, LocalLambdas
+from infra.twin.moto_fixes import serialize_dynamodb
 from infra.twin.server import Router, _error, _json, serve
 from shared import clock as shared_clock
 
@@ -98,6 +100,7 @@ class LocalTwin:
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         from moto import mock_aws
 
+        serialize_dynamodb()
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
         shared_clock.install(self.clock.now)
@@ -106,7 +109,9 @@ class LocalTwin:
         self.log(f"synthesizing {len(configs)} tenant(s) with the CDK app ...")
         with tempfile.TemporaryDirectory(prefix="scrm-twin-") as outdir:
             assembly = build_app(self.tenant_files, outdir=outdir, bundle=False).synth()
-            stacks = sorted(assembly.stacks, key=lambda s: (not s.stack_name.startswith("ScrmPlatform"), s.stack_name))
+            stacks = sorted(
+                assembly.stacks, key=lambda s: (not s.stack_name.startswith("ScrmPlatform"), s.stack_name)
+            )
             deployer = Deployer(self.port, self.log)
             for stack in stacks:
                 self.log(f"deploying {stack.stack_name} into the embedded AWS (moto)")
@@ -119,7 +124,7 @@ class LocalTwin:
         self.router = Router([r for d in self.deployments for r in d.routes])
         self._spawn(self._scheduler_loop, "scheduler")
         for url, function, batch in (es for d in self.deployments for es in d.event_sources):
-            self._spawn(lambda u=url, f=function, b=batch: self._queue_loop(u, f, b), f"queue-{function}")
+            self._spawn(functools.partial(self._queue_loop, url, function, batch), f"queue-{function}")
         self._spawn(self._server.serve_forever, "http")
         self.log(f"clock: {self.clock.mode}, now {self.clock.now().isoformat()}")
         return self
@@ -167,14 +172,16 @@ class LocalTwin:
         """Fire every one-time schedule whose ``at()`` time has come on the twin clock."""
         fired = 0
         with self._fire_lock:
-            client = boto3.client("scheduler", region_name=REGION)
+            client: Any = boto3.client("scheduler", region_name=REGION)
             due: list[tuple[datetime, dict[str, Any]]] = []
             for page in client.get_paginator("list_schedules").paginate():
                 for summary in page["Schedules"]:
                     key = f"{summary.get('GroupName')}/{summary['Name']}"
                     if key in self.fired:
                         continue
-                    schedule = client.get_schedule(Name=summary["Name"], GroupName=summary.get("GroupName", "default"))
+                    schedule = client.get_schedule(
+                        Name=summary["Name"], GroupName=summary.get("GroupName", "default")
+                    )
                     when = _at_time(schedule)
                     if when is not None and when <= self.clock.now():
                         due.append((when, schedule))
@@ -199,12 +206,14 @@ class LocalTwin:
 
     # ----------------------------------------------------------------- queues
     def _queue_loop(self, url: str, function: str, batch: int) -> None:
-        sqs = boto3.client("sqs", region_name=REGION)
+        sqs: Any = boto3.client("sqs", region_name=REGION)
         arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{url.rsplit('/', 1)[-1]}"
         while not self._stop.wait(0.1):
             try:
                 answer = sqs.receive_message(
-                    QueueUrl=url, MaxNumberOfMessages=min(batch, 10), AttributeNames=["All"],
+                    QueueUrl=url,
+                    MaxNumberOfMessages=min(batch, 10),
+                    AttributeNames=["All"],
                     MessageAttributeNames=["All"],
                 )
             except Exception as exc:  # the twin is shutting down
@@ -219,9 +228,14 @@ class LocalTwin:
         """Call the consumer with an SQS event and delete what it did not report as failed."""
         records = [
             {
-                "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-                "attributes": m.get("Attributes", {}), "messageAttributes": m.get("MessageAttributes", {}),
-                "md5OfBody": m.get("MD5OfBody"), "eventSource": "aws:sqs", "eventSourceARN": arn,
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": m.get("MessageAttributes", {}),
+                "md5OfBody": m.get("MD5OfBody"),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": arn,
                 "awsRegion": REGION,
             }
             for m in messages
@@ -254,7 +268,9 @@ class LocalTwin:
             for message in sent[self._seen_email :]:
                 body = getattr(message, "body", None) or getattr(message, "raw_data", "")
                 for to in getattr(message, "destinations", {}).get("ToAddresses", []) or [""]:
-                    self.messages.append(_message(at, "email", to, getattr(message, "subject", None), str(body)))
+                    self.messages.append(
+                        _message(at, "email", to, getattr(message, "subject", None), str(body))
+                    )
             self._seen_email = len(sent)
 
     # ----------------------------------------------------------------- /_local routes
@@ -263,7 +279,9 @@ class LocalTwin:
         if not isinstance(tenant, str) or not isinstance(sub, str) or not sub:
             return _error(400, "bad_request", 'send {"tenant": "<id>", "sub": "<user id>", "roles": [...]}')
         if tenant not in self.issuer.tenants:
-            return _error(404, "not_found", f"tenant '{tenant}' is not deployed; known: {sorted(self.issuer.tenants)}")
+            return _error(
+                404, "not_found", f"tenant '{tenant}' is not deployed; known: {sorted(self.issuer.tenants)}"
+            )
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
             return _error(400, "bad_request", "roles must be a list of strings")
         return _json(200, {"token": self.issuer.issue(tenant, sub, roles), "token_type": "Bearer"})
@@ -295,8 +313,13 @@ def _message(at: str, channel: str, to: str, subject: str | None, body: str) -> 
         if isinstance(parsed, dict):
             meta = parsed
     return {
-        "at": at, "channel": channel, "to": to, "subject": subject, "body": body,
-        "ticket_id": meta.get("ticket_id"), "level": meta.get("level"),
+        "at": at,
+        "channel": channel,
+        "to": to,
+        "subject": subject,
+        "body": body,
+        "ticket_id": meta.get("ticket_id"),
+        "level": meta.get("level"),
     }
 
 

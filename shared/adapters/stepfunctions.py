@@ -29,15 +29,21 @@ class StepFunctionsEngine:
         Resolving it here, rather than starting on the alias, lets the ticket record the exact
         version it runs on before the first state executes.
         """
-        alias = self._client.describe_state_machine_alias(stateMachineAliasArn=self._alias_arn(tenant, ticket_type))
+        alias = self._client.describe_state_machine_alias(
+            stateMachineAliasArn=self._alias_arn(tenant, ticket_type)
+        )
         routes = sorted(alias["routingConfiguration"], key=lambda r: -int(r["weight"]))
         return str(routes[0]["stateMachineVersionArn"])
 
-    def start(self, tenant: str, ticket_type: str, ticket_id: str, payload: dict[str, Any]) -> tuple[str, str]:
+    def start(
+        self, tenant: str, ticket_type: str, ticket_id: str, payload: dict[str, Any]
+    ) -> tuple[str, str]:
         version = self._live_version(tenant, ticket_type)
         machine = version.rsplit(":", 1)[0]
         try:
-            answer = self._client.start_execution(stateMachineArn=version, name=ticket_id, input=json.dumps(payload))
+            answer = self._client.start_execution(
+                stateMachineArn=version, name=ticket_id, input=json.dumps(payload)
+            )
         except ClientError as exc:
             # Same name within 90 days: the ticket's workflow already runs (a retried start).
             if exc.response["Error"]["Code"] != "ExecutionAlreadyExists":

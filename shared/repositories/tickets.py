@@ -7,7 +7,7 @@ Access patterns (all Query/GetItem, never Scan):
 | get a ticket | pk=``TENANT#t#TICKET#id``, sk=``TICKET`` |
 | history of a ticket, oldest first | pk=``TENANT#t#TICKET#id``, sk begins_with ``EVT#`` |
 | a tenant's tickets, newest first | gsi1: gsi1pk=``TENANT#t#TICKETS``, gsi1sk=``<created_at>#<id>`` |
-| tickets of one assignee, newest first | gsi2: gsi2pk=``TENANT#t#ASSIGNEE#<kind>:<id>``, gsi2sk=``<created_at>#<id>`` |
+| an assignee's tickets, newest first | gsi2: ``TENANT#t#ASSIGNEE#<kind>:<id>``, ``<created_at>#<id>`` |
 
 A ticket item and the event that explains its change are written in one transaction,
 conditioned on the version the caller read (optimistic locking).
@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
@@ -199,7 +197,7 @@ class TicketRepository:
             for i in items
         ]
 
-    def list(
+    def page(
         self,
         tenant: str,
         *,
@@ -210,7 +208,7 @@ class TicketRepository:
     ) -> tuple[list[Ticket], dict[str, Any] | None]:
         """A page of tickets, newest first, and the key to continue from."""
         if assignee is not None:
-            query: Iterator[TicketItem] = TicketItem.by_assignee.query(
+            query: Any = TicketItem.by_assignee.query(
                 _assignee_key(tenant, assignee) or "",
                 scan_index_forward=False,
                 filter_condition=filter_condition,
@@ -227,5 +225,3 @@ class TicketRepository:
             )
         tickets = [_from_item(item) for item in query]
         return tickets, getattr(query, "last_evaluated_key", None)
-
-

@@ -64,7 +64,7 @@ def _lines(value: Any, key: str, known: frozenset[str], what: str) -> str | None
     return None
 
 
-def _check_type(spec: FieldDef, value: Any, ctx: FormContext) -> str | None:  # noqa: PLR0911, PLR0912
+def _check_type(spec: FieldDef, value: Any, ctx: FormContext) -> str | None:
     t = spec.type
     if t in ("text", "select", "region", "technician", "phone", "email"):
         if not isinstance(value, str):
@@ -99,7 +99,11 @@ def _check_type(spec: FieldDef, value: Any, ctx: FormContext) -> str | None:  # 
             return "must carry a UTC offset, e.g. 2026-11-23T09:00:00+08:00"
         return err
     if t == "geo":
-        if not isinstance(value, dict) or not _is_number(value.get("lat")) or not _is_number(value.get("lon")):
+        if (
+            not isinstance(value, dict)
+            or not _is_number(value.get("lat"))
+            or not _is_number(value.get("lon"))
+        ):
             return 'must be {"lat": number, "lon": number}'
         if not (-90 <= value["lat"] <= 90 and -180 <= value["lon"] <= 180):
             return "lat must be within ±90 and lon within ±180"
@@ -128,10 +132,11 @@ def _parse(value: Any, parser: Callable[[str], Any], message: str) -> str | None
 def _check_bounds(spec: FieldDef, value: Any) -> str | None:
     if spec.min is None and spec.max is None:
         return None
+    size: Decimal
     if isinstance(value, list):
-        size, what = len(value), "entries"
+        size, what = Decimal(len(value)), "entries"
     elif isinstance(value, str) and spec.type in ("text", "phone", "email"):
-        size, what = len(value), "characters"
+        size, what = Decimal(len(value)), "characters"
     elif _is_number(value) or spec.type == "money":
         size, what = Decimal(str(value)), ""
     else:
@@ -172,6 +177,9 @@ def validate_form(
         for name in values:
             if name not in known:
                 problems.append(
-                    {"field": name, "message": f"is not a field of this form; known: {', '.join(sorted(known))}"}
+                    {
+                        "field": name,
+                        "message": f"is not a field of this form; known: {', '.join(sorted(known))}",
+                    }
                 )
     return accepted, problems

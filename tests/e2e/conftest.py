@@ -14,7 +14,10 @@ from infra.twin.twin import LocalTwin
 @pytest.fixture(scope="session")
 def twin(example_tenant_files: list[str]) -> Iterator[LocalTwin]:
     running = LocalTwin(
-        example_tenant_files, port=0, clock="manual", start=datetime.fromisoformat("2026-11-23T09:00:00+08:00"),
+        example_tenant_files,
+        port=0,
+        clock="manual",
+        start=datetime.fromisoformat("2026-11-23T09:00:00+08:00"),
         log=lambda _line: None,
     ).start()
     yield running

@@ -49,7 +49,8 @@ def test_action_with_stale_version_is_refused(agent: TwinClient) -> None:
     ticket_id = agent.post("/tickets", {"type": "consult", "fields": CONSULT}).body["id"]
     ready = agent.wait_ready(ticket_id, node="answer")
     stale = agent.post(
-        f"/tickets/{ticket_id}/actions", {"action": "answered", "fields": {"answer": "x"}, "version": ready["version"] - 1}
+        f"/tickets/{ticket_id}/actions",
+        {"action": "answered", "fields": {"answer": "x"}, "version": ready["version"] - 1},
     )
     assert stale.status == 409
     assert "stale version" in stale.body["message"]

@@ -1,0 +1,78 @@
+"""In-memory stand-ins for the ports, for unit tests of the pure logic."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from shared.domain.ticket import Ticket, TicketEvent
+from shared.errors import Conflict, NotFound
+from shared.ports import TaskTokenGone
+
+
+class FakeTickets:
+    """Keeps the repository's contract: create-if-absent and save-if-version, atomically."""
+
+    def __init__(self) -> None:
+        self.tickets: dict[tuple[str, str], Ticket] = {}
+        self.events: dict[tuple[str, str], list[TicketEvent]] = {}
+        self._lock = threading.Lock()
+
+    def create(self, ticket: Ticket, event: TicketEvent) -> None:
+        with self._lock:
+            key = (ticket.tenant, ticket.id)
+            if key in self.tickets:
+                raise Conflict(f"ticket {ticket.id} already exists")
+            self.tickets[key] = ticket
+            self.events[key] = [event]
+
+    def get(self, tenant: str, ticket_id: str) -> Ticket:
+        try:
+            return self.tickets[(tenant, ticket_id)]
+        except KeyError:
+            raise NotFound(f"ticket '{ticket_id}' does not exist") from None
+
+    def find(self, tenant: str, ticket_id: str) -> Ticket | None:
+        return self.tickets.get((tenant, ticket_id))
+
+    def save(
+        self,
+        ticket: Ticket,
+        *,
+        expected_version: int,
+        event: TicketEvent | None = None,
+        condition: Any = None,
+        conflict_message: str = "conflict",
+    ) -> None:
+        with self._lock:
+            key = (ticket.tenant, ticket.id)
+            if self.tickets[key].version != expected_version:
+                raise Conflict(conflict_message)
+            self.tickets[key] = ticket
+            if event is not None:
+                self.events[key].append(event)
+
+    def history(self, tenant: str, ticket_id: str) -> list[TicketEvent]:
+        return list(self.events[(tenant, ticket_id)])
+
+
+class FakeEngine:
+    def __init__(self) -> None:
+        self.started: list[tuple[str, str, str]] = []
+        self.resumed: list[tuple[str, dict[str, Any]]] = []
+        self.gone_tokens: set[str] = set()
+
+    def start(
+        self, tenant: str, ticket_type: str, ticket_id: str, payload: dict[str, Any]
+    ) -> tuple[str, str]:
+        self.started.append((tenant, ticket_type, ticket_id))
+        machine = f"arn:aws:states:us-east-1:1:stateMachine:scrm-{tenant}-{ticket_type}"
+        return machine.replace("stateMachine", "execution") + f":{ticket_id}", f"{machine}:1"
+
+    def send_success(self, token: str, output: dict[str, Any]) -> None:
+        if token in self.gone_tokens:
+            raise TaskTokenGone("Task Timed Out")
+        self.resumed.append((token, output))
+
+    def stop(self, execution_arn: str, cause: str) -> None:
+        pass

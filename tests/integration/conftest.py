@@ -1,0 +1,44 @@
+"""moto-backed AWS for integration tests: the single table, created as the platform stack does."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from infra.twin.moto_fixes import serialize_dynamodb
+from shared.settings import settings
+
+
+def create_table(name: str) -> None:
+    keys = ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"]
+    boto3.client("dynamodb", region_name="us-east-1").create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in keys],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": f"gsi{n}",
+                "KeySchema": [
+                    {"AttributeName": f"gsi{n}pk", "KeyType": "HASH"},
+                    {"AttributeName": f"gsi{n}sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for n in (1, 2)
+        ],
+    )
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("TABLE_NAME", "scrm-test")
+    settings.cache_clear()
+    serialize_dynamodb()  # moto's transactions are not safe under concurrency; DynamoDB's are
+    with mock_aws():
+        create_table("scrm-test")
+        yield
+    settings.cache_clear()
