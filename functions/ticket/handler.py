@@ -10,7 +10,17 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.ticket import service
-from functions.ticket.schemas import ActRequest, CreateTicketRequest, HistoryOut, TicketOut, ticket_out
+from functions.ticket.schemas import (
+    ActRequest,
+    CancelRequest,
+    CreateTicketRequest,
+    HistoryOut,
+    TicketOut,
+    TicketPage,
+    decode_cursor,
+    encode_cursor,
+    ticket_out,
+)
 from shared.adapters.stepfunctions import StepFunctionsEngine
 from shared.errors import Forbidden, LoopLimitExceeded
 from shared.http import current_caller, install_error_handlers
@@ -77,12 +87,32 @@ def history(ticket_id: str) -> HistoryOut:
 
 @app.get("/tickets")
 def list_tickets(
+    type: Annotated[str | None, Query(description="ticket type id")] = None,
+    status: Annotated[str | None, Query(pattern="^(open|closed|cancelled|failed)$")] = None,
+    node: Annotated[str | None, Query(description="current node name")] = None,
+    assignee: Annotated[str | None, Query(description="a user or technician id, or role:<id>")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-) -> dict[str, Any]:
+    next: Annotated[str | None, Query(description="the cursor of the previous page")] = None,
+) -> TicketPage:
     caller = current_caller(app)
     tenant_config(caller.tenant)
-    tickets, _ = _repository().page(caller.tenant, limit=limit)
-    return {"items": [ticket_out(t).model_dump(mode="json") for t in tickets], "next": None}
+    tickets, more = _repository().page(
+        caller.tenant,
+        type=type,
+        status=status,
+        node=node,
+        assignee=assignee,
+        limit=limit,
+        start_key=decode_cursor(next, caller.tenant),
+    )
+    return TicketPage(items=[ticket_out(t) for t in tickets], next=encode_cursor(more, caller.tenant))
+
+
+@app.post("/tickets/<ticket_id>/cancel")
+def cancel(ticket_id: str, body: CancelRequest) -> TicketOut:
+    caller = current_caller(app)
+    cfg = tenant_config(caller.tenant)
+    return ticket_out(service.cancel(deps(), cfg, caller, ticket_id, body.reason))
 
 
 @app.get("/openapi.json", include_in_schema=False)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.domain.ticket import Assignee, Ticket, TicketEvent, TicketStatus
+from shared.errors import ValidationFailed
 
 
 class CreateTicketRequest(BaseModel):
@@ -54,6 +57,34 @@ class TicketOut(BaseModel):
     settlement: dict[str, Any] | None = None
     closed_at: datetime | None = None
     reason: str | None = None
+
+
+class TicketPage(BaseModel):
+    items: list[TicketOut]
+    next: str | None = Field(description="pass as ?next= for the following page; null at the end")
+
+
+def encode_cursor(key: dict[str, Any] | None, tenant: str) -> str | None:
+    if not key:
+        return None
+    raw = json.dumps({"t": tenant, "k": key}, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, tenant: str) -> dict[str, Any] | None:
+    """The cursor names its tenant, so one tenant's cursor can never read another's keys."""
+    if not cursor:
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if data["t"] != tenant or not isinstance(data["k"], dict):
+            raise ValueError
+        return dict(data["k"])
+    except (ValueError, KeyError, TypeError):
+        raise ValidationFailed(
+            "the 'next' cursor is not valid",
+            [{"field": "next", "message": "pass the cursor of the previous page"}],
+        ) from None
 
 
 class HistoryOut(BaseModel):

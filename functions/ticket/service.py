@@ -296,6 +296,44 @@ def _undo(deps: Deps, before: Ticket, moved: Ticket, reason: str) -> None:
     raise Conflict(f"the action was not applied: {reason}")
 
 
+def cancel(deps: Deps, cfg: TenantConfig, caller: Caller, ticket_id: str, reason: str) -> Ticket:
+    """Stop the ticket's workflow and mark it cancelled (only while it is open)."""
+    if not caller.has_any(*CREATOR_ROLES):
+        raise Forbidden("cancelling tickets needs one of the roles agent, dispatcher, supervisor or admin")
+    for _attempt in range(5):
+        ticket = deps.tickets.get(cfg.tenant.id, ticket_id)
+        if ticket.status != "open":
+            raise Conflict(f"ticket {ticket_id} is {ticket.status}; only open tickets can be cancelled")
+        cancelled = ticket.model_copy(
+            update={
+                "status": "cancelled",
+                "reason": reason,
+                "token": None,
+                "token_node": None,
+                "closed_at": now(),
+                "updated_at": now(),
+                "version": ticket.version + 1,
+            }
+        )
+        event = TicketEvent(
+            at=now(),
+            actor=caller.sub,
+            kind="cancelled",
+            node=ticket.node,
+            action="cancel",
+            changes={"reason": reason},
+            version=cancelled.version,
+        )
+        try:
+            deps.tickets.save(cancelled, expected_version=ticket.version, event=event)
+        except Conflict:
+            continue  # the workflow moved it meanwhile; read again
+        if ticket.execution_arn:
+            deps.engine.stop(ticket.execution_arn, f"cancelled by {caller.sub}: {reason}")
+        return cancelled
+    raise Conflict(f"ticket {ticket_id} kept changing; try again")
+
+
 def step(deps: Deps, cfg: TenantConfig, ticket_id: str, node_name: str) -> dict[str, Any]:
     """System nodes handled by the ticket service: ``end`` and ``create_ticket``."""
     ticket = deps.tickets.get(cfg.tenant.id, ticket_id)

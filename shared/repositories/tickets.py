@@ -7,7 +7,10 @@ Access patterns (all Query/GetItem, never Scan):
 | get a ticket | pk=``TENANT#t#TICKET#id``, sk=``TICKET`` |
 | history of a ticket, oldest first | pk=``TENANT#t#TICKET#id``, sk begins_with ``EVT#`` |
 | a tenant's tickets, newest first | gsi1: gsi1pk=``TENANT#t#TICKETS``, gsi1sk=``<created_at>#<id>`` |
-| an assignee's tickets, newest first | gsi2: ``TENANT#t#ASSIGNEE#<kind>:<id>``, ``<created_at>#<id>`` |
+| an assignee's tickets, newest first | gsi2: ``TENANT#t#ASSIGNEE#<ref>``, ``<created_at>#<id>`` |
+
+Filters on type, status and node are applied to the chosen index's pages (pynamodb keeps
+reading until the page is full), so a filtered page costs reads in proportion to what it skips.
 
 A ticket item and the event that explains its change are written in one transaction,
 conditioned on the version the caller read (optimistic locking).
@@ -70,8 +73,13 @@ def _ticket_pk(tenant: str, ticket_id: str) -> str:
     return tenant_key(tenant, "TICKET", ticket_id)
 
 
+def assignee_ref(assignee: Assignee) -> str:
+    """How an assignee is named in queries: a person by id, a role or department as ``role:<id>``."""
+    return assignee.id if assignee.kind in ("user", "technician") else f"{assignee.kind}:{assignee.id}"
+
+
 def _assignee_key(tenant: str, assignee: Assignee | None) -> str | None:
-    return tenant_key(tenant, "ASSIGNEE", f"{assignee.kind}:{assignee.id}") if assignee else None
+    return tenant_key(tenant, "ASSIGNEE", assignee_ref(assignee)) if assignee else None
 
 
 def _to_item(ticket: Ticket) -> TicketItem:
@@ -201,27 +209,33 @@ class TicketRepository:
         self,
         tenant: str,
         *,
-        assignee: Assignee | None = None,
+        assignee: str | None = None,
+        type: str | None = None,
+        status: str | None = None,
+        node: str | None = None,
         limit: int = 50,
         start_key: dict[str, Any] | None = None,
-        filter_condition: Condition | None = None,
     ) -> tuple[list[Ticket], dict[str, Any] | None]:
-        """A page of tickets, newest first, and the key to continue from."""
-        if assignee is not None:
-            query: Any = TicketItem.by_assignee.query(
-                _assignee_key(tenant, assignee) or "",
-                scan_index_forward=False,
-                filter_condition=filter_condition,
-                last_evaluated_key=start_key,
-                limit=limit,
-            )
-        else:
-            query = TicketItem.by_tenant.query(
-                tenant_key(tenant, "TICKETS"),
-                scan_index_forward=False,
-                filter_condition=filter_condition,
-                last_evaluated_key=start_key,
-                limit=limit,
-            )
+        """A page of tickets, newest first, and the key to continue from (``None`` at the end)."""
+        condition: Condition | None = None
+        for attribute, value in (
+            (TicketItem.type, type),
+            (TicketItem.status, status),
+            (TicketItem.node, node),
+        ):
+            if value is not None:
+                term = attribute == value
+                condition = term if condition is None else condition & term
+        index: Any = TicketItem.by_assignee if assignee else TicketItem.by_tenant
+        key = tenant_key(tenant, "ASSIGNEE", assignee) if assignee else tenant_key(tenant, "TICKETS")
+        query = index.query(
+            key,
+            scan_index_forward=False,
+            filter_condition=condition,
+            last_evaluated_key=start_key,
+            limit=limit,
+            page_size=max(limit, 25),
+        )
         tickets = [_from_item(item) for item in query]
-        return tickets, getattr(query, "last_evaluated_key", None)
+        more = query.last_evaluated_key if len(tickets) == limit else None
+        return tickets, more

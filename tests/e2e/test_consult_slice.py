@@ -80,3 +80,31 @@ def test_malformed_body_is_a_4xx_not_a_5xx(agent: TwinClient) -> None:
     answer = agent.request("POST", "/tickets", raw=b"{not json")
     assert 400 <= answer.status < 500, answer.body
     assert answer.body["error"]
+
+
+def test_cancel_stops_the_workflow_and_shows_in_history(agent: TwinClient) -> None:
+    ticket_id = agent.post("/tickets", {"type": "consult", "fields": CONSULT}).body["id"]
+    agent.wait_ready(ticket_id, node="answer")
+    cancelled = agent.post(f"/tickets/{ticket_id}/cancel", {"reason": "customer withdrew"})
+    assert cancelled.status == 200, cancelled.body
+    assert (cancelled.body["status"], cancelled.body["reason"]) == ("cancelled", "customer withdrew")
+    assert agent.post(f"/tickets/{ticket_id}/cancel", {"reason": "again"}).status == 409
+    assert agent.get(f"/tickets/{ticket_id}/history").body["events"][-1]["kind"] == "cancelled"
+    assert agent.post(f"/tickets/{ticket_id}/cancel", {}).status == 422
+
+
+def test_list_filters_and_pages_with_a_cursor(agent: TwinClient) -> None:
+    ids = [agent.post("/tickets", {"type": "consult", "fields": CONSULT}).body["id"] for _ in range(3)]
+    for ticket_id in ids:
+        agent.wait_ready(ticket_id, node="answer")
+    first = agent.get("/tickets?type=consult&status=open&limit=2")
+    assert first.status == 200, first.body
+    assert len(first.body["items"]) == 2 and first.body["next"]
+    second = agent.get(f"/tickets?type=consult&status=open&limit=2&next={first.body['next']}")
+    seen = [t["id"] for t in first.body["items"] + second.body["items"]]
+    assert len(seen) == len(set(seen))
+    assert set(ids[-2:]) <= set(seen)
+    by_role = agent.get("/tickets?assignee=role:agent&limit=100").body["items"]
+    assert {t["id"] for t in by_role} >= set(ids)
+    assert agent.get("/tickets?next=garbage").status == 422
+    assert agent.get("/tickets?limit=0").status == 422
