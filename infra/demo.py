@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 
 from infra.twin.client import TwinClient
 
-
 START = datetime.fromisoformat("2026-11-23T09:00:00+08:00")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

@@ -24,3 +24,34 @@ class WorkflowEngine(Protocol):
         ...
 
     def stop(self, execution_arn: str, cause: str) -> None: ...
+
+
+class SlaScheduler(Protocol):
+    """SLA clocks of a ticket's nodes (functions/reminders implements it)."""
+
+    def start(self, cfg: Any, ticket: Any, node: str) -> dict[str, Any] | None:
+        """The ticket entered ``node``: schedule its reminders; return the SLA state to store on the
+        ticket (``None`` when the node has no SLA target). Idempotent for the same ticket visit."""
+        ...
+
+    def stop(self, cfg: Any, ticket: Any, node: str) -> None:
+        """The ticket left ``node``: remove its pending reminders (stale ones are ignored when fired)."""
+        ...
+
+
+class Workload(Protocol):
+    """Technicians' open-ticket load (functions/dispatch implements it)."""
+
+    def release(self, tenant: str, technician_id: str, ticket_id: str) -> None:
+        """The ticket left the technician (closed, cancelled): lower the load once, idempotently."""
+        ...
+
+
+class NoSla:
+    """For tenants and ticket types without SLA policies, and for unit tests that ignore SLAs."""
+
+    def start(self, cfg: Any, ticket: Any, node: str) -> dict[str, Any] | None:
+        return None
+
+    def stop(self, cfg: Any, ticket: Any, node: str) -> None:
+        return None

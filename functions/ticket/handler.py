@@ -163,8 +163,12 @@ class LoopLimitError(Exception):
 LoopLimitError.__name__ = "Scrm.LoopLimitExceeded"
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
 def intake(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """SQS consumer of stored deliveries: every record is reported failed until intake is built,
-    so nothing is deleted from the queue (it ends in the DLQ, where it can be replayed)."""
-    return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event.get("Records", [])]}
+    """SQS consumer of stored deliveries: delivery -> ticket, failed records reported for retry."""
+    # Imported here: only this function needs the batch utilities and the delivery repository.
+    from functions.ticket.intake import consume
+    from shared.repositories.deliveries import DeliveryRepository
+
+    return consume(event, context, deps=deps(), deliveries=DeliveryRepository(), config=tenant_config)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from shared.clock import now
 from shared.domain.ticket import Assignee, Ticket, TicketEvent
 from shared.errors import Conflict, Forbidden, LoopLimitExceeded, NotFound, ValidationFailed
 from shared.identity import Caller
-from shared.ports import TaskTokenGone, WorkflowEngine
+from shared.ports import NoSla, SlaScheduler, TaskTokenGone, WorkflowEngine, Workload
 from shared.tenant.models import Node, TenantConfig, TicketType
 from shared.workflow.compiler import MAX_NODE_VISITS, outgoing
 from shared.workflow.forms import FormContext, validate_form
@@ -41,6 +41,8 @@ class Deps:
 
     tickets: TicketStore
     engine: WorkflowEngine
+    sla: SlaScheduler = field(default_factory=NoSla)
+    workload: Workload | None = None
 
 
 def new_ticket_id() -> str:
@@ -199,6 +201,9 @@ def park(deps: Deps, cfg: TenantConfig, ticket_id: str, node_name: str, token: s
                 "version": ticket.version + 1,
             }
         )
+        sla = deps.sla.start(cfg, parked, node_name)
+        if sla is not None:
+            parked = parked.model_copy(update={"sla": sla})
         event = TicketEvent(
             at=now(),
             actor=SYSTEM,
@@ -278,6 +283,7 @@ def act(
         deps.engine.send_success(token, {"action": action, "node": ticket.node})
     except TaskTokenGone as exc:
         _undo(deps, ticket, moved, f"the workflow no longer waits at '{ticket.node}' ({exc})")
+    deps.sla.stop(cfg, ticket, ticket.node)
     return moved
 
 
@@ -330,6 +336,8 @@ def cancel(deps: Deps, cfg: TenantConfig, caller: Caller, ticket_id: str, reason
             continue  # the workflow moved it meanwhile; read again
         if ticket.execution_arn:
             deps.engine.stop(ticket.execution_arn, f"cancelled by {caller.sub}: {reason}")
+        deps.sla.stop(cfg, ticket, ticket.node)
+        _release(deps, ticket)
         return cancelled
     raise Conflict(f"ticket {ticket_id} kept changing; try again")
 
@@ -356,6 +364,7 @@ def step(deps: Deps, cfg: TenantConfig, ticket_id: str, node_name: str) -> dict[
         )
         event = TicketEvent(at=now(), actor=SYSTEM, kind="closed", node=node_name, version=closed.version)
         deps.tickets.save(closed, expected_version=ticket.version, event=event)
+        _release(deps, ticket)
         return {"outcome": "done"}
     if node.kind == "create_ticket" and node.ticket_type:
         child_id = f"{ticket.id}-{node_name}-{visited.visits[node_name]}"
@@ -389,6 +398,13 @@ def step(deps: Deps, cfg: TenantConfig, ticket_id: str, node_name: str) -> dict[
             deps.tickets.save(linked, expected_version=ticket.version, event=event)
         return {"outcome": "done", "child": child.id}
     raise NotFound(f"node '{node_name}' of kind {node.kind} is not handled by the ticket service")
+
+
+def _release(deps: Deps, ticket: Ticket) -> None:
+    """The ticket leaves its technician for good: their load falls (idempotent per ticket)."""
+    technician = (ticket.dispatch or {}).get("technician")
+    if technician and deps.workload is not None:
+        deps.workload.release(ticket.tenant, str(technician), ticket.id)
 
 
 def _inherited(cfg: TenantConfig, type_id: str, parent: Ticket) -> dict[str, Any]:

@@ -1,0 +1,158 @@
+"""The intake consumer: a stored delivery becomes a ticket, at most once.
+
+Per queue message `{"tenant", "channel", "delivery_id"}`:
+
+| the delivery | outcome |
+|---|---|
+| not recorded (expired, discarded) | nothing to do (logged) |
+| already handled (status not `queued`) | nothing to do: a redelivered message |
+| no rule of its channel matches | marked `unmatched` (kept and visible, not an error) |
+| a rule matches | ticket `TK-<hash of tenant, channel, delivery id>` created, marked `ticket_created` |
+| its fields, ticket type, tenant or channel are not valid | marked `failed` with the reason |
+| anything else goes wrong | raised: the record is retried and, after 5 receives, lands in the DLQ |
+
+A `failed` delivery is not retried: retrying cannot fix its data.
+
+The ticket id is derived from the delivery, and `create_ticket` is idempotent for a given id,
+so a message processed twice (a crash between creating and marking) never makes two tickets.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from functions.ticket import service
+from functions.webhooks.intake import delivery_ticket_id, map_fields, match_rule
+from shared.errors import NotFound, ValidationFailed
+from shared.observability import logger
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from shared.repositories.deliveries import DeliveryStatus, StoredDelivery
+    from shared.tenant.models import TenantConfig
+
+ACTOR_PREFIX = "channel:"
+
+
+class DeliveryStore(Protocol):
+    def find(self, tenant: str, channel: str, delivery_id: str) -> StoredDelivery | None: ...
+    def mark(
+        self,
+        tenant: str,
+        channel: str,
+        delivery_id: str,
+        status: DeliveryStatus,
+        ticket_id: str | None = None,
+        reason: str | None = None,
+    ) -> None: ...
+
+
+ConfigLoader = Callable[[str], "TenantConfig"]
+
+
+class BadMessage(ValueError):
+    """A queue message that is not `{"tenant", "channel", "delivery_id"}` (a bug upstream)."""
+
+
+def parse_message(body: str) -> tuple[str, str, str]:
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise BadMessage(f"queue message is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise BadMessage("queue message is not a JSON object")
+    values = [data.get(key) for key in ("tenant", "channel", "delivery_id")]
+    if not all(isinstance(v, str) and v for v in values):
+        raise BadMessage("queue message lacks one of tenant, channel, delivery_id")
+    tenant, channel, delivery_id = (str(v) for v in values)
+    return tenant, channel, delivery_id
+
+
+def _reason(exc: ValidationFailed) -> str:
+    details = "; ".join(f"{d.get('field', '?')}: {d.get('message', '')}" for d in exc.details)
+    return f"{exc.message}: {details}" if details else exc.message
+
+
+def process(
+    deps: service.Deps,
+    deliveries: DeliveryStore,
+    config: ConfigLoader,
+    tenant: str,
+    channel_id: str,
+    delivery_id: str,
+) -> str:
+    """Turn one stored delivery into a ticket (see the module docstring); returns the outcome."""
+    delivery = deliveries.find(tenant, channel_id, delivery_id)
+    if delivery is None:
+        logger.warning("delivery not recorded; nothing to do")
+        return "missing"
+    if delivery.status != "queued":
+        logger.info("delivery already handled", status=delivery.status, ticket_id=delivery.ticket_id)
+        return delivery.status
+
+    def fail(reason: str) -> str:
+        logger.warning("delivery failed", reason=reason)
+        deliveries.mark(tenant, channel_id, delivery_id, "failed", reason=reason)
+        return "failed"
+
+    try:
+        cfg = config(tenant)
+    except NotFound as exc:
+        return fail(exc.message)
+    channel = next((c for c in cfg.channels if c.id == channel_id), None)
+    if channel is None:
+        return fail(f"tenant '{tenant}' no longer has a channel '{channel_id}'")
+    rule = match_rule(channel, delivery)
+    if rule is None:
+        reason = f"no rule of channel '{channel_id}' matches this delivery (topic {delivery.topic!r})"
+        logger.info("delivery unmatched", topic=delivery.topic)
+        deliveries.mark(tenant, channel_id, delivery_id, "unmatched", reason=reason)
+        return "unmatched"
+    try:
+        fields = map_fields(rule, delivery.payload)
+        ticket = service.create_ticket(
+            deps,
+            cfg,
+            f"{ACTOR_PREFIX}{channel_id}",
+            rule.ticket_type,
+            fields,
+            ticket_id=delivery_ticket_id(tenant, channel_id, delivery_id),
+            channel=channel_id,
+        )
+    except ValidationFailed as exc:
+        return fail(_reason(exc))
+    deliveries.mark(tenant, channel_id, delivery_id, "ticket_created", ticket_id=ticket.id)
+    logger.info("ticket created from delivery", ticket_id=ticket.id, ticket_type=rule.ticket_type)
+    return "ticket_created"
+
+
+def consume(
+    event: Mapping[str, Any],
+    context: LambdaContext | None,
+    *,
+    deps: service.Deps,
+    deliveries: DeliveryStore,
+    config: ConfigLoader,
+) -> dict[str, Any]:
+    """The SQS batch: each record processed on its own; failed ones reported for retry."""
+    processor = BatchProcessor(event_type=EventType.SQS)
+
+    def record_handler(record: SQSRecord) -> str:
+        tenant, channel_id, delivery_id = parse_message(record.body)
+        logger.append_keys(tenant=tenant, channel=channel_id, delivery_id=delivery_id)
+        try:
+            return process(deps, deliveries, config, tenant, channel_id, delivery_id)
+        finally:
+            logger.remove_keys(["tenant", "channel", "delivery_id"])
+
+    return dict(
+        process_partial_response(
+            event=dict(event), record_handler=record_handler, processor=processor, context=context
+        )
+    )

@@ -1,0 +1,45 @@
+"""The one DynamoDB table of the platform (keys and indexes: docs/design.md)."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from constructs import Construct
+
+TTL_ATTRIBUTE = "expires_at"
+INDEXES = {"gsi1": ("gsi1pk", "gsi1sk"), "gsi2": ("gsi2pk", "gsi2sk")}
+
+
+def _string(name: str) -> dynamodb.Attribute:
+    return dynamodb.Attribute(name=name, type=dynamodb.AttributeType.STRING)
+
+
+class DataTable(Construct):
+    """Single table: ``pk``/``sk`` strings, GSIs ``gsi1``/``gsi2``, TTL ``expires_at``.
+
+    ``dynamodb.Table`` rather than ``TableV2``: moto (the local twin) deploys
+    ``AWS::DynamoDB::Table`` but not ``AWS::DynamoDB::GlobalTable``.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        self.table = dynamodb.Table(
+            self,
+            "Table",
+            partition_key=_string("pk"),
+            sort_key=_string("sk"),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            time_to_live_attribute=TTL_ATTRIBUTE,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        for index, (pk, sk) in INDEXES.items():
+            self.table.add_global_secondary_index(
+                index_name=index,
+                partition_key=_string(pk),
+                sort_key=_string(sk),
+                projection_type=dynamodb.ProjectionType.ALL,
+            )

@@ -1,0 +1,134 @@
+"""The two kinds of stack: the platform (once per account/region) and one per tenant.
+
+A stack only assembles constructs, tags them and declares its outputs. Output logical ids
+are fixed (``TableName``, ``ApiUrl``, ...) so tests and the local twin can read them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aws_cdk import CfnOutput, Stack, Tags
+from constructs import Construct
+
+from infra.constructs.api import Api
+from infra.constructs.functions import PlatformFunctions, function_code
+from infra.constructs.intake import Intake
+from infra.constructs.observability import PlatformObservability, TenantObservability
+from infra.constructs.reminders import Reminders
+from infra.constructs.table import DataTable
+from infra.constructs.tenant_config import TenantConfiguration
+from infra.constructs.workflows import TenantWorkflows, pascal
+
+if TYPE_CHECKING:
+    from shared.tenant.models import TenantConfig
+
+PLATFORM_STACK = "ScrmPlatform"
+TENANT_STACK_PREFIX = "ScrmTenant-"
+
+
+def tenant_stack_id(tenant_id: str) -> str:
+    return f"{TENANT_STACK_PREFIX}{tenant_id}"
+
+
+def _output(stack: Stack, name: str, value: str, description: str) -> CfnOutput:
+    output = CfnOutput(stack, name, value=value, description=description)
+    output.override_logical_id(name)
+    return output
+
+
+def _component(construct: Construct, name: str) -> None:
+    Tags.of(construct).add("scrm:component", name)
+
+
+class PlatformStack(Stack):
+    """Table, functions, HTTP API, intake queue, reminders, platform dashboard and alarms."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, bundle: bool = True, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, description="scrm work orders: platform", **kwargs)
+        data = DataTable(self, "Data")
+        intake = Intake(self, "Intake")
+        reminders = Reminders(self, "Reminders")
+        functions = PlatformFunctions(
+            self,
+            "Functions",
+            code=function_code(bundle=bundle),
+            table=data.table,
+            intake_queue=intake.queue,
+            scheduler_group_name=reminders.group_name,
+            scheduler_role=reminders.role,
+        )
+        intake.subscribe(functions["ticket-intake"])
+        reminders.grant_notify(functions.roles["reminders-fire"])
+        api = Api(self, "Api", functions=functions.functions)
+        observability = PlatformObservability(
+            self,
+            "Observability",
+            functions=functions.functions,
+            intake_queue=intake.queue,
+            dlq=intake.dlq,
+            http_api=api.http_api,
+        )
+
+        Tags.of(self).add("scrm:tenant", "platform")
+        for construct, component in (
+            (data, "table"),
+            (intake, "intake"),
+            (reminders, "reminders"),
+            (functions, "functions"),
+            (api, "api"),
+            (observability, "observability"),
+        ):
+            _component(construct, component)
+
+        self.data, self.intake, self.reminders = data, intake, reminders
+        self.functions, self.api, self.observability = functions, api, observability
+
+        _output(self, "TableName", data.table.table_name, "the DynamoDB table (env TABLE_NAME)")
+        _output(self, "ApiUrl", api.url, "base URL of the HTTP API")
+        _output(self, "IntakeQueueUrl", intake.queue.queue_url, "SQS intake queue")
+        _output(self, "IntakeDlqUrl", intake.dlq.queue_url, "dead-letter queue of the intake queue")
+        _output(self, "SchedulerGroupName", reminders.group_name, "EventBridge Scheduler group of reminders")
+        _output(self, "SchedulerRoleArn", reminders.role.role_arn, "role Scheduler assumes to fire reminders")
+        _output(self, "UserPoolId", api.user_pool.user_pool_id, "Cognito user pool of API callers")
+        _output(self, "UserPoolClientId", api.client.user_pool_client_id, "Cognito app client")
+        _output(self, "AlarmTopicArn", observability.alarm_topic.topic_arn, "SNS topic of every scrm alarm")
+
+
+class TenantStack(Stack):
+    """One tenant: its state machines, configuration parameters, topic, dashboard, alarms."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: TenantConfig, **kwargs: Any) -> None:
+        tenant_id = config.tenant.id
+        super().__init__(scope, construct_id, description=f"scrm work orders: tenant {tenant_id}", **kwargs)
+        self.config = config
+        workflows = TenantWorkflows(self, "Workflows", config=config)
+        configuration = TenantConfiguration(self, "Config", config=config)
+        observability = TenantObservability(
+            self, "Observability", tenant_id=tenant_id, workflows=workflows.workflows
+        )
+
+        Tags.of(self).add("scrm:tenant", tenant_id)
+        for construct, component in (
+            (workflows, "workflows"),
+            (configuration, "tenant-config"),
+            (observability, "observability"),
+        ):
+            _component(construct, component)
+
+        self.workflows, self.configuration, self.observability = workflows, configuration, observability
+
+        _output(self, "TenantId", tenant_id, "the tenant this stack onboards")
+        _output(self, "ConfigPath", configuration.path, "SSM path of the tenant's configuration chunks")
+        _output(
+            self, "NotificationTopicArn", configuration.topic.topic_arn, "the tenant's notification topic"
+        )
+        for type_id, workflow in workflows.workflows.items():
+            key = pascal(type_id)
+            _output(self, f"StateMachine{key}Arn", workflow.arn, f"state machine of ticket type {type_id}")
+            _output(
+                self,
+                f"StateMachine{key}AliasArn",
+                workflow.alias_arn,
+                f"alias '{'live'}' of ticket type {type_id} (where new executions start)",
+            )

@@ -1,0 +1,399 @@
+"""The platform stack's template: table, queues, functions, API, reminders, outputs, cdk-nag."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import App, DockerImage, Stack
+from aws_cdk import aws_sqs as sqs
+from aws_cdk.assertions import Match, Template
+
+from infra.app import add_nag_checks, tenant_files_from
+from infra.constructs.api import ROUTES
+from infra.constructs.functions import CODE_PACKAGES, FUNCTIONS, LocalPythonBundler
+
+# docs/design.md, "Functions (platform stack)"
+DESIGN_FUNCTIONS = {
+    "scrm-ticket-api": "functions.ticket.handler.api",
+    "scrm-ticket-park": "functions.ticket.handler.park",
+    "scrm-ticket-step": "functions.ticket.handler.step",
+    "scrm-ticket-intake": "functions.ticket.handler.intake",
+    "scrm-webhooks-api": "functions.webhooks.handler.api",
+    "scrm-dispatch-api": "functions.dispatch.handler.api",
+    "scrm-dispatch-assign": "functions.dispatch.handler.assign",
+    "scrm-settlement-api": "functions.settlement.handler.api",
+    "scrm-settlement-settle": "functions.settlement.handler.settle",
+    "scrm-reminders-fire": "functions.reminders.handler.fire",
+}
+
+# CONTRACT.md, "HTTP API": route -> (function, needs a JWT)
+CONTRACT_ROUTES = {
+    "POST /webhooks/{tenant}/{channel}": ("scrm-webhooks-api", False),
+    "GET /webhooks/{tenant}/{channel}": ("scrm-webhooks-api", False),
+    "POST /forms/{tenant}/{channel}": ("scrm-webhooks-api", False),
+    "POST /tickets": ("scrm-ticket-api", True),
+    "GET /tickets/{id}": ("scrm-ticket-api", True),
+    "GET /tickets": ("scrm-ticket-api", True),
+    "POST /tickets/{id}/actions": ("scrm-ticket-api", True),
+    "POST /tickets/{id}/cancel": ("scrm-ticket-api", True),
+    "GET /tickets/{id}/history": ("scrm-ticket-api", True),
+    "GET /technicians": ("scrm-dispatch-api", True),
+    "PUT /technicians/{id}": ("scrm-dispatch-api", True),
+    "GET /technicians/{id}/earnings": ("scrm-settlement-api", True),
+    "GET /reports/revenue": ("scrm-settlement-api", True),
+    "GET /openapi.json": ("scrm-ticket-api", False),
+}
+
+
+def of_type(raw: dict[str, Any], type_name: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in raw["Resources"].items() if v["Type"] == type_name}
+
+
+def functions_by_name(raw: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
+    return {
+        r["Properties"]["FunctionName"]: (lid, r["Properties"])
+        for lid, r in of_type(raw, "AWS::Lambda::Function").items()
+    }
+
+
+def statements_of_role(raw: dict[str, Any], role_id: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for policy in of_type(raw, "AWS::IAM::Policy").values():
+        if {"Ref": role_id} in policy["Properties"]["Roles"]:
+            found.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    return found
+
+
+def actions_of_role(raw: dict[str, Any], role_id: str) -> set[str]:
+    actions: set[str] = set()
+    for statement in statements_of_role(raw, role_id):
+        value = statement["Action"]
+        actions.update([value] if isinstance(value, str) else value)
+    return actions
+
+
+def role_of(raw: dict[str, Any], function_name: str) -> str:
+    return str(functions_by_name(raw)[function_name][1]["Role"]["Fn::GetAtt"][0])
+
+
+# ----------------------------------------------------------------------------- app
+
+
+def test_synth_passes_cdk_nag_and_is_fast(synth: Any) -> None:
+    # Then: the synth with the AwsSolutions plugin succeeded, with nothing left to report
+    assert synth.validation_report()["pluginReports"] == []
+    assert synth.seconds < 60, f"synth took {synth.seconds:.1f}s"
+
+
+def test_unacknowledged_finding_fails_synth(tmp_path: Path) -> None:
+    # Given a stack with a queue that has no DLQ and no acknowledgment
+    app = App(outdir=str(tmp_path))
+    stack = Stack(app, "Bad")
+    sqs.Queue(stack, "NoDlq", enforce_ssl=True)
+    add_nag_checks(app)
+    # When / Then: synth fails on the finding
+    with pytest.raises(RuntimeError, match="AwsSolutions-SQS3"):
+        app.synth()
+
+
+def test_templates_deploy_without_bootstrap_or_metadata(platform_raw: dict[str, Any]) -> None:
+    assert "Rules" not in platform_raw
+    assert "BootstrapVersion" not in platform_raw.get("Parameters", {})
+    assert not of_type(platform_raw, "AWS::CDK::Metadata")
+
+
+def test_outputs_have_fixed_logical_ids(platform: Template) -> None:
+    outputs = platform.find_outputs("*")
+    for name in (
+        "TableName",
+        "ApiUrl",
+        "IntakeQueueUrl",
+        "IntakeDlqUrl",
+        "SchedulerGroupName",
+        "SchedulerRoleArn",
+        "UserPoolId",
+    ):
+        assert name in outputs, name
+    assert outputs["SchedulerGroupName"]["Value"] == "scrm-reminders"
+
+
+def test_tenant_files_come_from_env_or_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    app = App(context={"scrm:tenants": "a.yaml, b.yaml"})
+    monkeypatch.delenv("SCRM_TENANTS", raising=False)
+    assert tenant_files_from(app) == ["a.yaml", "b.yaml"]
+    monkeypatch.setenv("SCRM_TENANTS", "c.yaml")
+    assert tenant_files_from(app) == ["c.yaml"]
+
+
+# ----------------------------------------------------------------------------- table
+
+
+def test_table_keys_indexes_ttl_pitr(platform: Template, platform_raw: dict[str, Any]) -> None:
+    platform.resource_count_is("AWS::DynamoDB::Table", 1)
+    platform.has_resource(
+        "AWS::DynamoDB::Table",
+        {
+            "DeletionPolicy": "Retain",
+            "Properties": {
+                "KeySchema": [
+                    {"AttributeName": "pk", "KeyType": "HASH"},
+                    {"AttributeName": "sk", "KeyType": "RANGE"},
+                ],
+                "BillingMode": "PAY_PER_REQUEST",
+                "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
+                "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+                "SSESpecification": {"SSEEnabled": True},
+            },
+        },
+    )
+    (table,) = of_type(platform_raw, "AWS::DynamoDB::Table").values()
+    props = table["Properties"]
+    assert {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]} == {
+        name: "S" for name in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
+    }
+    indexes = {i["IndexName"]: i["KeySchema"] for i in props["GlobalSecondaryIndexes"]}
+    assert indexes == {
+        f"gsi{n}": [
+            {"AttributeName": f"gsi{n}pk", "KeyType": "HASH"},
+            {"AttributeName": f"gsi{n}sk", "KeyType": "RANGE"},
+        ]
+        for n in (1, 2)
+    }
+
+
+# ----------------------------------------------------------------------------- queues
+
+
+def test_every_queue_has_a_dlq_and_is_encrypted(platform_raw: dict[str, Any]) -> None:
+    queues = of_type(platform_raw, "AWS::SQS::Queue")
+    dlqs = {
+        q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        for q in queues.values()
+        if "RedrivePolicy" in q["Properties"]
+    }
+    assert dlqs, "no queue has a dead-letter queue"
+    for lid, queue in queues.items():
+        assert "RedrivePolicy" in queue["Properties"] or lid in dlqs, f"{lid} has no DLQ and is none"
+        assert queue["Properties"].get("SqsManagedSseEnabled") is True, lid
+    for q in queues.values():
+        if "RedrivePolicy" in q["Properties"]:
+            assert q["Properties"]["RedrivePolicy"]["maxReceiveCount"] == 5
+    # TLS only: a Deny on aws:SecureTransport=false for every queue
+    policies = of_type(platform_raw, "AWS::SQS::QueuePolicy").values()
+    secured = {
+        ref["Ref"]
+        for p in policies
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Deny"
+        and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
+        for ref in p["Properties"]["Queues"]
+    }
+    assert secured == set(queues)
+
+
+def test_intake_consumer_reports_batch_item_failures(platform_raw: dict[str, Any]) -> None:
+    (mapping,) = of_type(platform_raw, "AWS::Lambda::EventSourceMapping").values()
+    intake_id = functions_by_name(platform_raw)["scrm-ticket-intake"][0]
+    assert mapping["Properties"]["FunctionName"] == {"Ref": intake_id}
+    assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+# ----------------------------------------------------------------------------- functions
+
+
+def test_the_ten_functions_of_the_design(platform_raw: dict[str, Any]) -> None:
+    functions = functions_by_name(platform_raw)
+    assert {name: props["Handler"] for name, (_, props) in functions.items()} == DESIGN_FUNCTIONS
+    assert {spec.name: spec.handler for spec in FUNCTIONS} == DESIGN_FUNCTIONS
+
+
+def test_functions_runtime_arch_tracing_memory_timeout(platform_raw: dict[str, Any]) -> None:
+    for name, (_, props) in functions_by_name(platform_raw).items():
+        assert props["Runtime"] == "python3.13", name
+        assert props["Architectures"] == ["arm64"], name
+        assert props["TracingConfig"] == {"Mode": "Active"}, name
+        assert 512 <= props["MemorySize"] <= 1024, name
+        assert props["Timeout"] == (10 if name.endswith("-api") else 30), name
+
+
+def test_each_function_has_its_own_role_and_log_group(platform_raw: dict[str, Any]) -> None:
+    functions = functions_by_name(platform_raw)
+    roles = [props["Role"]["Fn::GetAtt"][0] for _, props in functions.values()]
+    assert len(set(roles)) == len(functions) == 10
+    log_groups = of_type(platform_raw, "AWS::Logs::LogGroup")
+    for name, (_, props) in functions.items():
+        group = log_groups[props["LoggingConfig"]["LogGroup"]["Ref"]]["Properties"]
+        assert group["LogGroupName"] == f"/aws/lambda/{name}"
+        assert group["RetentionInDays"] == 30
+    for lid, group in log_groups.items():
+        assert "RetentionInDays" in group["Properties"], lid
+    for role_id in roles:
+        trust = platform_raw["Resources"][role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        assert [s["Principal"] for s in trust] == [{"Service": "lambda.amazonaws.com"}]
+        assert "ManagedPolicyArns" not in platform_raw["Resources"][role_id]["Properties"]
+
+
+def test_function_environment(platform_raw: dict[str, Any]) -> None:
+    functions = functions_by_name(platform_raw)
+    for name, (_, props) in functions.items():
+        env = props["Environment"]["Variables"]
+        service = name.split("-")[1]
+        assert env["TABLE_NAME"] == {"Ref": next(iter(of_type(platform_raw, "AWS::DynamoDB::Table")))}
+        assert env["CONFIG_PATH_PREFIX"] == "/scrm/tenants"
+        assert env["POWERTOOLS_SERVICE_NAME"] == service
+        assert env["POWERTOOLS_METRICS_NAMESPACE"] == "Scrm"
+        assert env["LOG_LEVEL"] == "INFO"
+        assert json.dumps(env["STATE_MACHINE_ARN_PREFIX"]).endswith(':stateMachine:"]]}')
+        has_scheduler = service in ("ticket", "reminders")
+        for key in ("SCHEDULER_GROUP", "SCHEDULER_ROLE_ARN", "REMINDER_FUNCTION_ARN"):
+            assert (key in env) is has_scheduler, (name, key)
+        assert ("INTAKE_QUEUE_URL" in env) is (name == "scrm-webhooks-api"), name
+    env = functions["scrm-ticket-park"][1]["Environment"]["Variables"]
+    assert env["SCHEDULER_GROUP"] == "scrm-reminders"
+    assert "function:scrm-reminders-fire" in json.dumps(env["REMINDER_FUNCTION_ARN"])
+
+
+def test_roles_are_least_privilege(platform_raw: dict[str, Any]) -> None:
+    every: dict[str, set[str]] = {
+        name: actions_of_role(platform_raw, role_of(platform_raw, name)) for name in DESIGN_FUNCTIONS
+    }
+    for name, actions in every.items():
+        assert not any(a.endswith(":*") or a == "*" for a in actions), (name, actions)
+        assert "dynamodb:Scan" not in actions, name
+        assert "dynamodb:Query" in actions, name
+    assert "dynamodb:PutItem" not in every["scrm-settlement-api"]
+    assert {n for n, a in every.items() if "sqs:SendMessage" in a} == {"scrm-webhooks-api"}
+    assert {n for n, a in every.items() if "sqs:ReceiveMessage" in a} == {"scrm-ticket-intake"}
+    assert {n for n, a in every.items() if "iam:PassRole" in a} == {"scrm-ticket-park"}
+    assert {n for n, a in every.items() if "scheduler:CreateSchedule" in a} == {"scrm-ticket-park"}
+    assert {n for n, a in every.items() if "states:SendTaskSuccess" in a} == {"scrm-ticket-api"}
+    assert {n for n, a in every.items() if "states:StartExecution" in a} == {
+        "scrm-ticket-api",
+        "scrm-ticket-step",
+        "scrm-ticket-intake",
+    }
+    assert {n for n, a in every.items() if "sns:Publish" in a or "ses:SendEmail" in a} == {
+        "scrm-reminders-fire"
+    }
+
+
+# ----------------------------------------------------------------------------- API
+
+
+def test_every_contract_route_is_served(platform_raw: dict[str, Any]) -> None:
+    routes = {
+        r["Properties"]["RouteKey"]: r["Properties"]
+        for r in of_type(platform_raw, "AWS::ApiGatewayV2::Route").values()
+    }
+    assert set(routes) == set(CONTRACT_ROUTES)
+    assert {r.key for r in ROUTES} == set(CONTRACT_ROUTES)
+    integrations = of_type(platform_raw, "AWS::ApiGatewayV2::Integration")
+    function_ids = {lid: name for name, (lid, _) in functions_by_name(platform_raw).items()}
+    (authorizer_id,) = of_type(platform_raw, "AWS::ApiGatewayV2::Authorizer")
+    for key, (function_name, needs_jwt) in CONTRACT_ROUTES.items():
+        route = routes[key]
+        integration_id = route["Target"]["Fn::Join"][1][1]["Ref"]
+        uri = integrations[integration_id]["Properties"]["IntegrationUri"]["Fn::GetAtt"][0]
+        assert function_ids[uri] == function_name, key
+        if needs_jwt:
+            assert route["AuthorizationType"] == "JWT", key
+            assert route["AuthorizerId"] == {"Ref": authorizer_id}, key
+        else:
+            assert route["AuthorizationType"] == "NONE", key
+
+
+def test_authorizer_is_the_user_pool(platform: Template) -> None:
+    platform.resource_count_is("AWS::Cognito::UserPool", 1)
+    platform.resource_count_is("AWS::Cognito::UserPoolClient", 1)
+    platform.has_resource_properties(
+        "AWS::ApiGatewayV2::Authorizer",
+        {
+            "AuthorizerType": "JWT",
+            "IdentitySource": ["$request.header.Authorization"],
+            "JwtConfiguration": {"Audience": Match.any_value(), "Issuer": Match.any_value()},
+        },
+    )
+
+
+def test_stage_logs_and_throttles(platform: Template) -> None:
+    platform.has_resource_properties(
+        "AWS::ApiGatewayV2::Stage",
+        {
+            "StageName": "$default",
+            "AutoDeploy": True,
+            "AccessLogSettings": {
+                "DestinationArn": Match.any_value(),
+                "Format": Match.string_like_regexp("routeKey"),
+            },
+            "DefaultRouteSettings": {
+                "ThrottlingBurstLimit": Match.any_value(),
+                "ThrottlingRateLimit": Match.any_value(),
+            },
+        },
+    )
+
+
+# ----------------------------------------------------------------------------- reminders, observability
+
+
+def test_scheduler_group_and_role(platform: Template, platform_raw: dict[str, Any]) -> None:
+    platform.has_resource_properties("AWS::Scheduler::ScheduleGroup", {"Name": "scrm-reminders"})
+    role_id = platform.find_outputs("SchedulerRoleArn")["SchedulerRoleArn"]["Value"]["Fn::GetAtt"][0]
+    trust = platform_raw["Resources"][role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert [s["Principal"] for s in trust] == [{"Service": "scheduler.amazonaws.com"}]
+    (statement,) = statements_of_role(platform_raw, role_id)
+    assert statement["Action"] == "lambda:InvokeFunction"
+    assert json.dumps(statement["Resource"]).endswith(':function:scrm-reminders-fire"]]}')
+
+
+def test_dashboard_and_alarms(platform: Template, platform_raw: dict[str, Any]) -> None:
+    platform.resource_count_is("AWS::CloudWatch::Dashboard", 1)
+    alarms = {a["Properties"]["AlarmName"] for a in of_type(platform_raw, "AWS::CloudWatch::Alarm").values()}
+    assert "scrm-intake-dlq-depth" in alarms
+    assert {f"{name}-errors" for name in DESIGN_FUNCTIONS} <= alarms
+
+
+def test_resources_are_tagged(platform_raw: dict[str, Any]) -> None:
+    for name, (_, props) in functions_by_name(platform_raw).items():
+        tags = {t["Key"]: t["Value"] for t in props["Tags"]}
+        assert tags == {"scrm:component": "functions", "scrm:tenant": "platform"}, name
+
+
+# ----------------------------------------------------------------------------- code asset
+
+
+def test_local_bundler_copies_cached_dependencies_and_packages(tmp_path: Path) -> None:
+    # Given a project with both packages and a dependency layer already in the cache
+    root = tmp_path / "project"
+    for package in CODE_PACKAGES:
+        (root / package / "__pycache__").mkdir(parents=True)
+        (root / package / "__init__.py").write_text("")
+        (root / package / "__pycache__" / "x.pyc").write_text("")
+    (root / "pyproject.toml").write_text('[project]\nname = "x"\ndependencies = ["pydantic>=2"]\n')
+    bundler = LocalPythonBundler(root, cache_dir=tmp_path / "cache")
+    layer = tmp_path / "cache" / f"deps-{bundler.cache_key}"
+    (layer / "pydantic").mkdir(parents=True)
+    (layer / "pydantic" / "__init__.py").write_text("")
+    (layer / ".complete").write_text("pydantic>=2\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    # When it bundles (pip is not run: the layer is cached)
+    assert bundler.try_bundle(str(out), image=DockerImage.from_registry("unused")) is True
+    # Then the asset holds the dependencies and the packages, without caches or markers
+    assert (out / "pydantic" / "__init__.py").exists()
+    assert all((out / package / "__init__.py").exists() for package in CODE_PACKAGES)
+    assert not list(out.rglob("__pycache__"))
+    assert not (out / ".complete").exists()
+
+
+def test_unbundled_asset_holds_only_the_code_packages(synth: Any, platform_raw: dict[str, Any]) -> None:
+    (_, props) = functions_by_name(platform_raw)["scrm-ticket-api"]
+    key = props["Code"]["S3Key"].removesuffix(".zip")
+    staged = synth.outdir / f"asset.{key}"
+    assert sorted(p.name for p in staged.iterdir()) == sorted(CODE_PACKAGES)
+    assert not list(staged.rglob("__pycache__"))
+    codes = {json.dumps(p["Code"], sort_keys=True) for _, p in functions_by_name(platform_raw).values()}
+    assert len(codes) == 1, "all functions share one asset"
