@@ -105,7 +105,7 @@ class FunctionSpec:
         return "".join(part.capitalize() for part in self.key.split("-"))
 
 
-_START = ("states:StartExecution",)
+_START = ("states:StartExecution", "states:DescribeStateMachineAlias", "states:DescribeExecution")
 _SCHEDULE_WRITE = ("scheduler:CreateSchedule", "scheduler:GetSchedule", "scheduler:DeleteSchedule")
 _SCHEDULE_DELETE = ("scheduler:GetSchedule", "scheduler:DeleteSchedule")
 
@@ -115,7 +115,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "functions.ticket.handler.api",
         "api",
         "/tickets* routes and /openapi.json",
-        states=(*_START, "states:StopExecution", "states:DescribeExecution"),
+        states=(*_START, "states:StopExecution"),
         task_tokens=True,
         scheduler=_SCHEDULE_DELETE,
     ),
