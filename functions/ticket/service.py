@@ -11,7 +11,7 @@ from shared.domain.ticket import Assignee, Ticket, TicketEvent
 from shared.errors import Conflict, Forbidden, LoopLimitExceeded, NotFound, ValidationFailed
 from shared.identity import Caller
 from shared.ports import NoSla, SlaScheduler, TaskTokenGone, WorkflowEngine, Workload
-from shared.tenant.models import Node, TenantConfig, TicketType
+from shared.tenant.models import FieldDef, Node, TenantConfig, TicketType
 from shared.workflow.compiler import MAX_NODE_VISITS, outgoing
 from shared.workflow.forms import FormContext, validate_form
 
@@ -110,12 +110,19 @@ def create_ticket(
     ticket_id: str | None = None,
     channel: str | None = None,
     parent_id: str | None = None,
+    require_all: bool = True,
 ) -> Ticket:
-    """Validate, store and start a ticket. With a given ``ticket_id`` it is idempotent."""
+    """Validate, store and start a ticket. With a given ``ticket_id`` it is idempotent.
+
+    ``require_all=False`` (linked tickets opened by a workflow) accepts missing required fields
+    and records them as ``missing`` in the creation event, for a person to complete.
+    """
     ticket_type = ticket_type_of(cfg, type_id)
-    accepted, problems = validate_form(ticket_type.fields, fields, form_context(cfg))
+    specs = ticket_type.fields if require_all else [_optional(f) for f in ticket_type.fields]
+    accepted, problems = validate_form(specs, fields, form_context(cfg))
     if problems:
         raise ValidationFailed(f"{len(problems)} field(s) of the {type_id} ticket are not valid", problems)
+    missing = [f.name for f in ticket_type.fields if f.required and f.name not in accepted]
     instant = now()
     ticket = Ticket(
         tenant=cfg.tenant.id,
@@ -129,9 +136,10 @@ def create_ticket(
         channel=channel,
         parent_id=parent_id,
     )
-    event = TicketEvent(
-        at=instant, actor=actor, kind="created", node=ticket.node, changes={"fields": accepted}, version=1
-    )
+    changes: dict[str, Any] = {"fields": accepted}
+    if missing:
+        changes["missing"] = missing
+    event = TicketEvent(at=instant, actor=actor, kind="created", node=ticket.node, changes=changes, version=1)
     try:
         deps.tickets.create(ticket, event)
     except Conflict:
@@ -248,10 +256,11 @@ def act(
         )
     if not ticket.parked or ticket.token is None:
         raise Conflict(f"node '{ticket.node}' is not ready for actions yet; retry in a moment")
-    accepted, problems = validate_form(node.form, fields, form_context(cfg))
+    target = node.actions[action]
+    specs = [*node.form, *handoff_fields(cfg, ticket.type, target, exclude={f.name for f in node.form})]
+    accepted, problems = validate_form(specs, fields, form_context(cfg))
     if problems:
         raise ValidationFailed(f"{len(problems)} field(s) of the {ticket.node} form are not valid", problems)
-    target = node.actions[action]
     token = ticket.token
     moved = ticket.model_copy(
         update={
@@ -377,6 +386,7 @@ def step(deps: Deps, cfg: TenantConfig, ticket_id: str, node_name: str) -> dict[
             ticket_id=child_id,
             channel=ticket.channel,
             parent_id=ticket.id,
+            require_all=False,
         )
         linked = visited.model_copy(
             update={
@@ -405,6 +415,19 @@ def _release(deps: Deps, ticket: Ticket) -> None:
     technician = (ticket.dispatch or {}).get("technician")
     if technician and deps.workload is not None:
         deps.workload.release(ticket.tenant, str(technician), ticket.id)
+
+
+def _optional(spec: FieldDef) -> FieldDef:
+    return spec.model_copy(update={"required": False})
+
+
+def handoff_fields(cfg: TenantConfig, type_id: str, target: str, exclude: set[str]) -> list[FieldDef]:
+    """An action that leads to a ``create_ticket`` node may carry the linked ticket's fields too
+    (optional here: the linked ticket records what is still missing)."""
+    node = cfg.ticket_types[type_id].nodes.get(target)
+    if node is None or node.kind != "create_ticket" or not node.ticket_type:
+        return []
+    return [_optional(f) for f in cfg.ticket_types[node.ticket_type].fields if f.name not in exclude]
 
 
 def _inherited(cfg: TenantConfig, type_id: str, parent: Ticket) -> dict[str, Any]:

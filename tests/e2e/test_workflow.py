@@ -1,0 +1,110 @@
+"""Workflow behaviour through the twin: concurrency, linked tickets, version pinning."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import boto3
+
+from infra.twin.client import TwinClient
+from infra.twin.twin import LocalTwin
+
+CONSULT = {"customer_name": "陈女士", "customer_phone": "+8613900000000", "question": "适合20平米吗?"}
+
+
+def test_twenty_concurrent_actions_one_wins(agent: TwinClient) -> None:
+    ticket_id = agent.post("/tickets", {"type": "consult", "fields": CONSULT}).body["id"]
+    ready = agent.wait_ready(ticket_id, node="answer")
+    body = {"action": "answered", "fields": {"answer": "好"}, "version": ready["version"]}
+
+    with ThreadPoolExecutor(20) as pool:
+        answers = list(pool.map(lambda _: agent.post(f"/tickets/{ticket_id}/actions", body), range(20)))
+
+    statuses = sorted(a.status for a in answers)
+    assert statuses == [200] + [409] * 19, [a.body for a in answers if a.status not in (200, 409)]
+    agent.wait_status(ticket_id, "closed")
+    events = agent.get(f"/tickets/{ticket_id}/history").body["events"]
+    assert [e["kind"] for e in events].count("action") == 1
+    assert [e["kind"] for e in events].count("closed") == 1
+
+
+def test_to_install_opens_a_linked_install_ticket(agent: TwinClient) -> None:
+    ticket_id = agent.post("/tickets", {"type": "consult", "fields": CONSULT}).body["id"]
+    ready = agent.wait_ready(ticket_id, node="answer")
+    # The action leads to a create_ticket node: it may carry the linked ticket's fields as well.
+    acted = agent.post(
+        f"/tickets/{ticket_id}/actions",
+        {
+            "action": "to_install",
+            "fields": {"answer": "安排上门", "address": "朝阳区1号", "region": "CN-BJ"},
+            "version": ready["version"],
+        },
+    )
+    assert acted.status == 200, acted.body
+    parent = agent.wait_status(ticket_id, "closed")
+    assert len(parent["children"]) == 1
+    child = agent.get(f"/tickets/{parent['children'][0]}").body
+    assert child["type"] == "install"
+    assert child["parent_id"] == ticket_id
+    assert child["fields"]["customer_name"] == CONSULT["customer_name"]
+    assert child["fields"]["region"] == "CN-BJ"
+    history = agent.get(f"/tickets/{ticket_id}/history").body["events"]
+    assert any(e["kind"] == "linked" and e["changes"]["child"] == child["id"] for e in history)
+
+
+def _states_entered(execution_arn: str) -> list[str]:
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+    return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+
+
+def test_a_ticket_finishes_on_the_version_it_started_on(twin: LocalTwin, agent: TwinClient) -> None:
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    machine = next(arn for name, arn in _machines(twin) if name == "scrm-acme-home-consult")
+    original = sfn.describe_state_machine(stateMachineArn=machine)["definition"]
+    alias = f"{machine}:live"
+
+    # Given a ticket started on the deployed version
+    before = agent.post("/tickets", {"type": "consult", "fields": CONSULT}).body["id"]
+    before_ready = agent.wait_ready(before, node="answer")
+
+    # When the tenant deploys a changed workflow (a new version behind the live alias)
+    changed = json.loads(original)
+    changed["States"]["v2_marker"] = {"Type": "Pass", "Next": "done"}
+    changed["States"]["answer?"]["Default"] = "v2_marker"
+    try:
+        _publish(sfn, machine, alias, json.dumps(changed))
+        after = agent.post("/tickets", {"type": "consult", "fields": CONSULT}).body["id"]
+        after_ready = agent.wait_ready(after, node="answer")
+        assert after_ready["workflow_version"] != before_ready["workflow_version"]
+
+        # Then both finish, each on its own version
+        for ticket in (before_ready, after_ready):
+            answer = agent.post(
+                f"/tickets/{ticket['id']}/actions",
+                {"action": "answered", "fields": {"answer": "ok"}, "version": ticket["version"]},
+            )
+            assert answer.status == 200, answer.body
+            agent.wait_status(ticket["id"], "closed")
+    finally:
+        _publish(sfn, machine, alias, original)
+    assert "v2_marker" not in _states_entered(_execution(machine, before))
+    assert "v2_marker" in _states_entered(_execution(machine, after))
+
+
+def _machines(twin: LocalTwin) -> list[tuple[str, str]]:
+    return [(name, arn) for d in twin.deployments for name, arn in d.state_machines.items()]
+
+
+def _execution(machine: str, ticket_id: str) -> str:
+    return machine.replace(":stateMachine:", ":execution:") + f":{ticket_id}"
+
+
+def _publish(sfn: Any, machine: str, alias: str, definition: str) -> None:
+    version = sfn.update_state_machine(stateMachineArn=machine, definition=definition, publish=True)
+    sfn.update_state_machine_alias(
+        stateMachineAliasArn=alias,
+        routingConfiguration=[{"stateMachineVersionArn": version["stateMachineVersionArn"], "weight": 100}],
+    )
