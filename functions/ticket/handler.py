@@ -25,6 +25,7 @@ from shared.adapters.stepfunctions import StepFunctionsEngine
 from shared.errors import Forbidden, LoopLimitExceeded
 from shared.http import current_caller, install_error_handlers
 from shared.observability import logger, metrics, tracer
+from shared.repositories.catalogs import CatalogRepository
 from shared.repositories.tickets import TicketRepository
 from shared.tenant.store import tenant_config
 
@@ -46,7 +47,9 @@ def _repository() -> TicketRepository:
 def deps() -> service.Deps:
     global _deps
     if _deps is None:
-        _deps = service.Deps(tickets=_repository(), engine=StepFunctionsEngine())
+        _deps = service.Deps(
+            tickets=_repository(), engine=StepFunctionsEngine(), catalogs=CatalogRepository()
+        )
     return _deps
 
 

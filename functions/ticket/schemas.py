@@ -49,6 +49,8 @@ class TicketOut(BaseModel):
     created_by: str
     channel: str | None = None
     workflow_version: str | None = None
+    catalog_version: str | None = None
+    sla_policy: str | None = None
     ready: bool = Field(description="true when the current node waits for an action")
     parent_id: str | None = None
     children: list[str] = Field(default_factory=list)

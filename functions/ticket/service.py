@@ -43,6 +43,13 @@ class Deps:
     engine: WorkflowEngine
     sla: SlaScheduler = field(default_factory=NoSla)
     workload: Workload | None = None
+    catalogs: CatalogStore | None = None
+
+
+class CatalogStore(Protocol):
+    def ensure(self, cfg: TenantConfig) -> None:
+        """Keep the current catalog version, so tickets created now are settled with it."""
+        ...
 
 
 def new_ticket_id() -> str:
@@ -135,7 +142,11 @@ def create_ticket(
         created_by=actor,
         channel=channel,
         parent_id=parent_id,
+        catalog_version=cfg.catalog.version,
+        sla_policy=ticket_type.sla,
     )
+    if deps.catalogs is not None:
+        deps.catalogs.ensure(cfg)
     changes: dict[str, Any] = {"fields": accepted}
     if missing:
         changes["missing"] = missing

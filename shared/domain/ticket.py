@@ -31,6 +31,8 @@ class Ticket(BaseModel):
     created_by: str
     channel: str | None = None
     workflow_version: str | None = None
+    catalog_version: str | None = None  # pinned at creation: settlement prices with this snapshot
+    sla_policy: str | None = None  # pinned at creation
     execution_arn: str | None = None
     token: str | None = None
     token_node: str | None = None
