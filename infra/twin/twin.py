@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import logging
 import os
 import re
 import sys
@@ -98,6 +99,9 @@ class LocalTwin:
         configs = [load_tenant_file(f) for f in self.tenant_files]
         os.environ.update(_ENV)
         warnings.filterwarnings("ignore", message="No application metrics to publish")
+        # moto's Step Functions interpreter logs whole parse trees on a failed state; the twin
+        # reports failures itself (the failing function and its error), one line each.
+        logging.getLogger("moto").setLevel(logging.CRITICAL)
         from moto import mock_aws
 
         serialize_dynamodb()
