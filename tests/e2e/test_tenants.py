@@ -1,0 +1,68 @@
+"""Two tenants side by side in one twin: each runs its own workflow and sees only its own tickets."""
+
+from __future__ import annotations
+
+from infra.twin.client import TwinClient
+
+COMPLAINT = {
+    "customer_name": "Frau Klein",
+    "customer_phone": "+4915100000099",
+    "description": "Fenster streifig",
+}
+
+
+def test_second_tenant_runs_its_own_workflow_with_a_reopen_loop(anonymous: TwinClient) -> None:
+    anna = anonymous.as_user("bright-clean", "u-anna", ["agent"])
+    jonas = anonymous.as_user("bright-clean", "u-jonas", ["supervisor", "dispatcher"])
+    ticket_id = anna.post("/tickets", {"type": "complaint", "fields": COMPLAINT}).body["id"]
+
+    ready = anna.wait_ready(ticket_id, node="answer")
+    anna.post(
+        f"/tickets/{ticket_id}/actions",
+        {"action": "answered", "fields": {"answer": "Sorry"}, "version": ready["version"]},
+    )
+    at_close = jonas.wait_ready(ticket_id, node="close")
+    # The agent may not act on the supervisor's node.
+    assert (
+        anna.post(
+            f"/tickets/{ticket_id}/actions",
+            {"action": "close", "fields": {"resolution": "resolved"}, "version": at_close["version"]},
+        ).status
+        == 403
+    )
+    # The supervisor sends it back once (a loop to an earlier node), then closes it.
+    jonas.post(
+        f"/tickets/{ticket_id}/actions",
+        {"action": "reopen", "fields": {"resolution": "rejected"}, "version": at_close["version"]},
+    )
+    again = anna.wait_ready(ticket_id, node="answer")
+    anna.post(
+        f"/tickets/{ticket_id}/actions",
+        {"action": "answered", "fields": {"answer": "Redo"}, "version": again["version"]},
+    )
+    at_close = jonas.wait_ready(ticket_id, node="close")
+    jonas.post(
+        f"/tickets/{ticket_id}/actions",
+        {"action": "close", "fields": {"resolution": "resolved"}, "version": at_close["version"]},
+    )
+    closed = jonas.wait_status(ticket_id, "closed")
+    assert closed["node"] == "closed" and closed["fields"]["resolution"] == "resolved"
+    nodes = [
+        e["node"] for e in jonas.get(f"/tickets/{ticket_id}/history").body["events"] if e["kind"] == "entered"
+    ]
+    assert nodes == ["answer", "close", "answer", "close"]
+
+
+def test_a_tenant_never_sees_another_tenants_ticket(anonymous: TwinClient, agent: TwinClient) -> None:
+    anna = anonymous.as_user("bright-clean", "u-anna", ["agent"])
+    theirs = anna.post("/tickets", {"type": "complaint", "fields": COMPLAINT}).body["id"]
+    assert agent.get(f"/tickets/{theirs}").status == 404
+    assert agent.get(f"/tickets/{theirs}/history").status == 404
+    assert theirs not in {t["id"] for t in agent.get("/tickets?limit=100").body["items"]}
+    # acme-home has no 'complaint' type.
+    wrong = agent.post("/tickets", {"type": "complaint", "fields": COMPLAINT})
+    assert wrong.status == 422 and wrong.body["details"][0]["field"] == "type"
+
+
+def test_tokens_for_undeployed_tenants_are_refused(anonymous: TwinClient) -> None:
+    assert anonymous.post("/_local/token", {"tenant": "nobody", "sub": "x", "roles": []}).status == 404
