@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import boto3
@@ -35,10 +36,11 @@ def create_table(name: str) -> None:
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("TABLE_NAME", "scrm-test")
+    table = f"scrm-test-{uuid.uuid4().hex[:8]}"  # unique even if another moto session is active
+    monkeypatch.setenv("TABLE_NAME", table)
     settings.cache_clear()
     serialize_dynamodb()  # moto's transactions are not safe under concurrency; DynamoDB's are
     with mock_aws():
-        create_table("scrm-test")
+        create_table(table)
         yield
     settings.cache_clear()
