@@ -7,13 +7,15 @@ Per queue message `{"tenant", "channel", "delivery_id"}`:
 | not recorded (expired, discarded) | nothing to do (logged) |
 | already handled (status not `queued`) | nothing to do: a redelivered message |
 | no rule of its channel matches | marked `unmatched` (kept and visible, not an error) |
-| a rule matches | ticket `TK-<hash of tenant, channel, delivery id>` created, marked `ticket_created` |
+| a rule matches, or it is a web form | ticket created (see below), marked `ticket_created` |
 | its fields, ticket type, tenant or channel are not valid | marked `failed` with the reason |
 | anything else goes wrong | raised: the record is retried and, after 5 receives, lands in the DLQ |
 
 A `failed` delivery is not retried: retrying cannot fix its data.
 
-The ticket id is derived from the delivery, and `create_ticket` is idempotent for a given id,
+The ticket's id is `TK-<hash of tenant, channel, delivery id>` and its type and fields come
+from the channel's first matching rule (a web form: the channel's ticket type, the posted
+fields). The id is derived from the delivery, and `create_ticket` is idempotent for a given id,
 so a message processed twice (a crash between creating and marking) never makes two tickets.
 """
 
@@ -27,7 +29,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from functions.ticket import service
-from functions.webhooks.intake import delivery_ticket_id, map_fields, match_rule
+from functions.webhooks.intake import delivery_ticket_id, ticket_request
 from shared.errors import NotFound, ValidationFailed
 from shared.observability import logger
 
@@ -108,27 +110,33 @@ def process(
     channel = next((c for c in cfg.channels if c.id == channel_id), None)
     if channel is None:
         return fail(f"tenant '{tenant}' no longer has a channel '{channel_id}'")
-    rule = match_rule(channel, delivery)
-    if rule is None:
+    try:
+        request = ticket_request(channel, delivery)
+    except ValidationFailed as exc:
+        return fail(_reason(exc))
+    if request is None:
         reason = f"no rule of channel '{channel_id}' matches this delivery (topic {delivery.topic!r})"
         logger.info("delivery unmatched", topic=delivery.topic)
         deliveries.mark(tenant, channel_id, delivery_id, "unmatched", reason=reason)
         return "unmatched"
+    ticket_type, fields = request
     try:
-        fields = map_fields(rule, delivery.payload)
         ticket = service.create_ticket(
             deps,
             cfg,
             f"{ACTOR_PREFIX}{channel_id}",
-            rule.ticket_type,
+            ticket_type,
             fields,
             ticket_id=delivery_ticket_id(tenant, channel_id, delivery_id),
             channel=channel_id,
+            # A platform cannot fix its payload: keep the ticket, record what is missing or rejected.
+            # Web forms were validated field by field before they were accepted.
+            lenient=channel.platform != "webform",
         )
     except ValidationFailed as exc:
         return fail(_reason(exc))
     deliveries.mark(tenant, channel_id, delivery_id, "ticket_created", ticket_id=ticket.id)
-    logger.info("ticket created from delivery", ticket_id=ticket.id, ticket_type=rule.ticket_type)
+    logger.info("ticket created from delivery", ticket_id=ticket.id, ticket_type=ticket_type)
     return "ticket_created"
 
 

@@ -59,6 +59,9 @@ class TicketOut(BaseModel):
     settlement: dict[str, Any] | None = None
     closed_at: datetime | None = None
     reason: str | None = None
+    incomplete: dict[str, Any] | None = Field(
+        default=None, description="fields still missing or rejected (tickets from platforms or workflows)"
+    )
 
 
 class TicketPage(BaseModel):

@@ -117,18 +117,20 @@ def create_ticket(
     ticket_id: str | None = None,
     channel: str | None = None,
     parent_id: str | None = None,
-    require_all: bool = True,
+    lenient: bool = False,
 ) -> Ticket:
     """Validate, store and start a ticket. With a given ``ticket_id`` it is idempotent.
 
-    ``require_all=False`` (linked tickets opened by a workflow) accepts missing required fields
-    and records them as ``missing`` in the creation event, for a person to complete.
+    ``lenient`` (linked tickets opened by a workflow, platform deliveries): nothing is lost for a
+    bad or missing field; the ticket is created, and the creation event records what was
+    ``missing`` and which values were ``rejected`` and why, for a person to complete.
     """
     ticket_type = ticket_type_of(cfg, type_id)
-    specs = ticket_type.fields if require_all else [_optional(f) for f in ticket_type.fields]
+    specs = [_optional(f) for f in ticket_type.fields] if lenient else ticket_type.fields
     accepted, problems = validate_form(specs, fields, form_context(cfg))
-    if problems:
+    if problems and not lenient:
         raise ValidationFailed(f"{len(problems)} field(s) of the {type_id} ticket are not valid", problems)
+    rejected = {p["field"]: {"value": fields.get(p["field"]), "message": p["message"]} for p in problems}
     missing = [f.name for f in ticket_type.fields if f.required and f.name not in accepted]
     instant = now()
     ticket = Ticket(
@@ -144,12 +146,15 @@ def create_ticket(
         parent_id=parent_id,
         catalog_version=cfg.catalog.version,
         sla_policy=ticket_type.sla,
+        incomplete=({"missing": missing, "rejected": rejected} if missing or rejected else None),
     )
     if deps.catalogs is not None:
         deps.catalogs.ensure(cfg)
     changes: dict[str, Any] = {"fields": accepted}
     if missing:
         changes["missing"] = missing
+    if rejected:
+        changes["rejected"] = rejected
     event = TicketEvent(at=instant, actor=actor, kind="created", node=ticket.node, changes=changes, version=1)
     try:
         deps.tickets.create(ticket, event)
@@ -397,7 +402,7 @@ def step(deps: Deps, cfg: TenantConfig, ticket_id: str, node_name: str) -> dict[
             ticket_id=child_id,
             channel=ticket.channel,
             parent_id=ticket.id,
-            require_all=False,
+            lenient=True,
         )
         linked = visited.model_copy(
             update={

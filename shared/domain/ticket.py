@@ -44,6 +44,7 @@ class Ticket(BaseModel):
     settlement: dict[str, Any] | None = None
     closed_at: datetime | None = None
     reason: str | None = None
+    incomplete: dict[str, Any] | None = None  # missing / rejected fields of a leniently created ticket
 
     @property
     def parked(self) -> bool:

@@ -128,3 +128,17 @@ def test_end_node_closes_once(deps: service.Deps, acme: TenantConfig) -> None:
     assert service.step(deps, acme, ticket.id, "done") == {"outcome": "done"}
     assert service.step(deps, acme, ticket.id, "done") == {"outcome": "done"}
     assert [e.kind for e in deps.tickets.history("acme-home", ticket.id)].count("closed") == 1
+
+
+def test_lenient_creation_keeps_the_ticket_and_records_what_is_wrong(
+    deps: service.Deps, acme: TenantConfig
+) -> None:
+    # A WeCom message mapped with customer_phone 'unknown' (as the example tenant does).
+    fields = {"customer_name": "wx-user", "customer_phone": "unknown", "question": "在吗?"}
+    ticket = service.create_ticket(deps, acme, "channel:wecom-service", "consult", fields, lenient=True)
+    assert ticket.fields == {"customer_name": "wx-user", "question": "在吗?"}
+    assert ticket.incomplete is not None
+    assert ticket.incomplete["missing"] == ["customer_phone"]
+    assert ticket.incomplete["rejected"]["customer_phone"]["value"] == "unknown"
+    created = deps.tickets.history("acme-home", ticket.id)[0]
+    assert created.changes["missing"] == ["customer_phone"]
