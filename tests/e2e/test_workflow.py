@@ -108,3 +108,31 @@ def _publish(sfn: Any, machine: str, alias: str, definition: str) -> None:
         stateMachineAliasArn=alias,
         routingConfiguration=[{"stateMachineVersionArn": version["stateMachineVersionArn"], "weight": 100}],
     )
+
+
+def test_past_the_loop_cap_the_ticket_fails_loudly(monkeypatch: Any, anonymous: TwinClient) -> None:
+    # The twin runs the functions in this process: lower the cap to keep the loop short.
+    from functions.ticket import service
+
+    monkeypatch.setattr(service, "MAX_NODE_VISITS", 2)
+    anna = anonymous.as_user("bright-clean", "u-anna", ["agent"])
+    jonas = anonymous.as_user("bright-clean", "u-jonas", ["supervisor"])
+    fields = {"customer_name": "K", "customer_phone": "+4915100000099", "description": "loop"}
+    ticket_id = anna.post("/tickets", {"type": "complaint", "fields": fields}).body["id"]
+    for _ in range(2):
+        ready = anna.wait_ready(ticket_id, node="answer")
+        anna.post(
+            f"/tickets/{ticket_id}/actions",
+            {"action": "answered", "fields": {"answer": "a"}, "version": ready["version"]},
+        )
+        at_close = jonas.wait_ready(ticket_id, node="close")
+        jonas.post(
+            f"/tickets/{ticket_id}/actions",
+            {"action": "reopen", "fields": {"resolution": "rejected"}, "version": at_close["version"]},
+        )
+    failed = anna.wait_status(ticket_id, "failed")
+    assert "more than 2 times" in failed["reason"]
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    arn = f"arn:aws:states:us-east-1:123456789012:execution:scrm-bright-clean-complaint:{ticket_id}"
+    assert sfn.describe_execution(executionArn=arn)["status"] == "FAILED"
+    assert "LoopLimitExceeded" in _states_entered(arn)
