@@ -94,6 +94,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args.files or _example_tenants())
 
 
+def cmd_openapi(args: argparse.Namespace) -> int:
+    from infra.openapi import write
+
+    print(f"wrote {write()}")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from benchmarks import run_benchmark
 
@@ -127,6 +134,9 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="the guided demo on the local twin")
     p.add_argument("files", nargs="*", help="tenant files (default: the examples)")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("openapi", help="regenerate the OpenAPI document served at GET /openapi.json")
+    p.set_defaults(func=cmd_openapi)
 
     p = sub.add_parser("bench", help="benchmarks: lifecycle, ingest, dispatch, coldstart")
     p.add_argument("name", choices=["lifecycle", "ingest", "dispatch", "coldstart"])

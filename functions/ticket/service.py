@@ -16,6 +16,7 @@ from shared.workflow.compiler import MAX_NODE_VISITS, outgoing
 from shared.workflow.forms import FormContext, validate_form
 
 CREATOR_ROLES = ("agent", "dispatcher", "admin", "supervisor")
+STAFF_ROLES = (*CREATOR_ROLES, "finance")  # see every ticket of their tenant
 SYSTEM = "system"
 
 
@@ -105,6 +106,24 @@ def may_act(caller: Caller, assignee: Assignee | None, cfg: TenantConfig) -> boo
         return assignee.id in caller.roles
     departments = {u.id: getattr(u, "department", None) for u in cfg.users}
     return departments.get(caller.sub) == assignee.id
+
+
+def visible_ticket(deps: Deps, caller: Caller, ticket_id: str) -> Ticket:
+    """The ticket if the caller may see it: staff see their tenant's tickets, a technician only
+    those dispatched to them. Anything else is ``NotFound`` (no hint that the ticket exists)."""
+    ticket = deps.tickets.get(caller.tenant, ticket_id)
+    if caller.has_any(*STAFF_ROLES) or (ticket.dispatch or {}).get("technician") == caller.sub:
+        return ticket
+    raise NotFound(f"ticket '{ticket_id}' does not exist")
+
+
+def list_scope(caller: Caller, assignee: str | None) -> str | None:
+    """Staff list any assignee's tickets; a technician (or anyone else) only their own."""
+    if caller.has_any(*STAFF_ROLES):
+        return assignee
+    if assignee not in (None, caller.sub):
+        raise Forbidden("you can list only the tickets assigned to you")
+    return caller.sub
 
 
 def create_ticket(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from infra.twin.client import TwinClient
 
 COMPLAINT = {
@@ -66,3 +68,27 @@ def test_a_tenant_never_sees_another_tenants_ticket(anonymous: TwinClient, agent
 
 def test_tokens_for_undeployed_tenants_are_refused(anonymous: TwinClient) -> None:
     assert anonymous.post("/_local/token", {"tenant": "nobody", "sub": "x", "roles": []}).status == 404
+
+
+def test_a_technician_sees_only_tickets_dispatched_to_them(anonymous: TwinClient, agent: TwinClient) -> None:
+    ticket_id = agent.post(
+        "/tickets",
+        {
+            "type": "consult",
+            "fields": {"customer_name": "陈", "customer_phone": "+8613900000000", "question": "?"},
+        },
+    ).body["id"]
+    technician = anonymous.as_user("acme-home", "t-wang", ["technician"])
+    assert technician.get(f"/tickets/{ticket_id}").status == 404
+    assert technician.get(f"/tickets/{ticket_id}/history").status == 404
+    assert technician.get("/tickets?assignee=t-li").status == 403
+    mine = technician.get("/tickets")
+    assert mine.status == 200 and all(t["assignee"]["id"] == "t-wang" for t in mine.body["items"])
+
+
+def test_expired_and_wrong_tenant_tokens_get_401(twin: Any, anonymous: TwinClient) -> None:
+    expired = TwinClient(anonymous.base_url, twin.issuer.issue("acme-home", "u-lin", ["agent"], lifetime=-10))
+    assert expired.get("/tickets").status == 401
+    assert "expired" in expired.get("/tickets").body["message"]
+    stranger = TwinClient(anonymous.base_url, twin.issuer.issue("not-deployed", "u-lin", ["agent"]))
+    assert stranger.get("/tickets").status == 401

@@ -1,0 +1,64 @@
+"""The OpenAPI document of the whole HTTP API, merged from each service's powertools resolver.
+
+Each HTTP function validates its own routes with its resolver; ``GET /openapi.json`` serves the
+merged document, generated here at build time (``scrm openapi``) into
+``functions/ticket/openapi.json`` so the ticket function can serve it without importing the
+other services (cold start). A test keeps the committed file in step with the code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from typing import Any
+
+SERVICES = (
+    "functions.ticket.handler",
+    "functions.webhooks.handler",
+    "functions.dispatch.handler",
+    "functions.settlement.handler",
+)
+OUTPUT = Path(__file__).resolve().parent.parent / "functions" / "ticket" / "openapi.json"
+PUBLIC_PREFIXES = ("/webhooks/", "/forms/", "/openapi.json")
+
+
+def build_document() -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "scrm work orders",
+            "version": "1",
+            "description": "Errors are JSON {error, message, details}. Callers other than webhooks and forms "
+            "send Authorization: Bearer <JWT> (claims sub, tenant, roles).",
+        },
+        "paths": {},
+        "components": {
+            "schemas": {},
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        },
+    }
+    for module_name in SERVICES:
+        app = importlib.import_module(module_name).app
+        schema = app.get_openapi_schema(title="scrm", version="1").model_dump(
+            mode="json", by_alias=True, exclude_none=True
+        )
+        for path, operations in schema.get("paths", {}).items():
+            merged = document["paths"].setdefault(path, {})
+            for method, operation in operations.items():
+                if not path.startswith(PUBLIC_PREFIXES):
+                    operation["security"] = [{"bearer": []}]
+                merged[method] = operation
+        document["components"]["schemas"].update(schema.get("components", {}).get("schemas", {}))
+    document["paths"] = dict(sorted(document["paths"].items()))
+    document["components"]["schemas"] = dict(sorted(document["components"]["schemas"].items()))
+    return document
+
+
+def render() -> str:
+    return json.dumps(build_document(), indent=1, ensure_ascii=False, sort_keys=False) + "\n"
+
+
+def write() -> Path:
+    OUTPUT.write_text(render(), encoding="utf-8")
+    return OUTPUT
