@@ -1,0 +1,128 @@
+"""Settlement against moto's DynamoDB: one transaction per settlement, exact Decimals, Query-only reports."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from functions.settlement import service
+from shared.domain.ticket import Ticket, TicketEvent
+from shared.identity import Caller
+from shared.repositories.catalogs import CatalogRepository
+from shared.repositories.ledger import LedgerRepository
+from shared.repositories.tickets import TicketRepository
+from shared.tenant.models import TenantConfig
+from tests.factories import load_example
+
+D = Decimal
+TENANT = TenantConfig.model_validate(load_example("acme-home"))
+T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+FINANCE = Caller(sub="u-qian", tenant="acme-home", roles=frozenset({"finance"}))
+
+
+def deps() -> service.Deps:
+    return service.Deps(tickets=TicketRepository(), ledger=LedgerRepository(), catalogs=CatalogRepository())
+
+
+def settled_ticket(
+    ticket_id: str,
+    *,
+    technician: str = "t-wang",
+    region: str = "CN-BJ",
+    parts: list[dict[str, Any]] | None = None,
+    at: datetime = T0,
+) -> None:
+    """An install ticket that reached the settlement node after the customer confirmed."""
+    repo = TicketRepository()
+    ticket = Ticket(
+        tenant="acme-home",
+        id=ticket_id,
+        type="install",
+        node="on_site",
+        fields={
+            "customer_name": "陈",
+            "region": region,
+            "priority": "normal",
+            "service_items": [{"code": "SVC-AC-INSTALL", "quantity": 1}],
+            "parts": parts if parts is not None else [{"sku": "PRT-COPPER-PIPE", "quantity": "2.5"}],
+        },
+        created_at=at - timedelta(hours=3),
+        updated_at=at - timedelta(hours=3),
+        created_by="u-lin",
+        channel="api",
+        dispatch={"technician": technician},
+        catalog_version=TENANT.catalog.version,
+    )
+    repo.create(ticket, TicketEvent(at=ticket.created_at, actor="u-lin", kind="created", version=1))
+    act(ticket_id, "confirm", at)
+
+
+def act(ticket_id: str, action: str, at: datetime, **fields: Any) -> None:
+    repo = TicketRepository()
+    ticket = repo.get("acme-home", ticket_id)
+    moved = ticket.model_copy(
+        update={"node": "settle", "version": ticket.version + 1, "fields": {**ticket.fields, **fields}}
+    )
+    event = TicketEvent(
+        at=at, actor="u-lin", kind="action", node="customer_confirm", action=action, version=moved.version
+    )
+    repo.save(moved, expected_version=ticket.version, event=event)
+
+
+@pytest.mark.usefixtures("aws")
+def test_concurrent_settles_of_one_ticket_write_one_record_and_one_ledger_line() -> None:
+    settled_ticket("TK-1")
+    d = deps()
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: service.settle(d, TENANT, "TK-1", "settle"), range(8)))
+    assert sum(r.created for r in results) == 1
+    assert len(LedgerRepository().settlements("acme-home", "TK-1")) == 1
+    lines = LedgerRepository().earnings("acme-home", "t-wang", "2026-11")
+    assert [(line.ticket_id, line.amount) for line in lines] == [("TK-1", D("225.00"))]
+    (tier,) = LedgerRepository().revenue("acme-home", "2026-11", "tier")
+    assert (tier.key, tier.total, tier.earnings, tier.count) == ("T1", D("375.00"), D("225.00"), 1)
+    ticket = TicketRepository().get("acme-home", "TK-1")
+    assert ticket.settlement is not None and ticket.settlement["total"] == "375.00"
+
+
+@pytest.mark.usefixtures("aws")
+def test_reports_sum_settlements_and_rework_adjustments_exactly() -> None:
+    # Given three tickets (one reworked) settled in November
+    settled_ticket("TK-1")
+    settled_ticket("TK-2", technician="t-li", region="CN-SH")
+    settled_ticket("TK-3", parts=[{"sku": "PRT-BRACKET", "quantity": 1}])
+    d = deps()
+    for ticket_id in ("TK-1", "TK-2", "TK-3"):
+        service.settle(d, TENANT, ticket_id, "settle")
+    act("TK-1", "confirm", T0 + timedelta(days=1), parts=[{"sku": "PRT-COPPER-PIPE", "quantity": "3.33"}])
+    latest = service.settle(d, TENANT, "TK-1", "settle").record
+    assert latest.sequence == 2
+
+    # Then the ledger of t-wang adds up to the latest earnings of each ticket
+    wang = service.earnings_statement(d, TENANT, FINANCE, "t-wang", "2026-11")
+    tk3 = d.ledger.settlements("acme-home", "TK-3")[-1]
+    assert wang.total == latest.earnings + tk3.earnings
+    assert [line.kind for line in wang.lines] == ["settlement", "settlement", "adjustment"]
+
+    # And every grouping sums to the same revenue, with one count per ticket
+    totals = {}
+    for group_by in ("tier", "region", "item", "ticket_type", "channel"):
+        report = service.revenue_report(d, TENANT, FINANCE, "2026-11", group_by)
+        totals[group_by] = report.total
+        if group_by != "item":
+            assert sum(g.count for g in report.groups) == 3
+    expected = sum(
+        (r[-1].total for r in (d.ledger.settlements("acme-home", t) for t in ("TK-1", "TK-2", "TK-3"))), D(0)
+    )
+    assert set(totals.values()) == {expected}
+    by_region = {
+        g.key: g.total for g in service.revenue_report(d, TENANT, FINANCE, "2026-11", "region").groups
+    }
+    assert by_region == {"CN-BJ": latest.total + tk3.total, "CN-SH": D("299.00")}
+    # Money came back as Decimal, to the cent
+    assert all(isinstance(g, Decimal) for g in by_region.values())
+    assert service.revenue_report(d, TENANT, FINANCE, "2026-10", "tier").groups == []
