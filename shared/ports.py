@@ -46,6 +46,12 @@ class Workload(Protocol):
         """The ticket left the technician (closed, cancelled): lower the load once, idempotently."""
         ...
 
+    def take(self, technician_id: str, ticket: Any, *, expected_version: int, event: Any) -> None:
+        """A person assigned the ticket (manual dispatch): in one transaction raise the technician's
+        load (only while active and below capacity) and save the ticket at ``expected_version``.
+        Raises ``Conflict`` when either side refuses."""
+        ...
+
 
 class NoSla:
     """For tenants and ticket types without SLA policies, and for unit tests that ignore SLAs."""

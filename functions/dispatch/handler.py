@@ -1,20 +1,129 @@
-"""Lambda entry points of the dispatch service."""
+"""Lambda entry points of the dispatch service: the /technicians API and the dispatch node's task."""
 
 from __future__ import annotations
 
+import os
+from functools import lru_cache
 from typing import Any
 
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
 
-from shared.observability import logger
-from shared.unbuilt import NotBuiltYet, unavailable_route
+from functions.dispatch import service
+from functions.dispatch.schemas import TechnicianOut, TechnicianPage, TechnicianUpdate, technician_out
+from shared.clock import now
+from shared.errors import Forbidden
+from shared.http import current_caller, install_error_handlers
+from shared.identity import Caller
+from shared.observability import logger, metrics, tracer
+from shared.repositories.technicians import TechnicianRepository
+from shared.repositories.tickets import TicketRepository
+from shared.tenant.models import TenantConfig
+from shared.tenant.store import tenant_config
+
+app = APIGatewayHttpResolver(enable_validation=True)
+install_error_handlers(app)
+
+_deps: service.DispatchDeps | None = None
 
 
-@logger.inject_lambda_context
+def deps() -> service.DispatchDeps:
+    global _deps
+    if _deps is None:
+        tickets = TicketRepository()
+        _deps = service.DispatchDeps(tickets=tickets, technicians=TechnicianRepository(tickets))
+    return _deps
+
+
+def task_deps() -> service.DispatchDeps:
+    """The task also needs the offer timer (when the function has a scheduler) and the engine."""
+    built = deps()
+    if built.engine is None:
+        from shared.adapters.scheduler import OneTimeScheduler
+        from shared.adapters.stepfunctions import StepFunctionsEngine
+
+        built.engine = StepFunctionsEngine()
+        built.offers = OneTimeScheduler() if dispatch_settings().offer_timeouts else None
+    return built
+
+
+class DispatchSettings(BaseModel):
+    """Environment of the dispatch functions beyond ``shared.settings``.
+
+    ``DISPATCH_OFFER_TIMEOUTS=true`` turns on offer expiry; it also needs ``SCHEDULER_GROUP``,
+    ``SCHEDULER_ROLE_ARN`` (a role EventBridge Scheduler assumes to invoke this function) and the
+    scheduler permissions on the function's role.
+    """
+
+    offer_timeouts: bool = False
+
+
+@lru_cache(maxsize=1)
+def dispatch_settings() -> DispatchSettings:
+    flag = os.environ.get("DISPATCH_OFFER_TIMEOUTS", "")
+    return DispatchSettings(offer_timeouts=flag.strip().lower() in ("1", "true", "yes", "on"))
+
+
+def _registry_caller() -> tuple[Caller, TenantConfig]:
+    caller = current_caller(app)
+    if not caller.has_any(*service.REGISTRY_ROLES):
+        raise Forbidden("the technician registry needs the role dispatcher or admin")
+    cfg = tenant_config(caller.tenant)
+    deps().technicians.ensure_seeded(cfg.tenant.id, list(cfg.technicians))
+    return caller, cfg
+
+
+@app.get("/technicians")
+def list_technicians() -> TechnicianPage:
+    _caller, cfg = _registry_caller()
+    at = now()
+    return TechnicianPage(items=[technician_out(r, at) for r in deps().technicians.roster(cfg.tenant.id)])
+
+
+@app.put("/technicians/<technician_id>")
+def update_technician(technician_id: str, body: TechnicianUpdate) -> TechnicianOut:
+    caller, cfg = _registry_caller()
+    changes = body.changes()
+    service.check_changes(cfg, changes)
+    record = deps().technicians.update(cfg.tenant.id, technician_id, changes, actor=caller.sub)
+    return technician_out(record, now())
+
+
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+@metrics.log_metrics
+@tracer.capture_lambda_handler
 def api(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return unavailable_route(event, "the technician registry")
+    return app.resolve(event, context)
+
+
+class LoopLimitError(Exception):
+    """Raised to Step Functions, whose Catch matches the error name ``Scrm.LoopLimitExceeded``."""
+
+
+LoopLimitError.__name__ = "Scrm.LoopLimitExceeded"
 
 
 @logger.inject_lambda_context
+@tracer.capture_lambda_handler
 def assign(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    raise NotBuiltYet(f"dispatch node {event.get('node')}: scoring and assignment are not built yet")
+    """Task of a ``dispatch`` node (``{"tenant","ticket_id","node","kind","execution"}``).
+
+    Also the offer timer's target: ``{"op": "offer_expired", "tenant", "ticket_id", "node",
+    "technician", "attempt"}``.
+    """
+    cfg = tenant_config(event["tenant"])
+    logger.append_keys(ticket_id=event["ticket_id"], node=event.get("node"))
+    if event.get("op") == "offer_expired":
+        expired = service.offer_expired(task_deps(), cfg, event)
+        logger.info("offer expired", extra=expired)
+        return expired
+    try:
+        target = getattr(context, "invoked_function_arn", None)
+        answer = service.assign(task_deps(), cfg, event["ticket_id"], event["node"], offer_target=target)
+    except service.LoopLimit as exc:
+        raise LoopLimitError(str(exc)) from None
+    logger.info(
+        "dispatched", extra={"outcome": answer.get("outcome"), "technician": answer.get("technician")}
+    )
+    return answer

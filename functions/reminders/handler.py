@@ -1,15 +1,68 @@
-"""Lambda entry point of the reminders service (EventBridge Scheduler target)."""
+"""Lambda entry point of the reminders service: the target of the SLA reminder schedules."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
 
-from shared.observability import logger
-from shared.unbuilt import NotBuiltYet
+from functions.reminders.fire import FireDeps, ReminderEvent
+from functions.reminders.fire import fire as fire_reminder
+from shared.observability import logger, metrics, tracer
+from shared.settings import settings
+from shared.tenant.store import tenant_config
 
 
-@logger.inject_lambda_context
+class ReminderSettings(BaseModel):
+    """What only this function reads from its environment."""
+
+    sender_email: str = "no-reply@scrm.example"
+
+
+_deps: FireDeps | None = None
+
+
+def deps() -> FireDeps:
+    global _deps
+    if _deps is None:
+        from functions.reminders.channels import AwsSender
+        from shared.repositories.reminders import ReminderMarkers, marker_key
+        from shared.repositories.tickets import TicketRepository
+
+        env = ReminderSettings(
+            **{k: os.environ[k.upper()] for k in ("sender_email",) if k.upper() in os.environ}
+        )
+        _deps = FireDeps(
+            tickets=TicketRepository(),
+            markers=ReminderMarkers(),
+            sender=AwsSender(env.sender_email, settings().region),
+            marker_key=marker_key,
+        )
+    return _deps
+
+
+@logger.inject_lambda_context(correlation_id_path="ticket_id", clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
 def fire(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    raise NotBuiltYet("SLA reminders are not built yet")
+    request = ReminderEvent.model_validate(event)
+    logger.append_keys(
+        tenant=request.tenant,
+        ticket_id=request.ticket_id,
+        node=request.node,
+        visit=request.visit,
+        sla_level=request.level,
+    )
+    cfg = tenant_config(request.tenant)
+    result = fire_reminder(deps(), cfg, request)
+    if result.outcome == "stale":
+        logger.info("stale reminder dropped", extra={"reason": result.reason})
+    else:
+        logger.info("reminder sent", extra={"sent": len(result.sent), "skipped": result.skipped})
+    if result.breached:
+        metrics.add_dimension(name="tenant", value=request.tenant)
+        metrics.add_metric(name="SlaBreaches", unit=MetricUnit.Count, value=1)
+    return result.answer()

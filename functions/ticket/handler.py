@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions.reminders.scheduler import SchedulerSla
 from functions.ticket import service
 from functions.ticket.schemas import (
     ActRequest,
@@ -28,6 +29,7 @@ from shared.errors import Forbidden, LoopLimitExceeded
 from shared.http import current_caller, install_error_handlers
 from shared.observability import logger, metrics, tracer
 from shared.repositories.catalogs import CatalogRepository
+from shared.repositories.technicians import TechnicianRepository
 from shared.repositories.tickets import TicketRepository
 from shared.tenant.store import tenant_config
 
@@ -50,7 +52,11 @@ def deps() -> service.Deps:
     global _deps
     if _deps is None:
         _deps = service.Deps(
-            tickets=_repository(), engine=StepFunctionsEngine(), catalogs=CatalogRepository()
+            tickets=_repository(),
+            engine=StepFunctionsEngine(),
+            catalogs=CatalogRepository(),
+            workload=TechnicianRepository(_repository()),
+            sla=SchedulerSla.from_environment(),
         )
     return _deps
 

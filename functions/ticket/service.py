@@ -292,7 +292,11 @@ def act(
     if not ticket.parked or ticket.token is None:
         raise Conflict(f"node '{ticket.node}' is not ready for actions yet; retry in a moment")
     target = node.actions[action]
-    specs = [*node.form, *handoff_fields(cfg, ticket.type, target, exclude={f.name for f in node.form})]
+    # The form must be complete for the node's primary (first) action, which takes the work
+    # forward; other ways out (decline, need_parts, rework) check only the values given.
+    primary = action == next(iter(node.actions))
+    specs = node.form if primary else [_optional(f) for f in node.form]
+    specs = [*specs, *handoff_fields(cfg, ticket.type, target, exclude={f.name for f in node.form})]
     accepted, problems = validate_form(specs, fields, form_context(cfg))
     if problems:
         raise ValidationFailed(f"{len(problems)} field(s) of the {ticket.node} form are not valid", problems)
@@ -307,6 +311,19 @@ def act(
             "version": ticket.version + 1,
         }
     )
+    chosen = _chosen_technician(node, accepted)
+    if chosen is not None:
+        moved = moved.model_copy(
+            update={
+                "dispatch": {
+                    **(ticket.dispatch or {}),
+                    "technician": chosen,
+                    "manual": True,
+                    "by": caller.sub,
+                    "at": now().isoformat(),
+                }
+            }
+        )
     changed = {k: v for k, v in accepted.items() if ticket.fields.get(k) != v}
     event = TicketEvent(
         at=now(),
@@ -317,15 +334,16 @@ def act(
         changes={"fields": changed, "to": target},
         version=moved.version,
     )
-    deps.tickets.save(
-        moved,
-        expected_version=version,
-        event=event,
-        conflict_message=f"stale version {version}: someone acted on ticket {ticket_id} first; read it again",
-    )
+    stale = f"stale version {version}: someone acted on ticket {ticket_id} first; read it again"
+    if chosen is not None and deps.workload is not None:
+        deps.workload.take(chosen, moved, expected_version=version, event=event)
+    else:
+        deps.tickets.save(moved, expected_version=version, event=event, conflict_message=stale)
     try:
         deps.engine.send_success(token, {"action": action, "node": ticket.node})
     except TaskTokenGone as exc:
+        if chosen is not None and deps.workload is not None:
+            deps.workload.release(ticket.tenant, chosen, ticket.id)
         _undo(deps, ticket, moved, f"the workflow no longer waits at '{ticket.node}' ({exc})")
     deps.sla.stop(cfg, ticket, ticket.node)
     return moved
@@ -450,6 +468,14 @@ def _release(deps: Deps, ticket: Ticket) -> None:
     technician = (ticket.dispatch or {}).get("technician")
     if technician and deps.workload is not None:
         deps.workload.release(ticket.tenant, str(technician), ticket.id)
+
+
+def _chosen_technician(node: Node, accepted: dict[str, Any]) -> str | None:
+    """A node whose form picks a technician (manual dispatch) assigns the ticket to them."""
+    for spec in node.form:
+        if spec.type == "technician" and accepted.get(spec.name):
+            return str(accepted[spec.name])
+    return None
 
 
 def _optional(spec: FieldDef) -> FieldDef:

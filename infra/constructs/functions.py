@@ -59,6 +59,8 @@ CONFIG_PATH_PREFIX = "/scrm/tenants"
 METRICS_NAMESPACE = "Scrm"
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 PIP_PLATFORM = ("manylinux2014_aarch64", "cp", "3.13")
+SENDER_EMAIL = "no-reply@scrm.example"
+"""From-address of SLA reminder emails (scrm-reminders-fire); its SES identity must be verified."""
 
 # Glob patterns that reduce the project root to the code packages (bundle=False), and the
 # source fingerprint of the bundled asset (bundle=True, which also needs pyproject.toml).
@@ -344,6 +346,8 @@ class PlatformFunctions(Construct):
                 env.update(scheduler_env)
             if spec.send_intake:
                 env["INTAKE_QUEUE_URL"] = intake_queue.queue_url
+            if spec.key == "reminders-fire":
+                env["SENDER_EMAIL"] = SENDER_EMAIL
             self._create(spec, code, env)
 
     def __getitem__(self, key: str) -> lambda_.Function:

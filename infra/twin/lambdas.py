@@ -27,6 +27,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.response import StreamingBody
 
 from infra.twin.deploy import ACCOUNT, REGION
+from infra.twin.meter import METER, aws_cpu_ms, enter_aws, leave_aws
 
 
 @dataclass
@@ -111,6 +112,7 @@ class LocalLambdas:
         handler = getattr(importlib.import_module(module_name), attr)
         with self._lock:
             self.invocations[name] = self.invocations.get(name, 0) + 1
+        cpu_start, aws_start = time.thread_time(), aws_cpu_ms()
         try:
             return handler(event, LocalContext(spec))
         except Exception as exc:
@@ -119,6 +121,8 @@ class LocalLambdas:
                 self.log(traceback.format_exc())
             raise FunctionFailed(type(exc).__name__, str(exc)) from exc
         finally:
+            cpu_ms = (time.thread_time() - cpu_start) * 1000 - (aws_cpu_ms() - aws_start)
+            METER.lambda_call(name, max(0.0, cpu_ms))
             for hook in self.after_invoke:
                 hook(name)
 
@@ -129,6 +133,9 @@ class LocalLambdas:
         assert session is not None
         session.events.register("before-call.lambda.Invoke", self._on_invoke)  # type: ignore[arg-type]
         session.events.register("before-parameter-build.stepfunctions.StartExecution", _unversioned_start)
+        session.events.register("before-call", _before_aws_call)
+        session.events.register("after-call", _after_aws_call)
+        session.events.register("after-call-error", _after_aws_call)
 
     def _on_invoke(self, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
         path = unquote(params.get("url_path", ""))
@@ -174,3 +181,37 @@ def _unversioned_start(params: dict[str, Any], **_: Any) -> None:
     found = _VERSIONED.match(str(params.get("stateMachineArn", "")))
     if found:
         params["stateMachineArn"] = found.group(1)
+
+
+_METERED = {
+    "scheduler.CreateSchedule": "scheduler:CreateSchedule",
+    "sqs.SendMessage": "sqs:SendMessage",
+    "sqs.SendMessageBatch": "sqs:SendMessageBatch",
+    "sqs.DeleteMessage": "sqs:DeleteMessage",
+    "sqs.DeleteMessageBatch": "sqs:DeleteMessageBatch",
+    "sns.Publish": "sns:Publish",
+    "sesv2.SendEmail": "ses:SendEmail",
+    "ses.SendEmail": "ses:SendEmail",
+    "stepfunctions.StartExecution": "states:StartExecution",
+    "stepfunctions.SendTaskSuccess": "states:SendTaskSuccess",
+}
+
+
+def _operation(event_name: str) -> str:
+    parts = event_name.split(".")
+    return ".".join(parts[1:3]) if len(parts) >= 3 else ""
+
+
+def _before_aws_call(event_name: str = "", **_: Any) -> None:
+    if event_name.startswith("before-call.lambda.Invoke"):
+        return  # answered in-process: the handler's CPU is its own
+    key = _METERED.get(_operation(event_name))
+    if key:
+        METER.count(key)
+    enter_aws()
+
+
+def _after_aws_call(event_name: str = "", **_: Any) -> None:
+    if event_name.startswith("after-call.lambda.Invoke"):
+        return
+    leave_aws()

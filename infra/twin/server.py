@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlsplit
 from infra.twin.auth import TokenError
 from infra.twin.deploy import ACCOUNT, Route
 from infra.twin.lambdas import FunctionFailed
+from infra.twin.meter import METER
 
 if TYPE_CHECKING:
     from infra.twin.twin import LocalTwin
@@ -170,6 +171,7 @@ def make_handler(twin: LocalTwin) -> type[BaseHTTPRequestHandler]:
                 self._send(*_error(404, "not_found", f"no route {method} {split.path}"))
                 return
             route, params = found
+            METER.count("apigw:request")
             headers: dict[str, str] = {}
             for key, value in self.headers.items():
                 k = key.lower()

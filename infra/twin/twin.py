@@ -24,6 +24,7 @@ from infra.twin.auth import LocalIssuer
 from infra.twin.clock import ClockMode, TwinClock
 from infra.twin.deploy import ACCOUNT, REGION, Deployer, StackDeployment
 from infra.twin.lambdas import FunctionFailed, LocalLambdas
+from infra.twin.meter import METER
 from infra.twin.moto_fixes import serialize_dynamodb
 from infra.twin.server import Router, _error, _json, serve
 from shared import clock as shared_clock
@@ -121,6 +122,7 @@ class LocalTwin:
                 self.log(f"deploying {stack.stack_name} into the embedded AWS (moto)")
                 self.deployments.append(deployer.deploy(stack.stack_name, stack.template))
         self.lambdas.load()
+        self._verify_sender()
         self.lambdas.install_hook()
         self.lambdas.after_invoke.append(lambda _name: self._collect_messages())
         self._store_secrets(configs)
@@ -151,6 +153,12 @@ class LocalTwin:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def _verify_sender(self) -> None:
+        """SES (and moto) refuse mail from an unverified sender: verify the reminders' from-address."""
+        sender = os.environ.get("SENDER_EMAIL")
+        if sender:
+            boto3.client("sesv2", region_name=REGION).create_email_identity(EmailIdentity=sender)
 
     def _store_secrets(self, configs: list[Any]) -> None:
         values = secrets_for(self.tenant_files, self.secrets_file)
@@ -197,6 +205,7 @@ class LocalTwin:
     def _fire(self, client: Any, schedule: dict[str, Any]) -> None:
         key = f"{schedule.get('GroupName')}/{schedule['Name']}"
         self.fired.add(key)
+        METER.count("scheduler:Invocation")
         target = schedule["Target"]
         function = str(target["Arn"]).rsplit(":function:", 1)[-1].split(":")[0]
         event = json.loads(target.get("Input") or "{}")
@@ -244,6 +253,7 @@ class LocalTwin:
             }
             for m in messages
         ]
+        METER.count("sqs:ReceiveMessage")  # the event source mapping's receive that found these
         try:
             result = self.lambdas.invoke(function, {"Records": records})
             failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
@@ -258,6 +268,7 @@ class LocalTwin:
 
     # ----------------------------------------------------------------- messages
     def _collect_messages(self) -> None:
+        """Move new SMS (SNS) and email (SES) from moto into ``messages``, stamped with the twin clock."""
         from moto.ses.models import ses_backends
         from moto.sns.models import sns_backends
 
@@ -271,7 +282,16 @@ class LocalTwin:
             sent = ses_backends[ACCOUNT][REGION].sent_messages
             for message in sent[self._seen_email :]:
                 body = getattr(message, "body", None) or getattr(message, "raw_data", "")
-                for to in getattr(message, "destinations", {}).get("ToAddresses", []) or [""]:
+                destinations = getattr(message, "destinations", {})
+                if isinstance(destinations, dict):
+                    addresses = [
+                        a
+                        for key in ("ToAddresses", "CcAddresses", "BccAddresses")
+                        for a in destinations.get(key, []) or []
+                    ]
+                else:  # raw messages keep a plain list
+                    addresses = list(destinations or [])
+                for to in addresses or [""]:
                     self.messages.append(
                         _message(at, "email", to, getattr(message, "subject", None), str(body))
                     )
@@ -311,11 +331,17 @@ class LocalTwin:
 
 
 def _message(at: str, channel: str, to: str, subject: str | None, body: str) -> dict[str, Any]:
+    """One captured message; ``ticket_id`` and ``level`` from the reminder's reference line
+    (``[SLA <ticket id> <level>]``), or from a JSON body that carries them."""
     meta: dict[str, Any] = {}
-    with contextlib.suppress(ValueError, TypeError):
-        parsed = json.loads(body)
-        if isinstance(parsed, dict):
-            meta = parsed
+    mark = re.search(r"\[SLA (?P<ticket_id>[^\s\]]+) (?P<level>[^\s\]]+)\]\s*$", body)
+    if mark:
+        meta = mark.groupdict()
+    else:
+        with contextlib.suppress(ValueError, TypeError):
+            parsed = json.loads(body)
+            if isinstance(parsed, dict):
+                meta = parsed
     return {
         "at": at,
         "channel": channel,

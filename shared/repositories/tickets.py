@@ -186,6 +186,23 @@ class TicketRepository:
         except TransactWriteError as exc:
             raise Conflict(conflict_message) from exc
 
+    def save_in(
+        self,
+        tx: TransactWrite,
+        ticket: Ticket,
+        *,
+        expected_version: int,
+        event: TicketEvent | None = None,
+    ) -> None:
+        """Add the ticket (conditioned on ``expected_version``) and its event to an open transaction.
+
+        For writes that must commit together with other items (dispatch: the technician's load).
+        The ticket is the transaction's next item, its event the one after.
+        """
+        tx.save(_to_item(ticket), condition=TicketItem.version == expected_version)
+        if event is not None:
+            tx.save(_event_item(ticket.tenant, ticket.id, event))
+
     def history(self, tenant: str, ticket_id: str) -> list[TicketEvent]:
         items = TicketEventItem.query(
             _ticket_pk(tenant, ticket_id),

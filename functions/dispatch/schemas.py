@@ -1,0 +1,81 @@
+"""API input and output models of the technician registry (separate from the stored records)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.repositories.technicians import FAIRNESS_WINDOW, TechnicianRecord
+
+
+class GeoIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
+class TechnicianUpdate(BaseModel):
+    """``PUT /technicians/{id}``: the fields given are changed, the others kept."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["active", "off"] | None = None
+    skills: dict[str, Annotated[int, Field(ge=1, le=10)]] | None = Field(
+        default=None, description="skill → level (1 or more); replaces the technician's skills"
+    )
+    regions: list[str] | None = Field(default=None, min_length=1, description="region codes they cover")
+    capacity: int | None = Field(default=None, ge=1, le=1000, description="open tickets at once")
+    location: GeoIn | None = None
+
+    def changes(self) -> dict[str, object]:
+        given = self.model_dump(exclude_unset=True)
+        if "location" in given and self.location is not None:
+            given["location"] = self.location.model_dump()
+        return given
+
+
+class TechnicianOut(BaseModel):
+    id: str
+    name: str
+    status: Literal["active", "off"]
+    skills: dict[str, int]
+    regions: list[str]
+    capacity: int
+    load: int = Field(description="open tickets the technician holds now")
+    location: dict[str, float] | None
+    rating: str
+    calendar: str | None
+    partner_type: str
+    supervisor: str | None
+    assignments_7d: int = Field(description="tickets assigned to them in the last 7 days")
+    updated_at: datetime | None = None
+    updated_by: str | None = None
+
+
+class TechnicianPage(BaseModel):
+    items: list[TechnicianOut]
+
+
+def technician_out(
+    record: TechnicianRecord, at: datetime, window: timedelta = FAIRNESS_WINDOW
+) -> TechnicianOut:
+    return TechnicianOut(
+        id=record.id,
+        name=record.name,
+        status=record.status,
+        skills=record.skills,
+        regions=record.regions,
+        capacity=record.capacity,
+        load=record.load,
+        location=record.location,
+        rating=f"{record.rating:f}",
+        calendar=record.calendar,
+        partner_type=record.partner_type,
+        supervisor=record.supervisor,
+        assignments_7d=record.assignments_since(at - window),
+        updated_at=record.updated_at,
+        updated_by=record.updated_by,
+    )

@@ -1,0 +1,304 @@
+"""A reminder schedule fired: check it is still current, notify each recipient once, mark the level.
+
+Pure logic: the ticket store, the sent-markers and the SMS/email senders come in as arguments.
+
+1. **Stale check.** The ticket must still be open, on the same node and the same visit of it,
+   with its SLA clock running there (not paused); otherwise nothing is sent (a late schedule
+   of a node already left, a cancelled ticket, an old visit).
+2. **Recipients** of the level's `notify`: `assignee` (the technician or user assigned; for a
+   role or department, its users), `supervisor` (the assigned technician's supervisor, else
+   the users with role `supervisor`), `role:X`, `user:X`. Each person once.
+3. **Channels**: `sms` to the person's phone, `email` to their address (skipped, and logged,
+   when the person has none). A marker per (ticket, node, visit, level, recipient, channel)
+   is claimed before sending, so a retried schedule never sends twice.
+4. The level is marked fired on `ticket.sla` (and `breached` at the last level). This SLA
+   bookkeeping keeps the ticket's version, so a reminder never makes a person's pending
+   action stale; the write is still conditioned on the version read (retried on conflict).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, Field
+
+from shared.clock import now
+from shared.domain.ticket import Ticket, TicketEvent
+from shared.errors import Conflict
+from shared.tenant.models import SlaLevel, TenantConfig
+
+LEVEL_NAMES_ZH = {"yellow": "黄色", "orange": "橙色", "red": "红色", "warning": "预警", "overdue": "超时"}
+SYSTEM = "system"
+
+
+class ReminderEvent(BaseModel):
+    """The payload of a reminder schedule."""
+
+    tenant: str = Field(min_length=1)
+    ticket_id: str = Field(min_length=1)
+    node: str = Field(min_length=1)
+    visit: int = Field(ge=0)
+    level: str = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class Contact:
+    id: str
+    name: str
+    phone: str | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True)
+class Notice:
+    subject: str
+    body: str
+
+
+class Tickets(Protocol):
+    def find(self, tenant: str, ticket_id: str) -> Ticket | None: ...
+    def get(self, tenant: str, ticket_id: str) -> Ticket: ...
+    def save(self, ticket: Ticket, *, expected_version: int, event: TicketEvent | None = ...) -> None: ...
+
+
+class Markers(Protocol):
+    def claim(self, key: tuple[str, str], to: str, at: datetime) -> bool: ...
+    def release(self, key: tuple[str, str]) -> None: ...
+
+
+class Sender(Protocol):
+    def sms(self, phone: str, text: str) -> None: ...
+    def email(self, address: str, subject: str, body: str) -> None: ...
+
+
+MarkerKey = Callable[[str, str, str, int, str, str, str], tuple[str, str]]
+"""(tenant, ticket, node, visit, level, recipient, channel) -> the marker's key."""
+
+
+@dataclass
+class FireDeps:
+    tickets: Tickets
+    markers: Markers
+    sender: Sender
+    marker_key: MarkerKey
+    """``shared.repositories.reminders.marker_key`` (passed in: this module knows no keys)."""
+
+
+@dataclass
+class FireResult:
+    outcome: str  # "sent" | "stale"
+    reason: str = ""
+    sent: list[dict[str, str]] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    breached: bool = False
+    """True when this fire breached the SLA (the last level, the first time)."""
+
+    def answer(self) -> dict[str, Any]:
+        return {
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "sent": self.sent,
+            "skipped": self.skipped,
+            "breached": self.breached,
+        }
+
+
+def stale_reason(ticket: Ticket | None, request: ReminderEvent) -> str | None:
+    """Why a fired schedule no longer applies, or None when it does."""
+    if ticket is None:
+        return "the ticket does not exist"
+    if ticket.status != "open":
+        return f"the ticket is {ticket.status}"
+    if ticket.node != request.node:
+        return f"the ticket left node '{request.node}' (now at '{ticket.node}')"
+    if ticket.visits.get(request.node, 0) != request.visit:
+        return (
+            f"visit {request.visit} of '{request.node}' is over (now visit {ticket.visits.get(request.node)})"
+        )
+    sla = ticket.sla or {}
+    if sla.get("node") != request.node or sla.get("visit") != request.visit:
+        return "the ticket's SLA clock times another node or visit"
+    if sla.get("paused"):
+        return "the SLA clock is paused"
+    if not any(level.get("name") == request.level for level in sla.get("levels", [])):
+        return f"level '{request.level}' is not on the ticket's SLA clock"
+    return None
+
+
+def fire(deps: FireDeps, cfg: TenantConfig, request: ReminderEvent) -> FireResult:
+    ticket = deps.tickets.find(request.tenant, request.ticket_id)
+    reason = stale_reason(ticket, request)
+    if reason is not None or ticket is None:
+        return FireResult("stale", reason or "")
+    policy = cfg.sla_policies.get(str((ticket.sla or {}).get("policy")))
+    level = next((lv for lv in policy.levels if lv.name == request.level), None) if policy else None
+    if policy is None or level is None:
+        return FireResult("stale", f"the policy has no level '{request.level}' any more")
+    last = level.name == policy.levels[-1].name
+    notice_for = _notices(cfg, ticket, request, level, last)
+    result = FireResult("sent")
+    for contact in recipients(cfg, ticket, level.notify):
+        for channel in level.channels:
+            address = contact.phone if channel == "sms" else contact.email
+            entry = {"recipient": contact.id, "channel": channel, "to": address or ""}
+            if not address:
+                result.skipped.append({**entry, "why": f"{contact.id} has no {channel} address"})
+                continue
+            key = deps.marker_key(
+                request.tenant, ticket.id, request.node, request.visit, level.name, contact.id, channel
+            )
+            if not deps.markers.claim(key, address, now()):
+                result.skipped.append({**entry, "why": "already sent"})
+                continue
+            notice = notice_for(contact)
+            try:
+                if channel == "sms":
+                    deps.sender.sms(address, notice.body)
+                else:
+                    deps.sender.email(address, notice.subject, notice.body)
+            except Exception:
+                deps.markers.release(key)  # not sent: let the scheduler's retry send it
+                raise
+            result.sent.append(entry)
+    result.breached = _mark_fired(deps, request, level.name, last)
+    return result
+
+
+def _mark_fired(deps: FireDeps, request: ReminderEvent, level: str, last: bool) -> bool:
+    """Mark the level fired on the ticket's SLA state; True if this made the ticket breached."""
+    for _attempt in range(5):
+        ticket = deps.tickets.get(request.tenant, request.ticket_id)
+        if stale_reason(ticket, request) is not None:
+            return False  # it moved on while we were sending
+        sla = dict(ticket.sla or {})
+        levels = [dict(lv, fired=True) if lv.get("name") == level else lv for lv in sla.get("levels", [])]
+        newly_breached = last and not sla.get("breached")
+        already = any(lv.get("name") == level and lv.get("fired") for lv in sla.get("levels", []))
+        if already and not newly_breached:
+            return False
+        sla.update(levels=levels, level=level, breached=bool(sla.get("breached")) or last)
+        updated = ticket.model_copy(update={"sla": sla})
+        event = TicketEvent(
+            at=now(),
+            actor=SYSTEM,
+            kind="sla_breached" if newly_breached else "sla_level",
+            node=request.node,
+            changes={"level": level, "breached": sla["breached"]},
+            version=ticket.version,
+        )
+        try:
+            deps.tickets.save(updated, expected_version=ticket.version, event=event)
+        except Conflict:
+            continue
+        return newly_breached
+    raise Conflict(f"could not mark level {level} of ticket {request.ticket_id}: it kept changing")
+
+
+# --------------------------------------------------------------------------- recipients
+
+
+def _contact_of_user(cfg: TenantConfig, user_id: str) -> Contact | None:
+    user = cfg.user(user_id)
+    if user is not None:
+        return Contact(user.id, user.name, user.phone, user.email)
+    tech = cfg.technician(user_id)
+    if tech is not None:
+        return Contact(tech.id, tech.name, tech.phone, tech.email)
+    return None
+
+
+def _with_role(cfg: TenantConfig, role: str) -> list[Contact]:
+    return [Contact(u.id, u.name, u.phone, u.email) for u in cfg.users if role in u.roles]
+
+
+def _assignees(cfg: TenantConfig, ticket: Ticket) -> list[Contact]:
+    assignee = ticket.assignee
+    if assignee is None:
+        return []
+    if assignee.kind in ("user", "technician"):
+        found = _contact_of_user(cfg, assignee.id)
+        return [found] if found else []
+    if assignee.kind == "role":
+        return _with_role(cfg, assignee.id)
+    return [Contact(u.id, u.name, u.phone, u.email) for u in cfg.users if u.department == assignee.id]
+
+
+def _supervisors(cfg: TenantConfig, ticket: Ticket) -> list[Contact]:
+    assignee = ticket.assignee
+    if assignee is not None and assignee.kind == "technician":
+        tech = cfg.technician(assignee.id)
+        if tech is not None and tech.supervisor:
+            found = _contact_of_user(cfg, tech.supervisor)
+            if found:
+                return [found]
+    return _with_role(cfg, "supervisor")
+
+
+def recipients(cfg: TenantConfig, ticket: Ticket, notify: list[str]) -> list[Contact]:
+    """The people a level notifies, each once, in the order of `notify`."""
+    people: dict[str, Contact] = {}
+    for rule in notify:
+        if rule == "assignee":
+            found = _assignees(cfg, ticket)
+        elif rule == "supervisor":
+            found = _supervisors(cfg, ticket)
+        elif rule.startswith("role:"):
+            found = _with_role(cfg, rule.removeprefix("role:"))
+        elif rule.startswith("user:"):
+            one = _contact_of_user(cfg, rule.removeprefix("user:"))
+            found = [one] if one else []
+        else:
+            found = []
+        for contact in found:
+            people.setdefault(contact.id, contact)
+    return list(people.values())
+
+
+# --------------------------------------------------------------------------- texts
+
+
+def marker(ticket_id: str, level: str) -> str:
+    """The reference line closing every reminder: `[SLA <ticket id> <level>]` (the twin reads it)."""
+    return f"[SLA {ticket_id} {level}]"
+
+
+def _notices(
+    cfg: TenantConfig, ticket: Ticket, request: ReminderEvent, level: SlaLevel, last: bool
+) -> Callable[[Contact], Notice]:
+    sla = ticket.sla or {}
+    zone = ZoneInfo(cfg.tenant.timezone)
+    deadline = datetime.fromisoformat(sla["deadline"]).astimezone(zone)
+    due = f"{deadline:%Y-%m-%d %H:%M} ({cfg.tenant.timezone})"
+    kind = cfg.ticket_types.get(ticket.type)
+    type_name = kind.name if kind else ticket.type
+    node = kind.nodes.get(request.node) if kind else None
+    node_name = (node.label if node and node.label else None) or request.node
+    customer = str(ticket.fields.get("customer_name") or "-")
+    level_zh = LEVEL_NAMES_ZH.get(level.name, level.name)
+    share = f"{level.at.normalize():f}%"
+    if last:
+        zh_state, en_state = f"已超时（{level_zh}）", f"OVERDUE ({level.name})"
+    else:
+        zh_state, en_state = (
+            f"{level_zh}提醒（已用时限 {share}）",
+            f"{level.name} reminder ({share} of the time used)",
+        )
+    subject = f"[{cfg.tenant.name}] 工单 {ticket.id} {zh_state} / Ticket {ticket.id} {en_state}"
+
+    def notice(contact: Contact) -> Notice:
+        body = "\n".join(
+            [
+                f"{contact.name}，您好：工单 {ticket.id}（{type_name}）在节点「{node_name}」{zh_state}，"
+                f"截止时间 {due}。客户：{customer}。",
+                f"Ticket {ticket.id} ({type_name}) at node '{request.node}': {en_state}, "
+                f"due {due}. Customer: {customer}.",
+                marker(ticket.id, level.name),
+            ]
+        )
+        return Notice(subject, body)
+
+    return notice

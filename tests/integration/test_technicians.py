@@ -1,0 +1,342 @@
+"""The technician registry against moto: seeding, exact load under concurrency, dispatch end to end."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from functions.dispatch import service
+from shared import clock
+from shared.domain.ticket import Ticket, TicketEvent
+from shared.repositories.technicians import TechnicianRepository
+from shared.repositories.tickets import TicketRepository
+from shared.tenant.loader import load_tenant_file
+from shared.tenant.models import Technician, TenantConfig
+from tests.factories import EXAMPLES
+from tests.fakes import FakeEngine
+
+MONDAY_10_BEIJING = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def at_work() -> Any:
+    clock.install(lambda: MONDAY_10_BEIJING)
+    yield MONDAY_10_BEIJING
+    clock.reset()
+
+
+@pytest.fixture
+def acme() -> TenantConfig:
+    return load_tenant_file(str(EXAMPLES / "acme-home.yaml"))
+
+
+def a_technician(technician_id: str = "t-one", capacity: int = 3, **extra: Any) -> Technician:
+    data: dict[str, Any] = {
+        "id": technician_id,
+        "name": f"Technician {technician_id}",
+        "phone": "+8613800000001",
+        "partner_type": "direct",
+        "regions": ["CN-BJ"],
+        "skills": {"ac-install": 3},
+        "capacity": capacity,
+        "rating": "4.5",
+        **extra,
+    }
+    return Technician.model_validate(data)
+
+
+def install_ticket(ticket_id: str, **fields: Any) -> Ticket:
+    return Ticket(
+        tenant="acme-home",
+        id=ticket_id,
+        type="install",
+        node="dispatching",
+        created_at=MONDAY_10_BEIJING,
+        updated_at=MONDAY_10_BEIJING,
+        created_by="u-lin",
+        fields={"region": "CN-BJ", **fields},
+    )
+
+
+def stored(tickets: Any, ticket: Ticket) -> Ticket:
+    event = TicketEvent(at=ticket.created_at, actor="u-lin", kind="created", node=ticket.node, version=1)
+    tickets.create(ticket, event)
+    return ticket
+
+
+def dispatched(ticket: Ticket, technician: str) -> tuple[Ticket, TicketEvent]:
+    moved = ticket.model_copy(update={"version": 2, "dispatch": {"technician": technician}})
+    return moved, TicketEvent(at=MONDAY_10_BEIJING, actor="system", kind="dispatched", version=2)
+
+
+@pytest.mark.usefixtures("aws")
+def test_seeding_runs_once_and_never_overwrites_registry_changes() -> None:
+    repo = TechnicianRepository()
+    roster = [a_technician("t-one"), a_technician("t-two", capacity=5)]
+    repo.ensure_seeded("acme-home", roster)
+    assert [(r.id, r.capacity, r.load, r.status) for r in repo.roster("acme-home")] == [
+        ("t-one", 3, 0, "active"),
+        ("t-two", 5, 0, "active"),
+    ]
+    assert repo.get("acme-home", "t-one").rating == Decimal("4.5")
+
+    # Given a dispatcher's change, when the (same or a new) roster is seeded again
+    repo.update("acme-home", "t-one", {"status": "off", "capacity": 1}, actor="u-zhao")
+    TechnicianRepository().ensure_seeded("acme-home", roster)
+    TechnicianRepository().ensure_seeded("acme-home", [*roster, a_technician("t-three")])
+
+    # Then the change stays and the newcomer is added
+    one = repo.get("acme-home", "t-one")
+    assert (one.status, one.capacity, one.updated_by) == ("off", 1, "u-zhao")
+    assert [r.id for r in repo.roster("acme-home")] == ["t-one", "t-three", "t-two"]
+    assert repo.roster("other-tenant") == []
+
+
+@pytest.mark.usefixtures("aws")
+def test_concurrent_assignments_never_exceed_capacity() -> None:
+    tickets = TicketRepository()
+    repo = TechnicianRepository(tickets)
+    repo.ensure_seeded("acme-home", [a_technician("t-one", capacity=3)])
+    tech = repo.get("acme-home", "t-one")
+    pending = [stored(tickets, install_ticket(f"TK-{n}")) for n in range(10)]
+
+    def take(ticket: Ticket) -> bool:
+        moved, event = dispatched(ticket, "t-one")
+        try:
+            repo.assign(tech, moved, expected_version=1, event=event)
+            return True
+        except service.Conflict:
+            return False
+
+    with ThreadPoolExecutor(10) as pool:
+        wins = list(pool.map(take, pending))
+
+    assert wins.count(True) == 3
+    assert repo.get("acme-home", "t-one").load == 3
+    held = sorted(repo.holdings("acme-home", "t-one"))
+    assert held == sorted(t.id for t, won in zip(pending, wins, strict=True) if won)
+    # the losers' tickets were not touched
+    for ticket, won in zip(pending, wins, strict=True):
+        assert tickets.get("acme-home", ticket.id).version == (2 if won else 1)
+
+
+@pytest.mark.usefixtures("aws")
+def test_release_is_idempotent_and_frees_room() -> None:
+    tickets = TicketRepository()
+    repo = TechnicianRepository(tickets)
+    repo.ensure_seeded("acme-home", [a_technician("t-one", capacity=1)])
+    first, second = stored(tickets, install_ticket("TK-1")), stored(tickets, install_ticket("TK-2"))
+    moved, event = dispatched(first, "t-one")
+    repo.assign(repo.get("acme-home", "t-one"), moved, expected_version=1, event=event)
+    with pytest.raises(service.TechnicianBusy):
+        moved2, event2 = dispatched(second, "t-one")
+        repo.assign(repo.get("acme-home", "t-one"), moved2, expected_version=1, event=event2)
+
+    assert repo.release_once("acme-home", "t-one", "TK-1") is True
+    assert repo.release_once("acme-home", "t-one", "TK-1") is False
+    repo.release("acme-home", "t-one", "TK-never-assigned")
+    tech = repo.get("acme-home", "t-one")
+    assert tech.load == 0
+    assert len(tech.recent) == 1
+
+    repo.assign(tech, moved2, expected_version=1, event=event2)
+    assert repo.get("acme-home", "t-one").load == 1
+
+
+# --------------------------------------------------------------------------- the dispatch task
+
+
+def dispatch_deps() -> service.DispatchDeps:
+    tickets = TicketRepository()
+    return service.DispatchDeps(tickets=tickets, technicians=TechnicianRepository(tickets))
+
+
+NEAR_WANG = {"lat": 39.905, "lon": 116.41}
+
+
+@pytest.mark.usefixtures("aws", "at_work")
+def test_assign_picks_the_best_stores_the_explanation_and_is_idempotent(acme: TenantConfig) -> None:
+    deps = dispatch_deps()
+    stored(deps.tickets, install_ticket("TK-1", location=NEAR_WANG))
+
+    answer = service.assign(deps, acme, "TK-1", "dispatching")
+
+    assert answer == {"outcome": "done", "technician": "t-wang", "attempt": 1}
+    ticket = deps.tickets.get("acme-home", "TK-1")
+    assert ticket.assignee is not None and ticket.assignee.id == "t-wang"
+    assert ticket.dispatch is not None
+    top = ticket.dispatch["explanation"]["top"]
+    assert [c["technician"] for c in top] == ["t-wang", "t-li"]
+    assert set(top[0]["criteria"]) == {"distance", "skill", "load", "rating", "fairness"}
+    assert ticket.dispatch["explanation"]["filtered"] == {}
+    # a retried task gives the same answer and takes no second unit of load
+    assert service.assign(deps, acme, "TK-1", "dispatching") == answer
+    assert deps.technicians.get("acme-home", "t-wang").load == 1
+    kinds = [e.kind for e in deps.tickets.history("acme-home", "TK-1")]
+    assert kinds == ["created", "dispatched"]
+
+
+@pytest.mark.usefixtures("aws", "at_work")
+def test_a_decline_redispatches_without_the_decliner_and_moves_the_load(acme: TenantConfig) -> None:
+    deps = dispatch_deps()
+    stored(deps.tickets, install_ticket("TK-1", location=NEAR_WANG))
+    service.assign(deps, acme, "TK-1", "dispatching")
+    ticket = deps.tickets.get("acme-home", "TK-1")
+
+    # Given t-wang declines on the on_site node (as the ticket service records it)
+    declined = ticket.model_copy(update={"node": "dispatching", "version": ticket.version + 1})
+    event = TicketEvent(
+        at=MONDAY_10_BEIJING,
+        actor="t-wang",
+        kind="action",
+        node="on_site",
+        action="decline",
+        version=declined.version,
+    )
+    deps.tickets.save(declined, expected_version=ticket.version, event=event)
+
+    # When the dispatch node runs again
+    answer = service.assign(deps, acme, "TK-1", "dispatching")
+
+    # Then t-li gets it, t-wang is listed as a decliner and carries no load for it
+    assert answer == {"outcome": "done", "technician": "t-li", "attempt": 2}
+    again = deps.tickets.get("acme-home", "TK-1")
+    assert again.dispatch is not None
+    assert again.dispatch["declined"] == ["t-wang"]
+    assert again.dispatch["attempt"] == 2
+    assert again.dispatch["explanation"]["filtered"] == {"declined": 1}
+    assert deps.technicians.get("acme-home", "t-wang").load == 0
+    assert deps.technicians.get("acme-home", "t-li").load == 1
+
+
+@pytest.mark.usefixtures("aws", "at_work")
+def test_ten_tickets_against_capacity_eight_assign_exactly_eight(acme: TenantConfig) -> None:
+    deps = dispatch_deps()
+    for n in range(10):
+        stored(deps.tickets, install_ticket(f"TK-{n}"))
+
+    with ThreadPoolExecutor(10) as pool:
+        answers = list(pool.map(lambda n: service.assign(deps, acme, f"TK-{n}", "dispatching"), range(10)))
+
+    outcomes = [a["outcome"] for a in answers]
+    assert outcomes.count("done") == 8  # t-wang 5 + t-li 3
+    assert outcomes.count("no_candidate") == 2
+    loads = {t.id: t.load for t in deps.technicians.roster("acme-home")}
+    assert loads == {"t-wang": 5, "t-li": 3}
+    unassigned = [deps.tickets.get("acme-home", f"TK-{n}") for n in range(10) if outcomes[n] != "done"]
+    for ticket in unassigned:
+        assert ticket.dispatch is not None and ticket.dispatch["technician"] is None
+        assert ticket.dispatch["explanation"]["filtered"] == {"capacity": 2}
+
+
+@pytest.mark.usefixtures("aws")
+def test_nobody_on_duty_on_sunday_gives_no_candidate(acme: TenantConfig) -> None:
+    clock.install(lambda: datetime(2026, 11, 29, 2, 0, tzinfo=UTC))  # Sunday 10:00 in Beijing
+    try:
+        deps = dispatch_deps()
+        stored(deps.tickets, install_ticket("TK-1"))
+        assert service.assign(deps, acme, "TK-1", "dispatching") == {"outcome": "no_candidate"}
+        ticket = deps.tickets.get("acme-home", "TK-1")
+        assert ticket.dispatch is not None
+        assert ticket.dispatch["explanation"]["filtered"] == {"off_duty": 2}
+    finally:
+        clock.reset()
+
+
+# --------------------------------------------------------------------------- offers
+
+
+class RecordingTimer:
+    def __init__(self) -> None:
+        self.schedules: dict[str, tuple[datetime, str, dict[str, Any]]] = {}
+
+    def at(self, name: str, when: datetime, target_arn: str, payload: dict[str, Any]) -> None:
+        self.schedules.setdefault(name, (when, target_arn, payload))
+
+
+ASSIGN_ARN = "arn:aws:lambda:us-east-1:123456789012:function:scrm-dispatch-assign"
+
+
+def parked_on_site(deps: service.DispatchDeps, ticket_id: str, token: str) -> Ticket:
+    """What the ticket service's park does when the workflow reaches on_site."""
+    ticket = deps.tickets.get("acme-home", ticket_id)
+    parked = ticket.model_copy(
+        update={"node": "on_site", "token": token, "token_node": "on_site", "version": ticket.version + 1}
+    )
+    event = TicketEvent(
+        at=MONDAY_10_BEIJING, actor="system", kind="entered", node="on_site", version=parked.version
+    )
+    deps.tickets.save(parked, expected_version=ticket.version, event=event)
+    return parked
+
+
+@pytest.mark.usefixtures("aws", "at_work")
+def test_an_expired_offer_is_declined_on_the_technicians_behalf(acme: TenantConfig) -> None:
+    timer, engine = RecordingTimer(), FakeEngine()
+    deps = dispatch_deps()
+    deps.offers, deps.engine = timer, engine
+    stored(deps.tickets, install_ticket("TK-1", location=NEAR_WANG))
+
+    # Given t-wang was offered the ticket and the workflow waits on on_site
+    answer = service.assign(deps, acme, "TK-1", "dispatching", offer_target=ASSIGN_ARN)
+    assert answer == {"outcome": "done", "technician": "t-wang", "attempt": 1}
+    ((name, (when, target, payload)),) = timer.schedules.items()
+    assert name == "offer-acme-home-TK-1-1"
+    assert when == MONDAY_10_BEIJING + timedelta(minutes=30)
+    assert target == ASSIGN_ARN
+    assert payload == {
+        "op": "offer_expired",
+        "tenant": "acme-home",
+        "ticket_id": "TK-1",
+        "node": "dispatching",
+        "technician": "t-wang",
+        "attempt": 1,
+    }
+    parked_on_site(deps, "TK-1", "token-1")
+
+    # When the timer fires before t-wang acted
+    assert service.offer_expired(deps, acme, payload) == {"declined": True, "technician": "t-wang"}
+
+    # Then the workflow is resumed with a decline, and the next dispatch skips t-wang
+    assert engine.resumed == [("token-1", {"action": "decline", "node": "on_site"})]
+    last = deps.tickets.history("acme-home", "TK-1")[-1]
+    assert (last.kind, last.action, last.changes["on_behalf_of"]) == ("action", "decline", "t-wang")
+    again = service.assign(deps, acme, "TK-1", "dispatching", offer_target=ASSIGN_ARN)
+    assert again == {"outcome": "done", "technician": "t-li", "attempt": 2}
+    assert deps.technicians.get("acme-home", "t-wang").load == 0
+    assert "offer-acme-home-TK-1-2" in timer.schedules
+
+    # And the first timer, fired again, does nothing
+    assert service.offer_expired(deps, acme, payload)["declined"] is False
+
+
+@pytest.mark.usefixtures("aws", "at_work")
+def test_an_offer_acted_on_in_time_does_not_expire(acme: TenantConfig) -> None:
+    timer, engine = RecordingTimer(), FakeEngine()
+    deps = dispatch_deps()
+    deps.offers, deps.engine = timer, engine
+    stored(deps.tickets, install_ticket("TK-1"))
+    service.assign(deps, acme, "TK-1", "dispatching", offer_target=ASSIGN_ARN)
+    ticket = parked_on_site(deps, "TK-1", "token-1")
+    (_when, _target, payload) = timer.schedules["offer-acme-home-TK-1-1"]
+
+    # Given t-wang asked for parts and the parts came: the ticket is back on on_site
+    for version, node, action in (
+        (ticket.version + 1, "on_site", "need_parts"),
+        (ticket.version + 2, "waiting_parts", "parts_arrived"),
+    ):
+        current = deps.tickets.get("acme-home", "TK-1")
+        event = TicketEvent(
+            at=MONDAY_10_BEIJING, actor="t-wang", kind="action", node=node, action=action, version=version
+        )
+        deps.tickets.save(
+            current.model_copy(update={"version": version}), expected_version=version - 1, event=event
+        )
+
+    assert service.offer_expired(deps, acme, payload) == {"declined": False, "reason": "acted"}
+    assert engine.resumed == []
+    assert deps.technicians.get("acme-home", "t-wang").load == 1
