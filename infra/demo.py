@@ -1,4 +1,10 @@
-"""``scrm demo``: the guided tour on the local twin, printed for a person to read."""
+"""``scrm demo``: the guided tour on the local twin, printed for a person to read.
+
+Part 1 walks a 售前咨询 (consult) ticket through the API. Part 2 takes a signed Shopify order
+in as a webhook and follows the 售中安装 (install) ticket it becomes: dispatch with its
+explanation, an SLA reminder on the twin clock, the technician's completion, the customer's
+confirmation, settlement against the tiered price list, and the installer's earnings.
+"""
 
 from __future__ import annotations
 
@@ -10,110 +16,248 @@ from zoneinfo import ZoneInfo
 
 from infra.twin.client import TwinClient
 
-START = datetime.fromisoformat("2026-11-23T09:00:00+08:00")
+START = datetime.fromisoformat("2026-11-23T09:00:00+08:00")  # a Monday morning in Beijing
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+TENANT = "acme-home"
 
 
 def _say(text: str = "") -> None:
     print(text, flush=True)
 
 
-def _step(n: int, text: str) -> None:
+def _step(n: str, text: str) -> None:
     _say(f"\n[{n}] {text}")
+
+
+def _local(iso: str) -> str:
+    return datetime.fromisoformat(iso).astimezone(SHANGHAI).strftime("%a %H:%M")
 
 
 def _show_history(events: list[dict[str, Any]]) -> None:
     for e in events:
-        at = datetime.fromisoformat(e["at"]).astimezone(SHANGHAI).strftime("%H:%M:%S")
         what = e["kind"] + (f" '{e['action']}'" if e.get("action") else "")
         extra = ""
         if e.get("changes", {}).get("fields"):
-            extra = " " + json.dumps(e["changes"]["fields"], ensure_ascii=False)
-        _say(f"      {at}  {e['actor']:<8} {e.get('node') or '':<16} {what}{extra}")
+            extra = " " + json.dumps(e["changes"]["fields"], ensure_ascii=False)[:70]
+        _say(f"      {_local(e['at'])}  {e['actor']:<20} {e.get('node') or '':<17} {what}{extra}")
+
+
+def _consult(agent: TwinClient, anon: TwinClient) -> None:
+    _step("1.1", "林客服 (agent) opens a 售前咨询 (consult) ticket: POST /tickets")
+    created = agent.post(
+        "/tickets",
+        {
+            "type": "consult",
+            "fields": {
+                "customer_name": "陈女士",
+                "customer_phone": "+8613900000000",
+                "question": "这款空调适合20平米的卧室吗?",
+            },
+        },
+    )
+    ticket_id = created.body["id"]
+    _say(
+        f"    {created.status} created {ticket_id}: "
+        f"node={created.body['node']} status={created.body['status']}"
+    )
+
+    _step("1.2", "the tenant's state machine runs; the 'answer' node parks on a task token")
+    ready = agent.wait_ready(ticket_id, node="answer")
+    _say(
+        f"    node={ready['node']} ready={ready['ready']} "
+        f"assignee={ready['assignee']} version={ready['version']}"
+    )
+
+    _step("1.3", "a bad action is refused with a clear error (the form is incomplete)")
+    bad = agent.post(
+        f"/tickets/{ticket_id}/actions", {"action": "answered", "fields": {}, "version": ready["version"]}
+    )
+    _say(f"    {bad.status} {bad.body['error']}: {bad.body['message']} {bad.body['details']}")
+
+    anon.post("/_local/clock/advance", {"seconds": 600})
+    _step("1.4", "ten minutes later (twin clock) the agent answers")
+    acted = agent.post(
+        f"/tickets/{ticket_id}/actions",
+        {"action": "answered", "fields": {"answer": "适合, 推荐1.5匹变频款"}, "version": ready["version"]},
+    )
+    _say(f"    {acted.status}: node={acted.body['node']} version={acted.body['version']}")
+    done = agent.wait_status(ticket_id, "closed")
+    _say(f"    the workflow reached '{done['node']}': status={done['status']}")
+
+    _step("1.5", "the same action again with the old version is refused (optimistic locking)")
+    again = agent.post(
+        f"/tickets/{ticket_id}/actions",
+        {"action": "answered", "fields": {"answer": "x"}, "version": ready["version"]},
+    )
+    _say(f"    {again.status} {again.body['error']}: {again.body['message']}")
+
+    _step("1.6", "GET /tickets/{id}/history: every change, with time, actor, node and action")
+    _show_history(agent.get(f"/tickets/{ticket_id}/history").body["events"])
+
+    _step("1.7", "without a token the API answers 401")
+    anon_get = anon.get(f"/tickets/{ticket_id}")
+    _say(f"    {anon_get.status} {anon_get.body['message']}")
+
+
+def _shopify_order() -> bytes:
+    order = {
+        "id": 820982911946154508,
+        "name": "#1001",
+        "currency": "CNY",
+        "total_price": "3999.00",
+        "customer": {"first_name": "伟", "last_name": "林"},
+        "shipping_address": {
+            "address1": "朝阳区建国路1号",
+            "province_code": "CN-BJ",
+            "phone": "+8613800000009",
+        },
+        "line_items": [{"title": "KFR-35GW 空调", "quantity": 1, "tags": ["install"]}],
+    }
+    return json.dumps(order, ensure_ascii=False).encode()
+
+
+def _install(twin: Any, anon: TwinClient, agent: TwinClient) -> str:
+    from functions.ticket.intake import delivery_ticket_id
+    from functions.webhooks.adapters import shopify
+    from infra.twin.twin import secrets_for
+
+    secret = secrets_for(twin.tenant_files, None)["/scrm/acme-home/shopify-main"]
+    body = _shopify_order()
+    headers = {
+        "X-Shopify-Topic": "orders/create",
+        "X-Shopify-Webhook-Id": "demo-order-1001",
+        "X-Shopify-Hmac-Sha256": shopify.signature(secret, body),
+    }
+    _step("2.1", "Shopify sends a signed orders/create webhook: POST /webhooks/acme-home/shopify-main")
+    forged = anon.request(
+        "POST",
+        "/webhooks/acme-home/shopify-main",
+        raw=body,
+        headers={**headers, "X-Shopify-Hmac-Sha256": "Zm9yZ2Vk"},
+    )
+    _say(f"    a forged copy: {forged.status} {forged.body['message']}")
+    first = anon.request("POST", "/webhooks/acme-home/shopify-main", raw=body, headers=headers)
+    again = anon.request("POST", "/webhooks/acme-home/shopify-main", raw=body, headers=headers)
+    _say(
+        f"    the signed one: {first.status}; Shopify's retry of it: {again.status} (stored once, one ticket)"
+    )
+
+    ticket_id = delivery_ticket_id(TENANT, "shopify-main", "demo-order-1001")
+    _step(
+        "2.2",
+        f"the intake queue turns it into install ticket {ticket_id}; the dispatch node scores technicians",
+    )
+    ticket = agent.wait_ready(ticket_id, node="on_site", timeout=30)
+    explanation = (ticket.get("dispatch") or {}).get("explanation") or {}
+    for c in explanation.get("candidates", [])[:3]:
+        parts = ", ".join(f"{k} {v['normalized']}" for k, v in (c.get("criteria") or {}).items())
+        _say(f"    {c.get('technician') or c.get('id')}: total {c.get('total')} ({parts})")
+    _say(
+        f"    assigned to {ticket['assignee']['id']}; node={ticket['node']} sla deadline "
+        f"{_local(ticket['sla']['deadline']) if ticket.get('sla') else '-'}"
+    )
+
+    technician_id = ticket["assignee"]["id"]
+    before = len(anon.get("/_local/messages").body["messages"])
+    _step(
+        "2.3", "nobody acts for a while: the twin clock moves 29 hours; SLA reminders fire in business hours"
+    )
+    moved = anon.post("/_local/clock/advance", {"seconds": 29 * 3600}).body
+    _say(f"    now {_local(moved['now'])}, {moved['fired']} schedule(s) fired")
+    for m in anon.get("/_local/messages").body["messages"][before:]:
+        _say(f"    {m['channel']:<5} to {m['to']:<22} level={m['level']} at {_local(m['at'])}")
+
+    tech = anon.as_user(TENANT, technician_id, ["technician"])
+    _step("2.4", f"{technician_id} completes the installation with photos, service items and parts")
+    ticket = tech.wait_ready(ticket_id, node="on_site")
+    done = tech.post(
+        f"/tickets/{ticket_id}/actions",
+        {
+            "action": "complete",
+            "version": ticket["version"],
+            "fields": {
+                "photos": ["photos/before.jpg", "photos/after.jpg"],
+                "service_items": [{"code": "SVC-AC-INSTALL", "quantity": 1}],
+                "parts": [
+                    {"sku": "PRT-COPPER-PIPE", "quantity": "3.5"},
+                    {"sku": "PRT-BRACKET", "quantity": 1},
+                ],
+            },
+        },
+    )
+    _say(f"    {done.status}: node={done.body['node']}")
+
+    _step("2.5", "林客服 records the customer's confirmation; the settlement node prices the work")
+    ticket = agent.wait_ready(ticket_id, node="customer_confirm")
+    agent.post(
+        f"/tickets/{ticket_id}/actions",
+        {"action": "confirm", "fields": {"satisfaction": "5"}, "version": ticket["version"]},
+    )
+    closed = agent.wait_status(ticket_id, "closed")
+    s = closed.get("settlement") or {}
+    _say(f"    tier {s.get('tier')}, catalog {s.get('catalog_version')}")
+    for line in s.get("lines", []):
+        _say(
+            f"      {line['code']:<16} {line['quantity']:>5} x {line['unit_price']:>7} "
+            f"x {line['coefficient']} = {line['amount']:>8}"
+        )
+    for sur in s.get("surcharges", []):
+        _say(f"      surcharge {sur['code']:<10} {sur['amount']:>21}")
+    _say(
+        f"      total {s.get('total'):>30}   "
+        f"installer earns {s.get('earnings') or s.get('installer_earnings')}"
+    )
+
+    _step("2.6", f"{technician_id} looks at their earnings: GET /technicians/{technician_id}/earnings")
+    period = datetime.fromisoformat(closed["closed_at"]).astimezone(SHANGHAI).strftime("%Y-%m")
+    earnings = tech.get(f"/technicians/{technician_id}/earnings?period={period}")
+    _say(
+        f"    {earnings.status}: {len(earnings.body.get('lines', []))} line(s), "
+        f"total {earnings.body.get('total')}"
+    )
+    _step("2.7", "the ticket's history")
+    _show_history(agent.get(f"/tickets/{ticket_id}/history").body["events"])
+    return ticket_id
 
 
 def run_demo(tenant_files: list[str]) -> int:
+    from infra.twin.meter import METER
     from infra.twin.twin import LocalTwin
 
     started = time.monotonic()
-    _say("scrm demo: a work-order platform on the local twin (CDK app deployed into embedded AWS, moto)")
+    _say("scrm demo: a work-order platform on the local twin (the CDK app deployed into embedded AWS, moto)")
     _say(f"tenants: {', '.join(tenant_files)}; twin clock starts at {START.isoformat()} (manual)")
     twin = LocalTwin(
-        tenant_files, port=0, clock="manual", start=START, log=lambda line: _say(f"    twin | {line}")
+        tenant_files,
+        port=0,
+        clock="manual",
+        start=START,
+        log=lambda line: _say(f"    twin | {line}"),
+        function_log_level="ERROR",
     ).start()
     try:
         _say(f"    twin | listening on {twin.url}")
         anon = TwinClient(twin.url)
-        agent = anon.as_user("acme-home", "u-lin", ["agent"])
-
-        _step(1, "林客服 (agent) opens a 售前咨询 (consult) ticket through POST /tickets")
-        created = agent.post(
-            "/tickets",
-            {
-                "type": "consult",
-                "fields": {
-                    "customer_name": "陈女士",
-                    "customer_phone": "+8613900000000",
-                    "question": "这款空调适合20平米的卧室吗?",
-                },
-            },
-        )
-        if created.status != 201:
-            _say(f"    unexpected answer {created.status}: {created.body}")
-            return 1
-        ticket_id = created.body["id"]
-        _say(f"    201 created {ticket_id}: node={created.body['node']} status={created.body['status']}")
-
-        _step(2, "the tenant's state machine runs; the 'answer' node parks on a task token")
-        ready = agent.wait_ready(ticket_id, node="answer")
+        agent = anon.as_user(TENANT, "u-lin", ["agent"])
+        METER.reset()
+        _say("\n=== Part 1: a consult ticket through the API ===")
+        _consult(agent, anon)
         _say(
-            f"    node={ready['node']} ready={ready['ready']} assignee={ready['assignee']} "
-            f"version={ready['version']}"
+            "\n=== Part 2: an e-commerce order becomes an installation, dispatched, reminded and settled ==="
         )
-
-        _step(3, "a bad action is refused with a clear error (missing form field)")
-        bad = agent.post(
-            f"/tickets/{ticket_id}/actions", {"action": "answered", "fields": {}, "version": ready["version"]}
-        )
-        _say(f"    {bad.status} {bad.body['error']}: {bad.body['message']} {bad.body['details']}")
-
-        anon.post("/_local/clock/advance", {"seconds": 600})
-        _step(
-            4,
-            "ten minutes later (twin clock) the agent answers: POST /tickets/{id}/actions {action: answered}",
-        )
-        acted = agent.post(
-            f"/tickets/{ticket_id}/actions",
-            {
-                "action": "answered",
-                "fields": {"answer": "适合, 推荐1.5匹变频款"},
-                "version": ready["version"],
-            },
-        )
-        _say(f"    {acted.status}: node={acted.body['node']} version={acted.body['version']}")
-        done = agent.wait_status(ticket_id, "closed")
+        _install(twin, anon, agent)
+        usage = METER.snapshot()
+        _say("\n=== Summary ===")
         _say(
-            f"    the workflow reached '{done['node']}': status={done['status']} "
-            f"closed_at={done['closed_at']}"
+            f"    Lambda invocations: {sum(usage['lambda_calls'].values())}, "
+            f"DynamoDB RRU {usage['rru']:.1f} / "
+            f"WRU {usage['wru']:.1f}, SMS+email {len(anon.get('/_local/messages').body['messages'])}"
         )
-
-        _step(5, "the same action again, with the old version, is refused (optimistic locking)")
-        again = agent.post(
-            f"/tickets/{ticket_id}/actions",
-            {"action": "answered", "fields": {"answer": "x"}, "version": ready["version"]},
-        )
-        _say(f"    {again.status} {again.body['error']}: {again.body['message']}")
-
-        _step(6, "GET /tickets/{id}/history: every change, with time, actor, node and action")
-        _show_history(agent.get(f"/tickets/{ticket_id}/history").body["events"])
-
-        _step(7, "without a token the API answers 401")
-        anon_get = anon.get(f"/tickets/{ticket_id}")
-        _say(f"    {anon_get.status} {anon_get.body['message']}")
     finally:
         twin.stop()
     _say(
-        f"\ndemo finished in {time.monotonic() - started:.1f}s. Next: `scrm local examples/tenants/*.yaml` "
-        "and try the routes in README.md."
+        f"\ndemo finished in {time.monotonic() - started:.1f}s. "
+        "Next: `.venv/bin/scrm local examples/tenants/*.yaml`"
+        " and the routes in README.md; `scrm bench lifecycle` for costs."
     )
     return 0

@@ -71,6 +71,7 @@ class LocalTwin:
         secrets_file: str | None = None,
         log: Callable[[str], None] | None = None,
         quiet_requests: bool = True,
+        function_log_level: str | None = None,
     ) -> None:
         self.tenant_files = tenant_files
         self.port = port
@@ -78,6 +79,7 @@ class LocalTwin:
         self.secrets_file = secrets_file
         self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
         self.quiet_requests = quiet_requests
+        self.function_log_level = function_log_level
         self.lambdas = LocalLambdas(self.log)
         self.deployments: list[StackDeployment] = []
         self.messages: list[dict[str, Any]] = []
@@ -122,6 +124,8 @@ class LocalTwin:
                 self.log(f"deploying {stack.stack_name} into the embedded AWS (moto)")
                 self.deployments.append(deployer.deploy(stack.stack_name, stack.template))
         self.lambdas.load()
+        if self.function_log_level:
+            self._set_function_log_level(self.function_log_level)
         self._verify_sender()
         self.lambdas.install_hook()
         self.lambdas.after_invoke.append(lambda _name: self._collect_messages())
@@ -134,6 +138,14 @@ class LocalTwin:
         self._spawn(self._server.serve_forever, "http")
         self.log(f"clock: {self.clock.mode}, now {self.clock.now().isoformat()}")
         return self
+
+    @staticmethod
+    def _set_function_log_level(level: str) -> None:
+        """The functions' JSON logs (LOG_LEVEL from the template), quieter for the demo and tests."""
+        from shared.observability import logger
+
+        os.environ["LOG_LEVEL"] = os.environ["POWERTOOLS_LOG_LEVEL"] = level
+        logger.setLevel(level)
 
     def _spawn(self, target: Callable[[], None], name: str) -> None:
         thread = threading.Thread(target=target, name=f"twin-{name}", daemon=True)

@@ -19,6 +19,7 @@ def twin(example_tenant_files: list[str]) -> Iterator[LocalTwin]:
         clock="manual",
         start=datetime.fromisoformat("2026-11-23T09:00:00+08:00"),
         log=lambda _line: None,
+        function_log_level="ERROR",
     ).start()
     yield running
     running.stop()
