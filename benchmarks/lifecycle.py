@@ -135,6 +135,135 @@ def _states_entered(tenant: str, type_id: str, ticket_id: str) -> list[str]:
     return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
 
 
+def _install_ticket(anon: TwinClient, agent: TwinClient, secret: str, n: int) -> tuple[str, str]:
+    """One install ticket from a signed Shopify webhook to settlement; returns (ticket id, outcome)."""
+    import json
+
+    from functions.ticket.intake import delivery_ticket_id
+    from functions.webhooks.adapters import shopify
+
+    delivery = f"bench-{n}"
+    body = json.dumps(
+        {
+            "id": n,
+            "customer": {"first_name": "Bench", "last_name": str(n)},
+            "shipping_address": {
+                "address1": f"{n} Bench Rd",
+                "province_code": "CN-BJ",
+                "phone": "+8613800000009",
+            },
+            "line_items": [{"title": "AC", "quantity": 1, "tags": ["install"]}],
+        }
+    ).encode()
+    headers = {
+        "X-Shopify-Topic": "orders/create",
+        "X-Shopify-Webhook-Id": delivery,
+        "X-Shopify-Hmac-Sha256": shopify.signature(secret, body),
+    }
+    answer = anon.request("POST", "/webhooks/acme-home/shopify-main", raw=body, headers=headers)
+    if answer.status != 200:
+        return "", f"webhook refused {answer.status}"
+    ticket_id = delivery_ticket_id("acme-home", "shopify-main", delivery)
+    ticket = agent.wait_ready(ticket_id, node="on_site", timeout=60)
+    if ticket["status"] != "open":
+        return ticket_id, ticket["status"]
+    technician = anon.as_user("acme-home", ticket["assignee"]["id"], ["technician"])
+    technician.post(
+        f"/tickets/{ticket_id}/actions",
+        {
+            "action": "complete",
+            "version": ticket["version"],
+            "fields": {
+                "photos": ["p/1.jpg", "p/2.jpg"],
+                "service_items": [{"code": "SVC-AC-INSTALL", "quantity": 1}],
+                "parts": [{"sku": "PRT-BRACKET", "quantity": 1}],
+            },
+        },
+    )
+    ticket = agent.wait_ready(ticket_id, node="customer_confirm", timeout=60)
+    agent.post(
+        f"/tickets/{ticket_id}/actions",
+        {"action": "confirm", "fields": {"satisfaction": "5"}, "version": ticket["version"]},
+    )
+    return ticket_id, agent.wait_status(ticket_id, "closed", timeout=60)["status"]
+
+
+def _cost(per_ticket: dict[str, Any], memory_mb: dict[str, int]) -> dict[str, float]:
+    """USD per 1000 tickets, by service, from us-east-1 list prices (infra/twin/meter.py PRICES)."""
+    from infra.twin.meter import PRICES
+
+    gb_seconds = sum(
+        Decimal(str(ms)) / 1000 * Decimal(memory_mb.get(name, 512)) / 1024
+        for name, ms in per_ticket["lambda_cpu_ms"].items()
+    )
+    counts = per_ticket["counts"]
+    sqs = sum(v for k, v in counts.items() if k.startswith("sqs:"))
+    items: dict[str, Decimal] = {
+        "stepfunctions": PRICES["stepfunctions_per_transition"] * Decimal(str(per_ticket["transitions"])),
+        "lambda": PRICES["lambda_per_request"] * Decimal(str(sum(per_ticket["lambda_calls"].values())))
+        + PRICES["lambda_arm_per_gb_second"] * gb_seconds,
+        "dynamodb": PRICES["dynamodb_per_wru"] * Decimal(str(per_ticket["wru"]))
+        + PRICES["dynamodb_per_rru"] * Decimal(str(per_ticket["rru"])),
+        "scheduler": PRICES["scheduler_per_invocation"] * Decimal(str(counts.get("scheduler:Invocation", 0))),
+        "sqs": PRICES["sqs_per_request"] * Decimal(str(sqs)),
+        "api_gateway": PRICES["apigw_http_per_request"] * Decimal(str(counts.get("apigw:request", 0))),
+    }
+    result = {k: float(round(v * 1000, 4)) for k, v in items.items()}
+    result["total_without_messages"] = float(round(sum(items.values(), Decimal(0)) * 1000, 4))
+    result["ses_email"] = float(
+        round(PRICES["ses_per_email"] * Decimal(str(counts.get("ses:SendEmail", 0))) * 1000, 4)
+    )
+    return result
+
+
+def run_install(tenant_files: list[str], tickets: int, progress: Any = None) -> dict[str, Any]:
+    """N install tickets, webhook to settlement, metered on the twin; per-ticket means and cost."""
+    from infra.twin.meter import METER
+    from infra.twin.twin import secrets_for
+
+    twin = LocalTwin(
+        tenant_files, port=0, clock="manual", start=START, log=lambda _line: None, function_log_level="ERROR"
+    ).start()
+    try:
+        anon = TwinClient(twin.url)
+        agent = anon.as_user("acme-home", "bench-agent", ["agent"])
+        secret = secrets_for(tenant_files, None)["/scrm/acme-home/shopify-main"]
+        METER.reset()
+        outcomes: dict[str, int] = {}
+        transitions = 0
+        started = time.monotonic()
+        for n in range(tickets):
+            ticket_id, outcome = _install_ticket(anon, agent, secret, n)
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+            if ticket_id:
+                transitions += len(_states_entered("acme-home", "install", ticket_id))
+            if progress:
+                progress(f"ticket {n + 1}/{tickets}: {outcome}")
+        elapsed = time.monotonic() - started
+        usage = METER.snapshot()
+        memory = {name: spec.memory for name, spec in twin.lambdas.functions.items()}
+    finally:
+        twin.stop()
+    per = {
+        "transitions": transitions / tickets,
+        "lambda_calls": {k: v / tickets for k, v in usage["lambda_calls"].items()},
+        "lambda_cpu_ms": {k: round(v / tickets, 2) for k, v in usage["lambda_cpu_ms"].items()},
+        "rru": usage["rru"] / tickets,
+        "wru": usage["wru"] / tickets,
+        "counts": {k: v / tickets for k, v in usage["counts"].items()},
+    }
+    path = shortest_path(load_tenant_file(tenant_files[0]).ticket_types["install"])
+    return {
+        "tickets": tickets,
+        "outcomes": outcomes,
+        "seconds": round(elapsed, 2),
+        "per_ticket": per,
+        "floor_states": len(path),
+        "floor_path": path,
+        "usd_per_1000_tickets": _cost(per, memory),
+    }
+
+
 def run(tenant_files: list[str]) -> list[dict[str, Any]]:
     twin = LocalTwin(tenant_files, port=0, clock="manual", start=START, log=lambda _line: None).start()
     results = []

@@ -1,4 +1,4 @@
-"""The ``scrm`` command: validate, synth, local, demo, bench."""
+"""The ``scrm`` command: validate, synth, local, demo, bench, deliveries."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import sys
 import threading
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
@@ -104,7 +105,167 @@ def cmd_openapi(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from benchmarks import run_benchmark
 
-    return run_benchmark(args.name, as_json=args.json)
+    return run_benchmark(args.name, as_json=args.json, tickets=args.tickets)
+
+
+# --------------------------------------------------------------------------- deliveries (ops)
+
+DELIVERY_COLUMNS = (
+    ("received_at", "RECEIVED"),
+    ("channel", "CHANNEL"),
+    ("delivery_id", "DELIVERY"),
+    ("topic", "TOPIC"),
+    ("status", "STATUS"),
+    ("ticket_id", "TICKET"),
+    ("reason", "REASON"),
+)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, body: Any) -> None:
+        message = body.get("message") if isinstance(body, dict) else body
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+        self.body = body
+
+
+def _call(args: argparse.Namespace, method: str, path: str, query: dict[str, Any] | None = None) -> Any:
+    """One request to the ops routes (stdlib only); the JSON answer, or ``ApiError``."""
+    import json
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    pairs = {k: v for k, v in (query or {}).items() if v is not None}
+    url = args.url.rstrip("/") + path + (f"?{urllib.parse.urlencode(pairs)}" if pairs else "")
+    headers = {"authorization": f"Bearer {args.token}", "accept": "application/json"}
+    data = b"{}" if method == "POST" else None
+    if data is not None:
+        headers["content-type"] = "application/json"
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            status, payload = answer.status, answer.read()
+    except urllib.error.HTTPError as err:
+        status, payload = err.code, err.read()
+    try:
+        body = json.loads(payload) if payload else None
+    except ValueError:
+        body = payload.decode("utf-8", "replace")
+    if status >= 400:
+        raise ApiError(status, body)
+    return body
+
+
+def _delivery_path(channel: str, delivery_id: str, suffix: str = "") -> str:
+    from urllib.parse import quote
+
+    return f"/deliveries/{quote(channel, safe='')}/{quote(delivery_id, safe='')}{suffix}"
+
+
+def _cell(value: Any, width: int = 48) -> str:
+    text = "-" if value is None or value == "" else str(value)
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _table(rows: list[dict[str, Any]], columns: tuple[tuple[str, str], ...] = DELIVERY_COLUMNS) -> str:
+    cells = [[_cell(row.get(key)) for key, _ in columns] for row in rows]
+    widths = [max([len(title), *(len(r[i]) for r in cells)]) for i, (_, title) in enumerate(columns)]
+    lines = ["  ".join(title.ljust(widths[i]) for i, (_, title) in enumerate(columns)).rstrip()]
+    lines += ["  ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip() for r in cells]
+    return "\n".join(lines)
+
+
+def _show_text(delivery: dict[str, Any]) -> str:
+    import json
+
+    keys = [k for k in delivery if k not in ("headers", "payload")]
+    width = max(len(k) for k in keys)
+    lines = [f"{k.ljust(width)}  {_cell(delivery[k], 200)}" for k in keys]
+    lines.append("headers:")
+    lines += [f"  {k}: {v}" for k, v in sorted((delivery.get("headers") or {}).items())]
+    lines.append("payload:")
+    lines.append(json.dumps(delivery.get("payload"), ensure_ascii=False, indent=2))
+    return "\n".join(lines)
+
+
+def cmd_deliveries(args: argparse.Namespace) -> int:
+    """``scrm deliveries list|show|replay|redrive``: the ops routes of intake over HTTP."""
+    import json
+
+    if args.tenant:
+        print(f"tenant: {args.tenant} (the token's tenant decides what is shown)", file=sys.stderr)
+    try:
+        if args.action == "list":
+            query = {"channel": args.channel, "status": args.status, "limit": args.limit, "next": args.next}
+            answer = _call(args, "GET", "/deliveries", query)
+            items = list(answer["items"])
+            pages = 1
+            while args.all and answer.get("next"):
+                answer = _call(args, "GET", "/deliveries", {**query, "next": answer["next"]})
+                items += answer["items"]
+                pages += 1
+            if args.json:
+                print(json.dumps({"items": items, "next": answer.get("next")}, ensure_ascii=False, indent=2))
+            else:
+                print(_table(items) if items else "no deliveries")
+                if answer.get("next"):
+                    print(f"\nmore: --next {answer['next']}")
+        elif args.action == "show":
+            answer = _call(args, "GET", _delivery_path(args.channel, args.delivery_id))
+            print(json.dumps(answer, ensure_ascii=False, indent=2) if args.json else _show_text(answer))
+        elif args.action == "replay":
+            answer = _call(args, "POST", _delivery_path(args.channel, args.delivery_id, "/replay"))
+            if args.json:
+                print(json.dumps(answer, ensure_ascii=False, indent=2))
+            else:
+                print(
+                    f"replayed {answer['channel']}/{answer['delivery_id']}: status {answer['status']}, "
+                    f"replays {answer['replays']}"
+                )
+        else:  # redrive
+            answer = _call(args, "POST", "/deliveries/redrive")
+            if args.json:
+                print(json.dumps(answer, indent=2))
+            else:
+                print(
+                    f"moved {answer['moved']} message(s) from the intake DLQ to the intake queue; "
+                    f"left {answer['left']} (other tenants' or unreadable)"
+                    + ("" if answer["complete"] else "; time ran out, run it again")
+                )
+    except ApiError as exc:
+        if args.json:
+            print(json.dumps(exc.body, ensure_ascii=False, indent=2))
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"error: cannot reach {args.url}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _add_deliveries_parser(sub: Any) -> None:
+    p = sub.add_parser("deliveries", help="inspect, replay and redrive intake deliveries (dispatcher/admin)")
+    actions = p.add_subparsers(dest="action", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--url", required=True, help="base URL of the HTTP API (or the local twin)")
+    common.add_argument("--token", required=True, help="a JWT of a dispatcher or admin")
+    common.add_argument("--tenant", help="the tenant meant (informational: the token's tenant is used)")
+    common.add_argument("--json", action="store_true", help="print the API's JSON answer")
+
+    a = actions.add_parser("list", parents=[common], help="deliveries, newest first")
+    a.add_argument("--channel")
+    a.add_argument("--status", choices=["queued", "ticket_created", "unmatched", "failed"])
+    a.add_argument("--limit", type=int, default=50)
+    a.add_argument("--next", help="cursor printed by the previous page")
+    a.add_argument("--all", action="store_true", help="follow the cursor to the end")
+    for name, text in (("show", "one delivery: headers kept, payload"), ("replay", "queue it again")):
+        a = actions.add_parser(name, parents=[common], help=text)
+        a.add_argument("channel")
+        a.add_argument("delivery_id")
+    actions.add_parser("redrive", parents=[common], help="move this tenant's messages from the DLQ back")
+    p.set_defaults(func=cmd_deliveries)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -141,7 +302,10 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="benchmarks: lifecycle, ingest, dispatch, coldstart")
     p.add_argument("name", choices=["lifecycle", "ingest", "dispatch", "coldstart"])
     p.add_argument("--json", action="store_true")
+    p.add_argument("--tickets", type=int, default=10, help="lifecycle: how many install tickets")
     p.set_defaults(func=cmd_bench)
+
+    _add_deliveries_parser(sub)
     return root
 
 

@@ -16,6 +16,7 @@ from typing import Any
 SERVICES = (
     "functions.ticket.handler",
     "functions.webhooks.handler",
+    "functions.webhooks.ops",
     "functions.dispatch.handler",
     "functions.settlement.handler",
 )

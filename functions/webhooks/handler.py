@@ -9,6 +9,10 @@
   The ticket is created by `scrm-ticket-intake`, the one function of intake allowed to start
   workflows, within moments; `GET /tickets/{id}` shows it from then on.
 
+Raw bodies over 64 KiB are kept in the deliveries bucket (env `DELIVERY_BODIES_BUCKET`), the
+record keeps their object key. Ops inspect and replay deliveries through `scrm-webhooks-ops`
+(`functions/webhooks/ops.py`).
+
 Channel secrets come from SSM Parameter Store (SecureString, cached 5 minutes) and are never
 logged; a secret that cannot be read counts as missing, and the verifier answers 401.
 """
@@ -34,7 +38,7 @@ from shared.clock import now
 from shared.errors import NotFound, ValidationFailed
 from shared.http import install_error_handlers
 from shared.observability import logger, metrics, tracer
-from shared.repositories.deliveries import DeliveryRepository
+from shared.repositories.deliveries import DeliveryRepository, body_store_from_env
 from shared.settings import settings
 from shared.tenant.store import tenant_config
 from shared.workflow.forms import validate_form
@@ -71,7 +75,7 @@ _queue: SqsIntakeQueue | None = None
 def deliveries() -> DeliveryRepository:
     global _deliveries
     if _deliveries is None:
-        _deliveries = DeliveryRepository()
+        _deliveries = DeliveryRepository(body_store_from_env())
     return _deliveries
 
 

@@ -31,7 +31,8 @@ class Route:
         return f"{self.method} {self.path}"
 
 
-# The HTTP API table of CONTRACT.md (the /_local routes are twin-only and not deployed).
+# The HTTP API table of CONTRACT.md plus the ops routes of intake (/deliveries*); the /_local
+# routes are twin-only and not deployed.
 ROUTES: tuple[Route, ...] = (
     Route("POST", "/webhooks/{tenant}/{channel}", "webhooks-api", public=True),
     Route("GET", "/webhooks/{tenant}/{channel}", "webhooks-api", public=True),
@@ -47,6 +48,11 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/technicians/{id}/earnings", "settlement-api"),
     Route("GET", "/reports/revenue", "settlement-api"),
     Route("GET", "/openapi.json", "ticket-api", public=True),
+    # ops on intake (dispatcher or admin; the function checks the roles)
+    Route("GET", "/deliveries", "webhooks-ops"),
+    Route("GET", "/deliveries/{channel}/{delivery_id}", "webhooks-ops"),
+    Route("POST", "/deliveries/{channel}/{delivery_id}/replay", "webhooks-ops"),
+    Route("POST", "/deliveries/redrive", "webhooks-ops"),
 )
 
 THROTTLE_RATE = 200  # requests per second, steady

@@ -1,9 +1,10 @@
-"""The ten platform functions: fixed names, one role and one log group each, one code asset.
+"""The platform functions: fixed names, one role and one log group each, one code asset.
 
 Names and handlers follow docs/design.md (``scrm-<service>-<role>``), so the tenant stacks'
 state machines can name them without cross-stack exports. Every function gets its own IAM
 role holding only what that function does (table actions, state machine actions, SSM
-paths, scheduler, queue); ``Validations`` acknowledgments say why each wildcard is there.
+paths, scheduler, queue, dead-letter queue, bodies bucket); ``Validations`` acknowledgments say
+why each wildcard is there.
 
 Code
 ----
@@ -49,6 +50,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -93,6 +95,8 @@ class FunctionSpec:
     pass_scheduler_role: bool = False
     send_intake: bool = False
     read_secrets: bool = False  # channel secrets (SecureString) under /scrm/<tenant>/...
+    redrive_dlq: bool = False  # receive/delete/release on the intake DLQ (env INTAKE_DLQ_URL)
+    store_bodies: bool = False  # put raw bodies > 64 KiB into the bodies bucket (env DELIVERY_BODIES_BUCKET)
 
     @property
     def name(self) -> str:
@@ -151,6 +155,15 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "/webhooks/* and /forms/*: verify, dedupe, store, enqueue",
         send_intake=True,
         read_secrets=True,
+        store_bodies=True,
+    ),
+    FunctionSpec(
+        "webhooks-ops",
+        "functions.webhooks.ops.api",
+        "api",
+        "/deliveries* routes (ops): list, show, replay deliveries, redrive the intake DLQ",
+        send_intake=True,
+        redrive_dlq=True,
     ),
     FunctionSpec("dispatch-api", "functions.dispatch.handler.api", "api", "/technicians* routes"),
     FunctionSpec(
@@ -306,7 +319,11 @@ def function_code(*, bundle: bool, root: Path = PROJECT_ROOT) -> lambda_.Code:
 
 
 class PlatformFunctions(Construct):
-    """The ten functions of docs/design.md, each with its own role and log group."""
+    """The functions of docs/design.md, each with its own role and log group.
+
+    The intake DLQ and the bodies bucket default to those of the ``Intake`` construct that
+    holds ``intake_queue``.
+    """
 
     def __init__(
         self,
@@ -318,10 +335,17 @@ class PlatformFunctions(Construct):
         intake_queue: sqs.IQueue,
         scheduler_group_name: str,
         scheduler_role: iam.IRole,
+        intake_dlq: sqs.IQueue | None = None,
+        bodies_bucket: s3.IBucket | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        from infra.constructs.intake import Intake  # intake.py imports this module
+
+        intake = Intake.of(intake_queue)
         self._table = table
         self._intake_queue = intake_queue
+        self._intake_dlq = intake_dlq or (intake.dlq if intake else None)
+        self._bodies_bucket = bodies_bucket or (intake.bodies if intake else None)
         self._scheduler_group_name = scheduler_group_name
         self._scheduler_role = scheduler_role
         self.functions: dict[str, lambda_.Function] = {}
@@ -346,12 +370,23 @@ class PlatformFunctions(Construct):
                 env.update(scheduler_env)
             if spec.send_intake:
                 env["INTAKE_QUEUE_URL"] = intake_queue.queue_url
+            if spec.redrive_dlq:
+                env["INTAKE_DLQ_URL"] = self._require(self._intake_dlq, spec, "intake_dlq").queue_url
+            if spec.store_bodies:
+                bucket = self._require(self._bodies_bucket, spec, "bodies_bucket")
+                env["DELIVERY_BODIES_BUCKET"] = bucket.bucket_name
             if spec.key == "reminders-fire":
                 env["SENDER_EMAIL"] = SENDER_EMAIL
             self._create(spec, code, env)
 
     def __getitem__(self, key: str) -> lambda_.Function:
         return self.functions[key]
+
+    @staticmethod
+    def _require(value: Any, spec: FunctionSpec, name: str) -> Any:
+        if value is None:
+            raise ValueError(f"{spec.name} needs {name}: pass it, or an intake_queue of an Intake construct")
+        return value
 
     def _create(self, spec: FunctionSpec, code: lambda_.Code, env: dict[str, str]) -> None:
         cid = spec.construct_id
@@ -488,6 +523,33 @@ class PlatformFunctions(Construct):
             )
         if spec.send_intake:
             self._intake_queue.grant_send_messages(role)
+        if spec.redrive_dlq and self._intake_dlq is not None:
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="IntakeDlqRedrive",
+                    actions=[
+                        "sqs:ReceiveMessage",
+                        "sqs:DeleteMessage",
+                        "sqs:ChangeMessageVisibility",
+                        "sqs:GetQueueAttributes",
+                    ],
+                    resources=[self._intake_dlq.queue_arn],
+                )
+            )
+        if spec.store_bodies and self._bodies_bucket is not None:
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="DeliveryBodies",
+                    actions=["s3:PutObject"],
+                    resources=[self._bodies_bucket.arn_for_objects("deliveries/*")],
+                )
+            )
+            acks.append(
+                iam_ack(
+                    f"Resource::<{_cfn_id(self._bodies_bucket)}.Arn>/deliveries/*",
+                    "writes raw delivery bodies over 64 KiB, one object per delivery, under deliveries/",
+                )
+            )
         acks.append(iam_ack("Resource::*", "; ".join(star_reasons)))
         Validations.of(role).acknowledge(*acks)
 

@@ -1,22 +1,55 @@
-"""The intake queue between the webhooks function and the ticket intake consumer."""
+"""Intake: the queue between the webhooks function and the ticket intake consumer, its DLQ,
+and the bucket of raw delivery bodies too big to keep in the table (over 64 KiB)."""
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Duration, RemovalPolicy, Validations
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.constructs.functions import ack
+from shared.repositories.deliveries import BODY_PREFIX, RETENTION
+
 MAX_RECEIVE_COUNT = 5
 CONSUMER_TIMEOUT = Duration.seconds(30)
+BODY_RETENTION_DAYS = RETENTION.days
+"""Raw bodies expire with the delivery records that name them (their TTL)."""
 
 
 class Intake(Construct):
-    """SQS intake queue (SSE, TLS only) with a dead-letter queue after 5 receives."""
+    """SQS intake queue (SSE, TLS only) with a dead-letter queue after 5 receives; the bodies bucket."""
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
+        self.bodies = s3.Bucket(
+            self,
+            "Bodies",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            enforce_ssl=True,
+            versioned=False,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-with-delivery-ttl",
+                    prefix=BODY_PREFIX,
+                    expiration=Duration.days(BODY_RETENTION_DAYS),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        Validations.of(self.bodies).acknowledge(
+            ack(
+                "AwsSolutions-S1",
+                "raw webhook bodies, written only by scrm-webhooks-api under deliveries/ and expired after "
+                "30 days; who wrote what is in the function's logs and CloudTrail, an access-log bucket "
+                "would only duplicate that",
+            )
+        )
         self.dlq = sqs.Queue(
             self,
             "Dlq",
@@ -34,6 +67,12 @@ class Intake(Construct):
             retention_period=Duration.days(4),
             dead_letter_queue=sqs.DeadLetterQueue(queue=self.dlq, max_receive_count=MAX_RECEIVE_COUNT),
         )
+
+    @staticmethod
+    def of(queue: sqs.IQueue) -> Intake | None:
+        """The Intake construct that holds `queue` (None for a queue from elsewhere)."""
+        scope = queue.node.scope
+        return scope if isinstance(scope, Intake) else None
 
     def subscribe(self, consumer: lambda_.IFunction) -> None:
         """Deliver the queue to ``scrm-ticket-intake``; failed records are retried one by one."""

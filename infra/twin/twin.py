@@ -100,6 +100,7 @@ class LocalTwin:
         from shared.tenant import load_tenant_file
 
         configs = [load_tenant_file(f) for f in self.tenant_files]
+        _cold_start_everything()
         os.environ.update(_ENV)
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         # moto's Step Functions interpreter logs whole parse trees on a failed state; the twin
@@ -340,6 +341,29 @@ class LocalTwin:
     def log_request(self, line: str) -> None:
         if not self.quiet_requests:
             self.log(line)
+
+
+_STARTED_BEFORE = False
+
+
+def _cold_start_everything() -> None:
+    """A second twin in the same process is a new deployment: its functions start cold.
+
+    Handler modules keep warm state between invocations, as Lambda does (clients, the table
+    they are bound to, cached configuration); drop it so nothing points at the previous twin.
+    """
+    global _STARTED_BEFORE
+    if not _STARTED_BEFORE:
+        _STARTED_BEFORE = True
+        return
+    from aws_lambda_powertools.utilities import parameters
+
+    from shared.settings import settings
+
+    settings.cache_clear()
+    parameters.clear_caches()
+    for name in [m for m in sys.modules if m.startswith("functions.")]:
+        del sys.modules[name]
 
 
 def _message(at: str, channel: str, to: str, subject: str | None, body: str) -> dict[str, Any]:

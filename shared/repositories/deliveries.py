@@ -9,39 +9,61 @@ Access patterns (all GetItem/PutItem/UpdateItem/Query, never Scan):
 | get a delivery (the intake consumer) | GetItem on the same key |
 | mark its outcome (``ticket_created`` ...) | UpdateItem on the same key |
 | a tenant's deliveries, newest first (ops) | gsi1: gsi1pk=``TENANT#t#DELIVERIES`` |
-|  | gsi1sk=``<received_at>#<channel>#<id>`` |
+|  | gsi1sk=``<received_at>#<channel>#<id>``, filters on channel/status |
+| replay: back to ``queued`` (ops) | UpdateItem on the item key, conditioned on |
+|  | ``status IN (failed, unmatched, queued)`` |
 
 Items expire 30 days after they were received (TTL attribute ``expires_at``, epoch seconds).
-The item keeps the raw body (base64, at most 256 KiB: the webhook function refuses bigger
-bodies with 413) so a delivery can be inspected or replayed, and the verified, parsed payload
-(gzip + base64 JSON) so the consumer needs neither the channel's secrets nor the platform's
-decoding. When both would not fit in one item (DynamoDB's 400 KB), the raw body is left out
-and ``body_omitted`` says so; the payload is what the consumer needs.
+The item keeps the verified, parsed payload (gzip + base64 JSON) so the consumer needs neither
+the channel's secrets nor the platform's decoding, and the raw body (at most 256 KiB: the
+webhook function refuses bigger bodies with 413) so a delivery can be inspected:
+
+- up to ``INLINE_BODY_BYTES`` (64 KiB) in the item itself (base64);
+- bigger bodies go to the deliveries bucket (env ``DELIVERY_BODIES_BUCKET``, objects expire
+  after the same 30 days) under ``deliveries/<tenant>/<channel>/<hash of the id>``, and the
+  item keeps that key (``body_key``) instead;
+- without a bucket (unit tests) a big body stays in the item unless body and payload together
+  would not fit DynamoDB's 400 KB item; then it is left out and ``body_omitted`` says so.
 """
 
 from __future__ import annotations
 
 import base64
 import gzip
+import hashlib
 import json
+import os
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
-from pynamodb.attributes import BooleanAttribute, JSONAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from shared.clock import iso
-from shared.errors import NotFound
+from shared.errors import Conflict, NotFound
 from shared.repositories.base import Gsi1, TableItem, bind, tenant_key
+from shared.settings import settings
 
 DELIVERY_SK = "DELIVERY"
 RETENTION = timedelta(days=30)
 MAX_STORED_CHARS = 380_000
 """Raw body + payload characters kept in one item, below DynamoDB's 400 KB item limit."""
 
+INLINE_BODY_BYTES = 64 * 1024
+"""Raw bodies up to this size stay in the item; bigger ones go to the deliveries bucket."""
+BODY_PREFIX = "deliveries/"
+
 DeliveryStatus = Literal["queued", "ticket_created", "unmatched", "failed"]
 STATUSES: tuple[str, ...] = ("queued", "ticket_created", "unmatched", "failed")
+REPLAYABLE: tuple[str, ...] = ("failed", "unmatched", "queued")
+"""Statuses a delivery can be replayed from (``ticket_created`` is final: its ticket exists)."""
 
 
 class StoredDelivery(BaseModel):
@@ -58,9 +80,64 @@ class StoredDelivery(BaseModel):
     ticket_id: str | None = None
     reason: str | None = None
     body: bytes | None = None
-    """The raw body as received (None when it was too big to keep beside the payload)."""
+    """The raw body as received (None when it is kept in the bucket or was too big to keep)."""
+    body_key: str | None = None
+    """Object key of the raw body in the deliveries bucket (bodies over 64 KiB)."""
+    body_size: int | None = None
+    """Bytes of the raw body as received."""
     headers: dict[str, str] = Field(default_factory=dict)
     """Non-secret headers only: topics and ids (see `KEPT_HEADERS`)."""
+    replays: int = 0
+    replayed_at: datetime | None = None
+
+    @property
+    def body_stored(self) -> Literal["item", "bucket", "omitted", "none"]:
+        if self.body_key:
+            return "bucket"
+        if self.body is not None:
+            return "item"
+        return "omitted" if self.body_size else "none"
+
+
+class BodyStore(Protocol):
+    """Where raw bodies over ``INLINE_BODY_BYTES`` go (the deliveries bucket)."""
+
+    def put(self, key: str, body: bytes) -> None: ...
+
+
+class S3BodyStore:
+    """The deliveries bucket (env ``DELIVERY_BODIES_BUCKET``): SSE, TLS only, 30-day expiry."""
+
+    def __init__(self, bucket: str) -> None:
+        import boto3  # only functions that store big bodies need the S3 client
+
+        self.bucket = bucket
+        self._client = boto3.client("s3", region_name=settings().region)
+
+    def put(self, key: str, body: bytes) -> None:
+        self._client.put_object(
+            Bucket=self.bucket,
+            Key=key,
+            Body=body,
+            ContentType="application/octet-stream",
+            ServerSideEncryption="AES256",
+        )
+
+
+class _BodyStoreSettings(BaseModel):
+    delivery_bodies_bucket: str = ""
+
+
+def body_store_from_env() -> BodyStore | None:
+    """The deliveries bucket named by ``DELIVERY_BODIES_BUCKET``, or None when it is not set."""
+    cfg = _BodyStoreSettings(delivery_bodies_bucket=os.environ.get("DELIVERY_BODIES_BUCKET", ""))
+    return S3BodyStore(cfg.delivery_bodies_bucket) if cfg.delivery_bodies_bucket else None
+
+
+def body_key(tenant: str, channel: str, delivery_id: str) -> str:
+    """Object key of a delivery's raw body: tenant and channel readable, the id hashed (any bytes)."""
+    digest = hashlib.sha256(delivery_id.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return f"{BODY_PREFIX}{tenant}/{channel}/{digest}"
 
 
 KEPT_HEADERS = frozenset(
@@ -104,8 +181,12 @@ class DeliveryItem(TableItem):
     reason = UnicodeAttribute(null=True)
     body = UnicodeAttribute(null=True)  # base64 of the raw body
     body_omitted = BooleanAttribute(default=False)
+    body_key = UnicodeAttribute(null=True)  # object key in the deliveries bucket (bodies > 64 KiB)
+    body_size = NumberAttribute(null=True)
     payload = UnicodeAttribute()  # base64(gzip(JSON)) of the parsed payload
     headers = JSONAttribute(null=True)
+    replays = NumberAttribute(null=True)
+    replayed_at = UTCDateTimeAttribute(null=True)
 
 
 def _pk(tenant: str, channel: str, delivery_id: str) -> str:
@@ -122,9 +203,11 @@ def _unpack(packed: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _to_item(delivery: StoredDelivery) -> DeliveryItem:
+def _to_item(delivery: StoredDelivery, key: str | None = None) -> DeliveryItem:
+    """The item of `delivery`; with `key`, its raw body lives in the bucket under that key."""
     payload = _pack(delivery.payload)
-    body = base64.b64encode(delivery.body).decode("ascii") if delivery.body is not None else None
+    raw = None if key else delivery.body
+    body = base64.b64encode(raw).decode("ascii") if raw is not None else None
     omitted = body is not None and len(body) + len(payload) > MAX_STORED_CHARS
     return DeliveryItem(
         _pk(delivery.tenant, delivery.channel, delivery.delivery_id),
@@ -143,6 +226,8 @@ def _to_item(delivery: StoredDelivery) -> DeliveryItem:
         reason=delivery.reason,
         body=None if omitted else body,
         body_omitted=omitted,
+        body_key=key,
+        body_size=len(delivery.body) if delivery.body is not None else delivery.body_size,
         payload=payload,
         headers=dict(delivery.headers),
     )
@@ -162,24 +247,44 @@ def _from_item(item: DeliveryItem) -> StoredDelivery:
         ticket_id=item.ticket_id,
         reason=item.reason,
         body=base64.b64decode(item.body) if item.body is not None else None,
+        body_key=item.body_key,
+        body_size=int(item.body_size) if item.body_size is not None else None,
         headers={str(k): str(v) for k, v in headers.items()},
+        replays=int(item.replays or 0),
+        replayed_at=item.replayed_at,
     )
 
 
 class DeliveryRepository:
     """The only place that knows how deliveries are keyed and stored."""
 
-    def __init__(self) -> None:
+    def __init__(self, bodies: BodyStore | None = None) -> None:
         bind(DeliveryItem)
+        self._bodies = bodies
 
     def record(self, delivery: StoredDelivery) -> bool:
-        """Store a delivery seen for the first time; False when it was recorded before (a duplicate)."""
+        """Store a delivery seen for the first time; False when it was recorded before (a duplicate).
+
+        A raw body over 64 KiB goes to the bucket once the item is in (so a duplicate never
+        overwrites the first body); when that upload fails the item is removed again and the
+        error raised, so the platform's retry is recorded afresh.
+        """
+        big = (
+            self._bodies is not None and delivery.body is not None and len(delivery.body) > INLINE_BODY_BYTES
+        )
+        key = body_key(delivery.tenant, delivery.channel, delivery.delivery_id) if big else None
         try:
-            _to_item(delivery).save(condition=DeliveryItem.pk.does_not_exist())
+            _to_item(delivery, key).save(condition=DeliveryItem.pk.does_not_exist())
         except PutError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":
                 return False
             raise
+        if key is not None and self._bodies is not None and delivery.body is not None:
+            try:
+                self._bodies.put(key, delivery.body)
+            except Exception:
+                self.discard(delivery.tenant, delivery.channel, delivery.delivery_id)
+                raise
         return True
 
     def get(self, tenant: str, channel: str, delivery_id: str) -> StoredDelivery:
@@ -224,9 +329,62 @@ class DeliveryRepository:
         """Forget a delivery that could not be queued, so the platform's retry is recorded afresh."""
         DeliveryItem(_pk(tenant, channel, delivery_id), DELIVERY_SK).delete()
 
+    def requeue(self, tenant: str, channel: str, delivery_id: str, at: datetime) -> StoredDelivery:
+        """Put a failed, unmatched or still queued delivery back to ``queued`` (a replay).
+
+        Conditional: a delivery that became a ticket is a ``Conflict`` (replaying it would
+        change nothing), one that is not recorded is ``NotFound``.
+        """
+        item = DeliveryItem(_pk(tenant, channel, delivery_id), DELIVERY_SK)
+        try:
+            item.update(
+                actions=[
+                    DeliveryItem.status.set("queued"),
+                    DeliveryItem.reason.remove(),
+                    DeliveryItem.replays.add(1),
+                    DeliveryItem.replayed_at.set(at),
+                ],
+                condition=DeliveryItem.pk.exists() & DeliveryItem.status.is_in(*REPLAYABLE),
+            )
+        except UpdateError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+            current = self.get(tenant, channel, delivery_id)  # NotFound when it is not recorded
+            raise Conflict(
+                f"delivery '{delivery_id}' of channel '{channel}' is {current.status}"
+                + (f" (ticket {current.ticket_id})" if current.ticket_id else "")
+                + f"; only {', '.join(REPLAYABLE)} deliveries can be replayed",
+                [{"field": "status", "message": current.status}],
+            ) from None
+        return self.get(tenant, channel, delivery_id)
+
+    def page(
+        self,
+        tenant: str,
+        *,
+        channel: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        start_key: dict[str, Any] | None = None,
+    ) -> tuple[list[StoredDelivery], dict[str, Any] | None]:
+        """A page of the tenant's deliveries, newest first, and the key to continue from (or None)."""
+        condition: Any = None
+        for attribute, value in ((DeliveryItem.channel, channel), (DeliveryItem.status, status)):
+            if value is not None:
+                term = attribute == value
+                condition = term if condition is None else condition & term
+        query = DeliveryItem.by_tenant.query(
+            tenant_key(tenant, "DELIVERIES"),
+            scan_index_forward=False,
+            filter_condition=condition,
+            last_evaluated_key=start_key,
+            limit=limit,
+            page_size=max(limit, 25),
+        )
+        found = [_from_item(item) for item in query if isinstance(item, DeliveryItem)]
+        more = query.last_evaluated_key if len(found) == limit else None
+        return found, more
+
     def list(self, tenant: str, limit: int = 50) -> list[StoredDelivery]:
         """The tenant's most recent deliveries, newest first."""
-        items = DeliveryItem.by_tenant.query(
-            tenant_key(tenant, "DELIVERIES"), scan_index_forward=False, limit=limit, page_size=limit
-        )
-        return [_from_item(item) for item in items if isinstance(item, DeliveryItem)]
+        return self.page(tenant, limit=limit)[0]

@@ -27,6 +27,7 @@ DESIGN_FUNCTIONS = {
     "scrm-settlement-api": "functions.settlement.handler.api",
     "scrm-settlement-settle": "functions.settlement.handler.settle",
     "scrm-reminders-fire": "functions.reminders.handler.fire",
+    "scrm-webhooks-ops": "functions.webhooks.ops.api",  # intake ops: /deliveries* (issue 4)
 }
 
 # CONTRACT.md, "HTTP API": route -> (function, needs a JWT)
@@ -45,6 +46,11 @@ CONTRACT_ROUTES = {
     "GET /technicians/{id}/earnings": ("scrm-settlement-api", True),
     "GET /reports/revenue": ("scrm-settlement-api", True),
     "GET /openapi.json": ("scrm-ticket-api", False),
+    # ops on intake deliveries (issue 4)
+    "GET /deliveries": ("scrm-webhooks-ops", True),
+    "GET /deliveries/{channel}/{delivery_id}": ("scrm-webhooks-ops", True),
+    "POST /deliveries/{channel}/{delivery_id}/replay": ("scrm-webhooks-ops", True),
+    "POST /deliveries/redrive": ("scrm-webhooks-ops", True),
 }
 
 
@@ -204,7 +210,7 @@ def test_intake_consumer_reports_batch_item_failures(platform_raw: dict[str, Any
 # ----------------------------------------------------------------------------- functions
 
 
-def test_the_ten_functions_of_the_design(platform_raw: dict[str, Any]) -> None:
+def test_the_functions_of_the_design(platform_raw: dict[str, Any]) -> None:
     functions = functions_by_name(platform_raw)
     assert {name: props["Handler"] for name, (_, props) in functions.items()} == DESIGN_FUNCTIONS
     assert {spec.name: spec.handler for spec in FUNCTIONS} == DESIGN_FUNCTIONS
@@ -216,13 +222,13 @@ def test_functions_runtime_arch_tracing_memory_timeout(platform_raw: dict[str, A
         assert props["Architectures"] == ["arm64"], name
         assert props["TracingConfig"] == {"Mode": "Active"}, name
         assert 512 <= props["MemorySize"] <= 1024, name
-        assert props["Timeout"] == (10 if name.endswith("-api") else 30), name
+        assert props["Timeout"] == (10 if name.endswith(("-api", "-ops")) else 30), name
 
 
 def test_each_function_has_its_own_role_and_log_group(platform_raw: dict[str, Any]) -> None:
     functions = functions_by_name(platform_raw)
     roles = [props["Role"]["Fn::GetAtt"][0] for _, props in functions.values()]
-    assert len(set(roles)) == len(functions) == 10
+    assert len(set(roles)) == len(functions) == len(DESIGN_FUNCTIONS)
     log_groups = of_type(platform_raw, "AWS::Logs::LogGroup")
     for name, (_, props) in functions.items():
         group = log_groups[props["LoggingConfig"]["LogGroup"]["Ref"]]["Properties"]
@@ -250,7 +256,7 @@ def test_function_environment(platform_raw: dict[str, Any]) -> None:
         has_scheduler = service in ("ticket", "reminders")
         for key in ("SCHEDULER_GROUP", "SCHEDULER_ROLE_ARN", "REMINDER_FUNCTION_ARN"):
             assert (key in env) is has_scheduler, (name, key)
-        assert ("INTAKE_QUEUE_URL" in env) is (name == "scrm-webhooks-api"), name
+        assert ("INTAKE_QUEUE_URL" in env) is (name in ("scrm-webhooks-api", "scrm-webhooks-ops")), name
     env = functions["scrm-ticket-park"][1]["Environment"]["Variables"]
     assert env["SCHEDULER_GROUP"] == "scrm-reminders"
     assert "function:scrm-reminders-fire" in json.dumps(env["REMINDER_FUNCTION_ARN"])
@@ -265,8 +271,14 @@ def test_roles_are_least_privilege(platform_raw: dict[str, Any]) -> None:
         assert "dynamodb:Scan" not in actions, name
         assert "dynamodb:Query" in actions, name
     assert "dynamodb:PutItem" not in every["scrm-settlement-api"]
-    assert {n for n, a in every.items() if "sqs:SendMessage" in a} == {"scrm-webhooks-api"}
-    assert {n for n, a in every.items() if "sqs:ReceiveMessage" in a} == {"scrm-ticket-intake"}
+    assert {n for n, a in every.items() if "sqs:SendMessage" in a} == {
+        "scrm-webhooks-api",
+        "scrm-webhooks-ops",
+    }
+    assert {n for n, a in every.items() if "sqs:ReceiveMessage" in a} == {
+        "scrm-ticket-intake",
+        "scrm-webhooks-ops",  # the intake DLQ only (redrive)
+    }
     assert {n for n, a in every.items() if "iam:PassRole" in a} == {"scrm-ticket-park"}
     assert {n for n, a in every.items() if "scheduler:CreateSchedule" in a} == {"scrm-ticket-park"}
     assert {n for n, a in every.items() if "states:SendTaskSuccess" in a} == {"scrm-ticket-api"}

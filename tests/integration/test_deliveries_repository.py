@@ -1,0 +1,128 @@
+"""DeliveryRepository on moto: big bodies in S3, conditional replay, filtered pages with cursors."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from shared.errors import Conflict, NotFound
+from shared.repositories.deliveries import (
+    INLINE_BODY_BYTES,
+    DeliveryRepository,
+    S3BodyStore,
+    StoredDelivery,
+)
+
+T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+BUCKET = "scrm-delivery-bodies-test"
+
+
+@pytest.fixture
+def bucket(aws: None) -> S3BodyStore:
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=BUCKET)
+    return S3BodyStore(BUCKET)
+
+
+def delivery(delivery_id: str = "wh-1", **overrides: Any) -> StoredDelivery:
+    data: dict[str, Any] = {
+        "tenant": "acme-home",
+        "channel": "shopify-main",
+        "delivery_id": delivery_id,
+        "platform": "shopify",
+        "topic": "orders/create",
+        "payload": {"id": 1},
+        "received_at": T0,
+        "body": b'{"id": 1}',
+    }
+    return StoredDelivery(**(data | overrides))
+
+
+def s3_object(key: str) -> bytes:
+    return bytes(
+        boto3.client("s3", region_name="us-east-1").get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    )
+
+
+def test_a_body_over_64_kib_goes_to_the_bucket_and_the_record_keeps_its_key(bucket: S3BodyStore) -> None:
+    repo = DeliveryRepository(bucket)
+    big = b"x" * (INLINE_BODY_BYTES + 1)
+    assert repo.record(delivery("wh-big", body=big))
+    got = repo.get("acme-home", "shopify-main", "wh-big")
+    assert got.body is None and got.body_size == len(big) and got.body_stored == "bucket"
+    assert got.body_key is not None and got.body_key.startswith("deliveries/acme-home/shopify-main/")
+    assert s3_object(got.body_key) == big
+    assert got.payload == {"id": 1}
+
+    # a body of exactly 64 KiB stays in the item
+    edge = b"y" * INLINE_BODY_BYTES
+    assert repo.record(delivery("wh-edge", body=edge))
+    kept = repo.get("acme-home", "shopify-main", "wh-edge")
+    assert (kept.body, kept.body_key, kept.body_stored) == (edge, None, "item")
+
+
+def test_a_duplicate_never_overwrites_the_first_body(bucket: S3BodyStore) -> None:
+    repo = DeliveryRepository(bucket)
+    first, second = b"a" * (INLINE_BODY_BYTES + 10), b"b" * (INLINE_BODY_BYTES + 10)
+    assert repo.record(delivery("wh-dup", body=first))
+    assert not repo.record(delivery("wh-dup", body=second))
+    key = repo.get("acme-home", "shopify-main", "wh-dup").body_key
+    assert key is not None and s3_object(key) == first
+
+
+def test_a_failed_upload_forgets_the_record_so_the_retry_is_recorded(aws: None) -> None:
+    class Broken:
+        def put(self, key: str, body: bytes) -> None:
+            raise RuntimeError("S3 unavailable")
+
+    big = delivery("wh-retry", body=b"z" * (INLINE_BODY_BYTES + 1))
+    with pytest.raises(RuntimeError):
+        DeliveryRepository(Broken()).record(big)
+    assert DeliveryRepository().find("acme-home", "shopify-main", "wh-retry") is None
+    assert DeliveryRepository().record(big)  # without a bucket the body stays in the item
+
+
+def test_requeue_is_conditional_on_a_replayable_status(aws: None) -> None:
+    repo = DeliveryRepository()
+    for n, status in enumerate(("failed", "unmatched", "queued")):
+        repo.record(delivery(f"wh-{status}", status=status, reason="why", received_at=T0 + timedelta(n)))
+        again = repo.requeue("acme-home", "shopify-main", f"wh-{status}", T0 + timedelta(hours=1))
+        assert (again.status, again.reason, again.replays) == ("queued", None, 1)
+        assert again.replayed_at == T0 + timedelta(hours=1)
+    twice = repo.requeue("acme-home", "shopify-main", "wh-failed", T0 + timedelta(hours=2))
+    assert twice.replays == 2
+
+    repo.record(delivery("wh-done"))
+    repo.mark("acme-home", "shopify-main", "wh-done", "ticket_created", ticket_id="TK-1")
+    with pytest.raises(Conflict) as refused:
+        repo.requeue("acme-home", "shopify-main", "wh-done", T0)
+    assert "TK-1" in refused.value.message
+    assert repo.get("acme-home", "shopify-main", "wh-done").status == "ticket_created"
+    with pytest.raises(NotFound):
+        repo.requeue("acme-home", "shopify-main", "wh-missing", T0)
+
+
+def test_pages_are_newest_first_filtered_and_continue_from_their_cursor(aws: None) -> None:
+    repo = DeliveryRepository()
+    for n in range(7):
+        channel = "shopify-main" if n % 2 == 0 else "woo-main"
+        status = "unmatched" if n % 3 == 0 else "queued"
+        repo.record(delivery(f"d-{n}", channel=channel, status=status, received_at=T0 + timedelta(minutes=n)))
+    repo.record(delivery("other", tenant="bright-clean"))
+
+    everything, end = repo.page("acme-home", limit=50)
+    assert [d.delivery_id for d in everything] == [f"d-{n}" for n in range(6, -1, -1)] and end is None
+
+    first, cursor = repo.page("acme-home", channel="shopify-main", limit=2)
+    assert [d.delivery_id for d in first] == ["d-6", "d-4"] and cursor is not None
+    rest, end = repo.page("acme-home", channel="shopify-main", limit=2, start_key=cursor)
+    assert [d.delivery_id for d in rest] == ["d-2", "d-0"]
+    last, end = repo.page("acme-home", channel="shopify-main", limit=2, start_key=end) if end else ([], None)
+    assert last == [] and end is None
+
+    unmatched, _ = repo.page("acme-home", status="unmatched", limit=50)
+    assert [d.delivery_id for d in unmatched] == ["d-6", "d-3", "d-0"]
+    both, _ = repo.page("acme-home", channel="woo-main", status="unmatched", limit=50)
+    assert [d.delivery_id for d in both] == ["d-3"]
