@@ -123,7 +123,16 @@ def assign(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         answer = service.assign(task_deps(), cfg, event["ticket_id"], event["node"], offer_target=target)
     except service.LoopLimit as exc:
         raise LoopLimitError(str(exc)) from None
+    except service.NoCandidate as exc:
+        raise NoCandidateError(str(exc)) from None
     logger.info(
         "dispatched", extra={"outcome": answer.get("outcome"), "technician": answer.get("technician")}
     )
     return answer
+
+
+class NoCandidateError(Exception):
+    """Raised to Step Functions as ``Scrm.NoCandidate``: the execution fails, the ticket says why."""
+
+
+NoCandidateError.__name__ = "Scrm.NoCandidate"

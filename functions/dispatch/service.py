@@ -177,6 +177,9 @@ def assign(
     to call back) and an offer timer, the offer expires after ``dispatch.offer_timeout``.
     """
     answer = _assign(deps, cfg, ticket_id, node_name)
+    node = cfg.ticket_types[deps.tickets.get(cfg.tenant.id, ticket_id).type].nodes[node_name]
+    if answer["outcome"] == "no_candidate" and not node.on_no_candidate and "status" not in answer:
+        _fail_without_candidate(deps, cfg, ticket_id, node_name)
     if answer["outcome"] == "done" and offer_target and deps.offers is not None:
         payload = {
             "op": "offer_expired",
@@ -189,6 +192,39 @@ def assign(
         name = schedule_name("offer", cfg.tenant.id, ticket_id, str(answer["attempt"]))
         deps.offers.at(name, now() + cfg.dispatch.offer_timeout_delta, offer_target, payload)
     return answer
+
+
+class NoCandidate(Exception):
+    """Nobody fits and the node names no ``on_no_candidate``: the execution fails visibly."""
+
+
+def _fail_without_candidate(deps: DispatchDeps, cfg: TenantConfig, ticket_id: str, node_name: str) -> None:
+    """Never let a ticket go on to a technician's node with no technician: fail it, loudly."""
+    reason = (
+        f"no technician fits dispatch node '{node_name}' and it has no on_no_candidate route; "
+        "add one (e.g. a manual dispatch node) to the tenant file"
+    )
+    for _attempt in range(_TICKET_RETRIES):
+        ticket = deps.tickets.get(cfg.tenant.id, ticket_id)
+        if ticket.status != "open":
+            break
+        failed = ticket.model_copy(
+            update={"status": "failed", "reason": reason, "updated_at": now(), "version": ticket.version + 1}
+        )
+        event = TicketEvent(
+            at=now(),
+            actor=SYSTEM,
+            kind="failed",
+            node=node_name,
+            changes={"reason": reason},
+            version=failed.version,
+        )
+        try:
+            deps.tickets.save(failed, expected_version=ticket.version, event=event)
+            break
+        except Conflict:
+            continue
+    raise NoCandidate(reason)
 
 
 def _assign(deps: DispatchDeps, cfg: TenantConfig, ticket_id: str, node_name: str) -> dict[str, Any]:
@@ -259,8 +295,6 @@ def _dispatch(
     if lost:
         explanation["lost_to_concurrent_assignment"] = lost
     dispatch = {**base, "technician": None}
-    if lost:
-        explanation["lost_to_concurrent_assignment"] = lost
     unassigned = ticket.model_copy(
         update={
             "node": node_name,

@@ -815,6 +815,12 @@ class _Checker:
             self._check_edges(node_path, node_name, node, node_names)
             self._check_assignee(node_path, node, spec)
             self._check_node_refs(node_path, node)
+            if node.kind == "dispatch" and not node.on_no_candidate:
+                self.warn(
+                    node_path,
+                    "no on_no_candidate: when no technician fits, the ticket fails; "
+                    "route it to a manual dispatch node instead",
+                )
         self._check_graph(path, spec, node_names)
 
     def _check_edges(self, path: str, name: str, node: Node, node_names: set[str]) -> None:

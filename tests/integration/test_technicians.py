@@ -247,6 +247,25 @@ def test_nobody_on_duty_on_sunday_gives_no_candidate(acme: TenantConfig) -> None
         clock.reset()
 
 
+@pytest.mark.usefixtures("aws")
+def test_without_an_on_no_candidate_route_the_ticket_fails_loudly(acme: TenantConfig) -> None:
+    # A dispatch node with nowhere to go when nobody fits must not hand on a ticket with no technician.
+    nodes = dict(acme.ticket_types["install"].nodes)
+    nodes["dispatching"] = nodes["dispatching"].model_copy(update={"on_no_candidate": None})
+    install = acme.ticket_types["install"].model_copy(update={"nodes": nodes})
+    strict = acme.model_copy(update={"ticket_types": {**acme.ticket_types, "install": install}})
+    clock.install(lambda: datetime(2026, 11, 29, 2, 0, tzinfo=UTC))  # Sunday: nobody on duty
+    try:
+        deps = dispatch_deps()
+        stored(deps.tickets, install_ticket("TK-1"))
+        with pytest.raises(service.NoCandidate):
+            service.assign(deps, strict, "TK-1", "dispatching")
+        ticket = deps.tickets.get("acme-home", "TK-1")
+        assert ticket.status == "failed" and "on_no_candidate" in (ticket.reason or "")
+    finally:
+        clock.reset()
+
+
 # --------------------------------------------------------------------------- offers
 
 
