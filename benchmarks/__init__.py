@@ -25,6 +25,14 @@ def run_benchmark(name: str, *, as_json: bool = False, tickets: int = 10) -> int
         from benchmarks.coldstart import main as coldstart
 
         return coldstart(as_json)
+    if name == "ingest":
+        from benchmarks.ingest import main as ingest
+
+        return ingest(as_json, deliveries=tickets)
+    if name == "dispatch":
+        from benchmarks.dispatch import main as dispatch
+
+        return dispatch(as_json)
     print(f"benchmark '{name}' is not built yet (see the open issues)", file=sys.stderr)
     return 2
 

@@ -302,7 +302,7 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="benchmarks: lifecycle, ingest, dispatch, coldstart")
     p.add_argument("name", choices=["lifecycle", "ingest", "dispatch", "coldstart"])
     p.add_argument("--json", action="store_true")
-    p.add_argument("--tickets", type=int, default=10, help="lifecycle: how many install tickets")
+    p.add_argument("--tickets", type=int, default=10, help="lifecycle: install tickets; ingest: deliveries")
     p.set_defaults(func=cmd_bench)
 
     _add_deliveries_parser(sub)
