@@ -2,9 +2,9 @@
 
 - DynamoDB request units, computed from item sizes the way DynamoDB bills on-demand tables
   (moto's ReturnConsumedCapacity is empty for transactions, so every call is counted here):
-  writes 1 WRU per started KB (2 in a transaction); strongly consistent reads 1 RRU per started
-  4 KB, eventually consistent 0.5 (2 in a transaction); a Query is billed on the sum of the
-  items it read.
+  writes 1 WRU per started KB (2 in a transaction), plus one write of the projection to each
+  GSI the item appears in; strongly consistent reads 1 RRU per started 4 KB, eventually
+  consistent 0.5 (2 in a transaction); a Query is billed on the sum of the items it read.
 - Lambda invocations with their in-process CPU milliseconds (the twin runs handlers in threads;
   thread CPU time excludes time spent waiting on the embedded AWS).
 - Scheduler schedules created, SQS messages sent, SNS publishes, SES emails, HTTP API requests.
@@ -12,12 +12,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -31,13 +32,27 @@ class Meter:
         self.lambda_cpu_ms: Counter[str] = Counter()
         self.lambda_calls: Counter[str] = Counter()
 
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Calls made by this thread are not counted (a benchmark's own polling, not the product's)."""
+        _local.paused = True
+        try:
+            yield
+        finally:
+            _local.paused = False
+
     def count(self, key: str, n: float = 1) -> None:
+        if getattr(_local, "paused", False):
+            return
         with _lock:
             self.counts[key] += n  # type: ignore[assignment]
 
     def add_units(self, kind: str, n: float) -> None:
+        if getattr(_local, "paused", False):
+            return
         with _lock:
             self.units[kind] += n  # type: ignore[assignment]
+            self.units[f"{kind}:{getattr(_local, 'operation', '?')}"] += n  # type: ignore[assignment]
 
     def lambda_call(self, name: str, cpu_ms: float) -> None:
         with _lock:
@@ -50,6 +65,7 @@ class Meter:
                 "counts": dict(self.counts),
                 "rru": float(self.units["rru"]),
                 "wru": float(self.units["wru"]),
+                "units_by_operation": {k: float(v) for k, v in sorted(self.units.items()) if ":" in k},
                 "lambda_calls": dict(self.lambda_calls),
                 "lambda_cpu_ms": {k: round(v, 3) for k, v in self.lambda_cpu_ms.items()},
             }
@@ -106,23 +122,61 @@ def _rru(size: int, consistent: bool, transactional: bool = False) -> float:
     return blocks * (1.0 if consistent else 0.5)
 
 
-def _stored(handler: Any, table: str, key: Mapping[str, Any]) -> int:
+def _stored_item(handler: Any, table: str, key: Mapping[str, Any]) -> dict[str, Any] | None:
     try:
         found = handler.dynamodb_backend.get_item(table, key)
     except Exception:
-        return 0
-    return item_size(found.to_json()["Attributes"]) if found is not None else 0
+        return None
+    return dict(found.to_json()["Attributes"]) if found is not None else None
+
+
+def _stored(handler: Any, table: str, key: Mapping[str, Any]) -> int:
+    return item_size(_stored_item(handler, table, key))
+
+
+def _index_writes(handler: Any, table_name: str, item: Mapping[str, Any] | None) -> None:
+    """Each GSI the written item appears in is a write of its projection (standard rate, even
+    inside a transaction). Changing an index key also deletes the old entry; that second write
+    is not counted (an under-count, on key changes only)."""
+    if not item:
+        return
+    try:
+        table = handler.dynamodb_backend.get_table(table_name)
+    except Exception:
+        return
+    keys = [k["AttributeName"] for k in table.schema]
+    for index in table.global_indexes:
+        index_keys = [k["AttributeName"] for k in index.schema]
+        if not all(k in item for k in index_keys):
+            continue
+        kind = (index.projection or {}).get("ProjectionType", "ALL")
+        if kind == "ALL":
+            projected: Mapping[str, Any] = item
+        else:
+            wanted = set(keys + index_keys) | set((index.projection or {}).get("NonKeyAttributes", []))
+            projected = {k: v for k, v in item.items() if k in wanted}
+        operation = getattr(_local, "operation", "?")
+        _local.operation = f"{operation}>{index.name}"
+        METER.add_units("wru", _wru(item_size(projected)))
+        _local.operation = operation
+        METER.count("dynamodb:index-write")
 
 
 def meter_dynamodb(handler: Any, operation: str, body: Mapping[str, Any], response: Any) -> None:
     """Count the request units of one DynamoDB call (called after moto handled it)."""
     METER.count(f"dynamodb:{operation}")
+    _local.operation = operation
     consistent = bool(body.get("ConsistentRead"))
+    image: dict[str, Any] | None = None
     if operation == "PutItem":
         METER.add_units("wru", _wru(item_size(body.get("Item"))))
+        if response is not None:
+            _index_writes(handler, body["TableName"], body.get("Item"))
     elif operation in ("UpdateItem", "DeleteItem"):
-        size = _stored(handler, body["TableName"], body["Key"]) if operation == "UpdateItem" else 0
-        METER.add_units("wru", _wru(size))
+        image = _stored_item(handler, body["TableName"], body["Key"]) if operation == "UpdateItem" else None
+        METER.add_units("wru", _wru(item_size(image)))
+        if response is not None:
+            _index_writes(handler, body["TableName"], image)
     elif operation == "GetItem":
         METER.add_units("rru", _rru(_stored(handler, body["TableName"], body["Key"]), consistent))
     elif operation in ("Query", "Scan"):
@@ -131,13 +185,14 @@ def meter_dynamodb(handler: Any, operation: str, body: Mapping[str, Any], respon
     elif operation == "TransactWriteItems":
         for entry in body.get("TransactItems", []):
             ((kind, spec),) = entry.items()
+            image = None
             if kind == "Put":
-                size = item_size(spec.get("Item"))
+                image = dict(spec.get("Item") or {})
             elif kind == "Update":
-                size = _stored(handler, spec["TableName"], spec["Key"])
-            else:  # Delete, ConditionCheck
-                size = 0
-            METER.add_units("wru", _wru(size, transactional=True))
+                image = _stored_item(handler, spec["TableName"], spec["Key"])
+            METER.add_units("wru", _wru(item_size(image), transactional=True))
+            if response is not None and kind in ("Put", "Update"):
+                _index_writes(handler, spec["TableName"], image)
     elif operation == "TransactGetItems":
         for entry in body.get("TransactItems", []):
             spec = entry["Get"]
@@ -147,6 +202,8 @@ def meter_dynamodb(handler: Any, operation: str, body: Mapping[str, Any], respon
             for request in requests:
                 put = request.get("PutRequest", {}).get("Item")
                 METER.add_units("wru", _wru(item_size(put)))
+                if response is not None:
+                    _index_writes(handler, next(iter(body["RequestItems"])), put)
     elif operation == "BatchGetItem":
         for items in (_json(response).get("Responses") or {}).values():
             for item in items:
