@@ -136,11 +136,14 @@ def make_handler(twin: LocalTwin) -> type[BaseHTTPRequestHandler]:
         ("POST", "/_local/clock/advance"): twin.local_advance,
         ("GET", "/_local/clock"): twin.local_clock,
         ("GET", "/_local/messages"): twin.local_messages,
+        ("GET", "/_local/metrics"): twin.local_metrics,
+        ("GET", "/_local/dashboard"): twin.local_dashboard,
     }
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "scrm-local-twin"
+        _api_started: float | None = None
 
         def log_message(self, format: str, *args: Any) -> None:
             twin.log_request(format % args)
@@ -172,6 +175,7 @@ def make_handler(twin: LocalTwin) -> type[BaseHTTPRequestHandler]:
                 return
             route, params = found
             METER.count("apigw:request")
+            self._api_started = time.perf_counter()  # API Gateway's Latency, 4xx and 5xx (metrics store)
             headers: dict[str, str] = {}
             for key, value in self.headers.items():
                 k = key.lower()
@@ -196,6 +200,9 @@ def make_handler(twin: LocalTwin) -> type[BaseHTTPRequestHandler]:
             self._send(*_response(result))
 
         def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
+            if self._api_started is not None:
+                twin.metrics.api_request(status, (time.perf_counter() - self._api_started) * 1000)
+                self._api_started = None
             self.send_response(status)
             for key, value in headers.items():
                 if key not in ("content-length", "connection"):
@@ -209,7 +216,10 @@ def make_handler(twin: LocalTwin) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # the default backlog of 5 resets bursts of concurrent clients
+
+
 def serve(twin: LocalTwin, port: int) -> ThreadingHTTPServer:
-    server = ThreadingHTTPServer(("127.0.0.1", port), make_handler(twin))
-    server.daemon_threads = True
-    return server
+    return _Server(("127.0.0.1", port), make_handler(twin))
