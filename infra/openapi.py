@@ -51,9 +51,42 @@ def build_document() -> dict[str, Any]:
                     operation["security"] = [{"bearer": []}]
                 merged[method] = operation
         document["components"]["schemas"].update(schema.get("components", {}).get("schemas", {}))
+    _document_errors(document)
     document["paths"] = dict(sorted(document["paths"].items()))
     document["components"]["schemas"] = dict(sorted(document["components"]["schemas"].items()))
     return document
+
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "title": "Error",
+    "type": "object",
+    "required": ["error", "message", "details"],
+    "properties": {
+        "error": {"type": "string", "description": "a stable code: validation_failed, not_found, ..."},
+        "message": {"type": "string", "description": "what is wrong, for a person"},
+        "details": {"type": "array", "items": {}, "description": "per field: {field, message}"},
+    },
+}
+
+
+def _document_errors(document: dict[str, Any]) -> None:
+    """Every error answer is ``{error, message, details}`` (``shared/http.py``), not powertools'
+    default ``HTTPValidationError``: document that shape for 422 and every other 4xx."""
+    schemas = document["components"]["schemas"]
+    schemas["Error"] = ERROR_SCHEMA
+    error = {
+        "description": "Error",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            responses["422"] = {**error, "description": "Validation Error"}
+            responses.setdefault("4XX", error)
+    text = json.dumps(document["paths"])
+    for unused in ("HTTPValidationError", "ValidationError"):
+        if f"#/components/schemas/{unused}" not in text:
+            schemas.pop(unused, None)
 
 
 def render() -> str:

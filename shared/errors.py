@@ -50,5 +50,33 @@ class ValidationFailed(DomainError):
     status, code = 422, "validation_failed"
 
 
+THROTTLING_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "Throttling",
+    }
+)
+
+
+def throttling_code(exc: BaseException) -> str | None:
+    """The throttling error code behind ``exc`` (a botocore ``ClientError`` or a pynamodb error
+    wrapping one, anywhere in its cause chain), or None when it is not throttling."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        code = getattr(current, "cause_response_code", None)  # pynamodb
+        response = getattr(current, "response", None)  # botocore ClientError
+        if code is None and isinstance(response, dict):
+            code = (response.get("Error") or {}).get("Code")
+        if code in THROTTLING_CODES:
+            return str(code)
+        current = current.__cause__ or current.__context__
+    return None
+
+
 class LoopLimitExceeded(Exception):
     """A node was visited more often than the workflow allows (see the ASL compiler)."""

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from shared.errors import DomainError
+from shared.errors import DomainError, throttling_code
 from shared.identity import Caller, caller_from_event
 from shared.observability import logger
+
+RETRY_AFTER_SECONDS = "1"
 
 
 def error_response(status: int, code: str, message: str, details: list[Any] | None = None) -> Response[Any]:
@@ -36,6 +39,15 @@ def install_error_handlers(app: APIGatewayHttpResolver) -> None:
         ]
         return error_response(422, "validation_failed", "the request is not valid", details)
 
+    @app.exception_handler(UnicodeDecodeError)
+    def _not_utf8(exc: UnicodeDecodeError) -> Response[Any]:
+        # The resolver decodes a (base64-encoded, binary) request body as UTF-8 before parsing it
+        # as JSON: bytes that are not UTF-8 are a malformed body, like invalid JSON (also 422).
+        if _body_is_utf8(app):
+            return _unexpected(exc)  # not the request's bytes: a decoding bug of ours
+        detail = {"field": "body", "message": f"is not UTF-8 text: {exc.reason} at byte {exc.start}"}
+        return error_response(422, "validation_failed", "the request body is not UTF-8 JSON", [detail])
+
     @app.not_found
     def _not_found(exc: Exception) -> Response[Any]:
         path = app.current_event.path
@@ -43,8 +55,27 @@ def install_error_handlers(app: APIGatewayHttpResolver) -> None:
 
     @app.exception_handler(Exception)
     def _unexpected(exc: Exception) -> Response[Any]:
+        throttled = throttling_code(exc)
+        if throttled:
+            # Capacity, not a bug: the SDK's retries with backoff were not enough; the caller retries
+            # (platforms redeliver webhooks on any non-2xx, SQS redelivers failed records).
+            logger.warning("throttled after retries", code=throttled)
+            answer = error_response(503, "unavailable", f"the service is busy ({throttled}); retry shortly")
+            answer.headers["Retry-After"] = RETRY_AFTER_SECONDS
+            return answer
         logger.exception("unexpected error")
         return error_response(500, "internal", "something went wrong on our side; it has been logged")
+
+
+def _body_is_utf8(app: APIGatewayHttpResolver) -> bool:
+    event = app.current_event
+    body = event.body or ""
+    try:
+        raw = base64.b64decode(body, validate=True) if event.is_base64_encoded else body.encode()
+        raw.decode("utf-8")
+    except (ValueError, UnicodeError):
+        return False
+    return True
 
 
 def current_caller(app: APIGatewayHttpResolver) -> Caller:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.repositories.technicians import FAIRNESS_WINDOW, TechnicianRecord
 
@@ -29,6 +29,15 @@ class TechnicianUpdate(BaseModel):
     regions: list[str] | None = Field(default=None, min_length=1, description="region codes they cover")
     capacity: int | None = Field(default=None, ge=1, le=1000, description="open tickets at once")
     location: GeoIn | None = None
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> TechnicianUpdate:
+        # Leaving a field out keeps it; null would erase a value every dispatch needs.
+        nulled = [n for n in ("status", "skills", "regions", "capacity") if n in self.model_fields_set]
+        nulled = [n for n in nulled if getattr(self, n) is None]
+        if nulled:
+            raise ValueError(f"{', '.join(nulled)} cannot be null; leave a field out to keep it")
+        return self
 
     def changes(self) -> dict[str, object]:
         given = self.model_dump(exclude_unset=True)

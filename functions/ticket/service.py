@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -345,13 +346,28 @@ def act(
         if chosen is not None and deps.workload is not None:
             deps.workload.release(ticket.tenant, chosen, ticket.id)
         _undo(deps, ticket, moved, f"the workflow no longer waits at '{ticket.node}' ({exc})")
+    except Exception as exc:
+        # Not delivered (throttled after the SDK's retries, the service unavailable): the workflow
+        # still waits with this token. Put the ticket back, token and all, so the action can be
+        # taken again, rather than leave it claiming a move that never happened.
+        if chosen is not None and deps.workload is not None:
+            deps.workload.release(ticket.tenant, chosen, ticket.id)
+        reason = f"the workflow could not be resumed ({type(exc).__name__}); try again"
+        _undo(deps, ticket, moved, reason, keep_token=True)
+        raise
     deps.sla.stop(cfg, ticket, ticket.node)
     return moved
 
 
-def _undo(deps: Deps, before: Ticket, moved: Ticket, reason: str) -> None:
-    """The claimed move did not happen: write the ticket back and say so, loudly."""
-    restored = before.model_copy(update={"version": moved.version + 1, "token": None, "updated_at": now()})
+def _undo(deps: Deps, before: Ticket, moved: Ticket, reason: str, *, keep_token: bool = False) -> None:
+    """The claimed move did not happen: write the ticket back and say so, loudly.
+
+    The task is gone (timed out): nobody can act on the node any more, ``Conflict``. With
+    ``keep_token`` the workflow still waits: the ticket gets its token back and the caller
+    re-raises its own error (the action can be taken again).
+    """
+    token = before.token if keep_token else None
+    restored = before.model_copy(update={"version": moved.version + 1, "token": token, "updated_at": now()})
     event = TicketEvent(
         at=now(),
         actor=SYSTEM,
@@ -360,6 +376,10 @@ def _undo(deps: Deps, before: Ticket, moved: Ticket, reason: str) -> None:
         changes={"reason": reason},
         version=restored.version,
     )
+    if keep_token:
+        with contextlib.suppress(Conflict):  # the workflow moved it on meanwhile: its write stands
+            deps.tickets.save(restored, expected_version=moved.version, event=event)
+        return
     deps.tickets.save(restored, expected_version=moved.version, event=event)
     raise Conflict(f"the action was not applied: {reason}")
 
