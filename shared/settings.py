@@ -16,6 +16,7 @@ class Settings(BaseModel):
     scheduler_group: str = "scrm-reminders"
     scheduler_role_arn: str = ""
     reminder_function_arn: str = ""
+    scheduler_dlq_arn: str = ""
     region: str = "us-east-1"
 
 

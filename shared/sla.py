@@ -14,15 +14,17 @@ so a reminder is never early. Pure logic: no I/O, no clock.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 
 from shared.calendar import BusinessCalendar
-from shared.tenant.models import SlaPolicy
+from shared.tenant.models import Calendar, SlaPolicy
 
-__all__ = ["LevelDue", "SlaPlan", "level_offset", "plan", "seconds"]
+__all__ = ["LevelDue", "SlaPlan", "level_offset", "plan", "seconds", "sla_digest"]
 
 _MICRO = timedelta(microseconds=1)
 _ZERO = timedelta(0)
@@ -94,6 +96,24 @@ def plan(
         deadline=due(budget),
         levels=levels,
     )
+
+
+def sla_digest(policy: SlaPolicy, calendar: Calendar) -> str:
+    """A digest of what a clock was computed with: the policy and its calendar (16 hex digits).
+
+    Stored on the ticket's SLA state; a reminder that finds the tenant's configuration with
+    another digest reschedules the clock (a calendar or policy change moves open timers).
+    """
+    text = json.dumps(
+        {
+            "policy": policy.model_dump(mode="json", by_alias=True),
+            "calendar": calendar.model_dump(mode="json", by_alias=True),
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def seconds(duration: timedelta) -> int | float:

@@ -3,8 +3,14 @@
 Pure logic: the ticket store, the sent-markers and the SMS/email senders come in as arguments.
 
 1. **Stale check.** The ticket must still be open, on the same node and the same visit of it,
-   with its SLA clock running there (not paused); otherwise nothing is sent (a late schedule
-   of a node already left, a cancelled ticket, an old visit).
+   with its SLA clock running there (not paused), and the schedule must be the level's current
+   one (its `generation`); otherwise nothing is sent (a late schedule of a node already left,
+   a cancelled ticket, an old visit, a timer moved by a calendar change).
+1b. **Calendar change.** When the ticket's SLA state was computed with another policy or
+   calendar than the tenant's configuration has now (`digest`), the clock is recomputed from
+   the business time already used, its schedules are replaced and `ticket.sla` is updated
+   (`SchedulerSla.replan`/`reschedule`). This fire then sends only if its level is already
+   due on the new clock; otherwise the outcome is `rescheduled` and nothing is sent.
 2. **Recipients** of the level's `notify`: `assignee` (the technician or user assigned; for a
    role or department, its users), `supervisor` (the assigned technician's supervisor, else
    the users with role `supervisor`), `role:X`, `user:X`. Each person once.
@@ -43,6 +49,8 @@ class ReminderEvent(BaseModel):
     node: str = Field(min_length=1)
     visit: int = Field(ge=0)
     level: str = Field(min_length=1)
+    generation: int = Field(default=0, ge=0)
+    """The schedule's generation (0 until the ticket's timers were rescheduled)."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +83,15 @@ class Sender(Protocol):
     def email(self, address: str, subject: str, body: str) -> None: ...
 
 
+class Rescheduler(Protocol):
+    """What `functions.reminders.scheduler.SchedulerSla` offers for a calendar change."""
+
+    def replan(self, cfg: TenantConfig, ticket: Ticket, firing: str | None = ...) -> Any: ...
+    def reschedule(
+        self, ticket: Ticket, old: dict[str, Any], new: dict[str, Any], firing: str | None = ...
+    ) -> None: ...
+
+
 MarkerKey = Callable[[str, str, str, int, str, str, str], tuple[str, str]]
 """(tenant, ticket, node, visit, level, recipient, channel) -> the marker's key."""
 
@@ -86,11 +103,13 @@ class FireDeps:
     sender: Sender
     marker_key: MarkerKey
     """``shared.repositories.reminders.marker_key`` (passed in: this module knows no keys)."""
+    sla: Rescheduler | None = None
+    """Reschedules a clock whose calendar or policy changed (without it, a change is not acted on)."""
 
 
 @dataclass
 class FireResult:
-    outcome: str  # "sent" | "stale"
+    outcome: str  # "sent" | "stale" | "rescheduled"
     reason: str = ""
     sent: list[dict[str, str]] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
@@ -124,8 +143,14 @@ def stale_reason(ticket: Ticket | None, request: ReminderEvent) -> str | None:
         return "the ticket's SLA clock times another node or visit"
     if sla.get("paused"):
         return "the SLA clock is paused"
-    if not any(level.get("name") == request.level for level in sla.get("levels", [])):
+    level = next((lv for lv in sla.get("levels", []) if lv.get("name") == request.level), None)
+    if level is None:
         return f"level '{request.level}' is not on the ticket's SLA clock"
+    if int(level.get("gen", 0)) != request.generation:
+        return (
+            f"level '{request.level}' was rescheduled (generation {level.get('gen', 0)}, "
+            f"this schedule is generation {request.generation})"
+        )
     return None
 
 
@@ -134,6 +159,10 @@ def fire(deps: FireDeps, cfg: TenantConfig, request: ReminderEvent) -> FireResul
     reason = stale_reason(ticket, request)
     if reason is not None or ticket is None:
         return FireResult("stale", reason or "")
+    if deps.sla is not None and _config_changed(cfg, ticket):
+        ticket, outcome, why = _reschedule(deps, deps.sla, cfg, request)
+        if ticket is None:
+            return FireResult(outcome, why)
     policy = cfg.sla_policies.get(str((ticket.sla or {}).get("policy")))
     level = next((lv for lv in policy.levels if lv.name == request.level), None) if policy else None
     if policy is None or level is None:
@@ -166,6 +195,69 @@ def fire(deps: FireDeps, cfg: TenantConfig, request: ReminderEvent) -> FireResul
             result.sent.append(entry)
     result.breached = _mark_fired(deps, request, level.name, last)
     return result
+
+
+def _config_changed(cfg: TenantConfig, ticket: Ticket) -> bool:
+    """True when the ticket's clock was computed with another policy or calendar than `cfg` has."""
+    from functions.reminders.scheduler import digest_of  # scheduler.py imports nothing of this module
+
+    sla = ticket.sla or {}
+    stored = sla.get("digest")
+    if not stored:
+        return False  # a clock from before digests were kept: nothing to compare with
+    return digest_of(cfg, str(sla.get("policy"))) != stored
+
+
+def _reschedule(
+    deps: FireDeps, sla: Rescheduler, cfg: TenantConfig, request: ReminderEvent
+) -> tuple[Ticket | None, str, str]:
+    """Recompute the clock on the current configuration, replace its schedules, store it.
+
+    Returns the updated ticket when the fired level is already due on the new clock (send
+    it), else (None, "rescheduled" or "stale", why).
+    """
+    for _attempt in range(5):
+        ticket = deps.tickets.get(request.tenant, request.ticket_id)
+        reason = stale_reason(ticket, request)
+        if reason is not None:
+            return None, "stale", reason  # it moved on meanwhile
+        old = dict(ticket.sla or {})
+        if not _config_changed(cfg, ticket):
+            return ticket, "", ""  # another fire rescheduled it already
+        replanned = sla.replan(cfg, ticket, request.level)
+        if replanned is None:
+            why = "the ticket's SLA clock cannot be recomputed on the current configuration"
+            return None, "stale", why
+        new = replanned.state
+        # new schedules first: a failure here leaves the old state, so the scheduler's retry redoes it
+        sla.reschedule(ticket, old, new, firing=request.level)
+        updated = ticket.model_copy(update={"sla": new})
+        event = TicketEvent(
+            at=now(),
+            actor=SYSTEM,
+            kind="sla_rescheduled",
+            node=request.node,
+            changes={"digest": new.get("digest"), "deadline": new.get("deadline")},
+            version=ticket.version,
+        )
+        try:
+            deps.tickets.save(updated, expected_version=ticket.version, event=event)
+        except Conflict:
+            continue
+        level = next((lv for lv in new["levels"] if lv["name"] == request.level), None)
+        if level is not None and (level.get("fired") or request.level in replanned.due_now):
+            return updated, "", ""
+        at = level["at"] if level is not None else None
+        return (
+            None,
+            "rescheduled",
+            (
+                f"the calendar or policy changed: level '{request.level}' moved to {at}"
+                if at
+                else f"the calendar or policy changed: level '{request.level}' is gone"
+            ),
+        )
+    raise Conflict(f"could not reschedule ticket {request.ticket_id}: it kept changing")
 
 
 def _mark_fired(deps: FireDeps, request: ReminderEvent, level: str, last: bool) -> bool:

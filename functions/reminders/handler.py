@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from functions.reminders.fire import FireDeps, ReminderEvent
 from functions.reminders.fire import fire as fire_reminder
-from shared.observability import logger, metrics, tracer
+from shared import metrics as catalogue
+from shared.observability import emit_metric, logger, metrics, tracer
 from shared.settings import settings
 from shared.tenant.store import tenant_config
 
@@ -29,6 +29,7 @@ def deps() -> FireDeps:
     global _deps
     if _deps is None:
         from functions.reminders.channels import AwsSender
+        from functions.reminders.scheduler import SchedulerSla
         from shared.repositories.reminders import ReminderMarkers, marker_key
         from shared.repositories.tickets import TicketRepository
 
@@ -40,6 +41,7 @@ def deps() -> FireDeps:
             markers=ReminderMarkers(),
             sender=AwsSender(env.sender_email, settings().region),
             marker_key=marker_key,
+            sla=SchedulerSla.from_environment(),  # reschedules open timers after a calendar change
         )
     return _deps
 
@@ -60,9 +62,13 @@ def fire(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = fire_reminder(deps(), cfg, request)
     if result.outcome == "stale":
         logger.info("stale reminder dropped", extra={"reason": result.reason})
+    elif result.outcome == "rescheduled":
+        logger.info("reminder rescheduled after a calendar change", extra={"reason": result.reason})
     else:
         logger.info("reminder sent", extra={"sent": len(result.sent), "skipped": result.skipped})
+    dims = {"tenant": request.tenant, "node": request.node, "level": request.level}
+    if result.sent:
+        emit_metric(catalogue.SLA_REMINDERS_SENT, len(result.sent), **dims)
     if result.breached:
-        metrics.add_dimension(name="tenant", value=request.tenant)
-        metrics.add_metric(name="SlaBreaches", unit=MetricUnit.Count, value=1)
+        emit_metric(catalogue.SLA_BREACHES, 1, **dims)
     return result.answer()

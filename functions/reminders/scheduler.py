@@ -17,6 +17,19 @@ The SLA state stored on the ticket (`ticket.sla`, shown by `GET /tickets/{id}`):
 | `breached` | true once the last level fired |
 | `paused`, `paused_at`, `paused_on` | the clock stands still on a `pause_on_nodes` node |
 | `paused_time` | business seconds paused so far on this node's clock |
+| `digest` | `sla_digest(policy, calendar)` of the configuration the instants were computed with |
+| `generation` | how many times the open timers were rescheduled (0 at first) |
+
+A level may also carry `gen`: the generation of the schedule that will send it (absent = 0).
+Schedules of generation 0 are named `schedule_name(tenant, ticket, node, visit, level)`; later
+generations add `-g<n>`, and their payload carries `"generation": n`. A fired schedule whose
+generation is not its level's is stale (the timer was moved).
+
+Calendar change: when a reminder fires and the tenant's configuration now gives another
+`digest` for the ticket's policy and calendar, `replan` recomputes the clock from the business
+time already used (measured on the new calendar up to now), `reschedule` creates the new
+schedules (next generation) and deletes the old ones, and the reminders function stores the
+new state; it sends for that fire only if its level is already due on the new clock.
 
 Pause: entering a pause node freezes the state of the node that was timed (the business time
 used is added to `consumed`); coming back to that node resumes with the remaining budget, so
@@ -26,6 +39,7 @@ kept as it was and not scheduled again.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -33,10 +47,12 @@ from shared.adapters.scheduler import schedule_name
 from shared.calendar import BusinessCalendar
 from shared.clock import now
 from shared.domain.ticket import Ticket
-from shared.sla import SlaPlan, plan, seconds
+from shared.sla import SlaPlan, plan, seconds, sla_digest
 from shared.tenant.models import Calendar, SlaPolicy, TenantConfig
 
 DEFAULT_PRIORITY = "normal"
+RESCHEDULE_LEAD = timedelta(minutes=1)
+"""A rescheduled level that is already due (not the one firing) fires this long after now."""
 
 
 class OneTimeSchedules(Protocol):
@@ -46,8 +62,30 @@ class OneTimeSchedules(Protocol):
     def delete(self, name: str) -> None: ...
 
 
-def reminder_schedule_name(tenant: str, ticket_id: str, node: str, visit: int, level: str) -> str:
+def reminder_schedule_name(
+    tenant: str, ticket_id: str, node: str, visit: int, level: str, generation: int = 0
+) -> str:
+    if generation:
+        return schedule_name(tenant, ticket_id, node, str(visit), level, f"g{generation}")
     return schedule_name(tenant, ticket_id, node, str(visit), level)
+
+
+def digest_of(cfg: TenantConfig, policy_name: str) -> str | None:
+    """The digest of a policy and its calendar in `cfg` (None if either is gone)."""
+    policy = cfg.sla_policies.get(policy_name)
+    if policy is None or policy.calendar not in cfg.calendars:
+        return None
+    return sla_digest(policy, cfg.calendars[policy.calendar])
+
+
+@dataclass(frozen=True)
+class Replan:
+    """A clock recomputed on the tenant's current policy and calendar (see `SchedulerSla.replan`)."""
+
+    state: dict[str, Any]
+    """The new `ticket.sla`."""
+    due_now: frozenset[str]
+    """Levels not yet fired whose instant has already come on the new clock."""
 
 
 def policy_of(cfg: TenantConfig, ticket_type: str) -> tuple[str, SlaPolicy] | None:
@@ -127,6 +165,7 @@ class SchedulerSla:
         assert due is not None  # the budget exists (checked above)
         fired_before = {lv["name"]: lv.get("fired", False) for lv in previous.get("levels", [])}
         state = _state(name, due, visit, paused_time, fired_before if resuming else {})
+        state["digest"] = sla_digest(policy, cfg.calendars[policy.calendar])
         if resuming:
             state["level"] = previous.get("level")
             state["breached"] = bool(previous.get("breached"))
@@ -141,8 +180,104 @@ class SchedulerSla:
         if node not in policy.targets:
             return
         visit = ticket.visits.get(node, 0)
-        for level in policy.levels:
-            self.schedules.delete(reminder_schedule_name(ticket.tenant, ticket.id, node, visit, level.name))
+        names = {
+            reminder_schedule_name(ticket.tenant, ticket.id, node, visit, lv.name) for lv in policy.levels
+        }
+        sla = ticket.sla or {}
+        if sla.get("node") == node and sla.get("visit") == visit:
+            names |= set(self._names(ticket, sla).values())
+        for name in sorted(names):
+            self.schedules.delete(name)
+
+    def replan(self, cfg: TenantConfig, ticket: Ticket, firing: str | None = None) -> Replan | None:
+        """The ticket's running clock recomputed on the current policy and calendar of `cfg`.
+
+        The clock keeps its start (`entered_at`, with `consumed` used before it) and is counted
+        on the *new* calendar, so the business time used so far is measured anew: a level whose
+        instant has come by now is due, the others move to their new instants.
+
+        Levels keep their `fired`; those not fired get the next generation, except `firing`
+        (the level whose schedule runs now) when it is already due: it keeps its generation,
+        so that schedule may send it. Levels already due are reported in `due_now`. None when
+        the clock cannot be recomputed (no policy, no budget for the node any more) or is not
+        running.
+        """
+        previous = ticket.sla or {}
+        if not previous or previous.get("paused"):
+            return None
+        name = str(previous.get("policy"))
+        policy = cfg.sla_policies.get(name)
+        if policy is None or policy.calendar not in cfg.calendars:
+            return None
+        node, priority = str(previous["node"]), str(previous["priority"])
+        budget = policy.budget(node, priority)
+        if budget is None:
+            return None
+        calendar = calendar_of(cfg, policy)
+        instant = now()
+        entered_at = datetime.fromisoformat(previous["entered_at"])
+        consumed = timedelta(seconds=previous.get("consumed", 0))
+        due = plan(policy, calendar, node, priority, entered_at, consumed)
+        assert due is not None  # the budget exists (checked above)
+        generation = int(previous.get("generation", 0)) + 1
+        old = {lv.get("name"): lv for lv in previous.get("levels", [])}
+        levels: list[dict[str, Any]] = []
+        due_now: set[str] = set()
+        for level in due.levels:
+            before = old.get(level.name, {})
+            entry: dict[str, Any] = {"name": level.name, "at": level.at.isoformat(), "fired": False}
+            gen = generation
+            if before.get("fired") or before.get("passed"):
+                # reached already: never scheduled (nor sent) again
+                entry.update(fired=bool(before.get("fired")), passed=bool(before.get("passed")))
+                gen = int(before.get("gen", 0))
+            elif level.at <= instant:
+                due_now.add(level.name)
+                if level.name == firing:
+                    gen = int(before.get("gen", 0))  # the schedule firing now still owns it
+            if not entry.get("passed"):
+                entry.pop("passed", None)
+            if gen:
+                entry["gen"] = gen
+            levels.append(entry)
+        state = {
+            **previous,
+            "budget": seconds(due.budget),
+            "consumed": seconds(due.consumed),
+            "entered_at": due.entered_at.isoformat(),
+            "deadline": due.deadline.isoformat(),
+            "levels": levels,
+            "digest": sla_digest(policy, cfg.calendars[policy.calendar]),
+            "generation": generation,
+        }
+        return Replan(state, frozenset(due_now))
+
+    def reschedule(
+        self, ticket: Ticket, old: dict[str, Any], new: dict[str, Any], firing: str | None = None
+    ) -> None:
+        """Create the schedules of `new` (only the next generation's), then delete `old`'s.
+
+        `firing` is the level whose schedule is running this very moment: its schedule is left
+        alone (it deletes itself when done, and the scheduler may still retry it). A level of
+        the next generation that is already due is scheduled `RESCHEDULE_LEAD` from now.
+        """
+        node, visit = str(new["node"]), int(new["visit"])
+        generation = int(new.get("generation", 0))
+        earliest = now() + RESCHEDULE_LEAD
+        created: set[str] = set()
+        for level in new.get("levels", []):
+            if level.get("fired") or level.get("passed") or level.get("gen", 0) != generation:
+                continue
+            name = reminder_schedule_name(ticket.tenant, ticket.id, node, visit, level["name"], generation)
+            when = max(datetime.fromisoformat(level["at"]), earliest)
+            self.schedules.at(
+                name, when, self.target_arn, _payload(ticket, node, visit, level["name"], generation)
+            )
+            created.add(name)
+        keep = created | set(self._names(ticket, new).values())
+        for level_name, name in self._names(ticket, old).items():
+            if level_name != firing and name not in keep:
+                self.schedules.delete(name)
 
     # ----------------------------------------------------------------- internals
 
@@ -168,15 +303,34 @@ class SchedulerSla:
         for level in state.get("levels", []):
             if level.get("fired") or level.get("passed"):
                 continue
-            payload = {
-                "tenant": ticket.tenant,
-                "ticket_id": ticket.id,
-                "node": node,
-                "visit": visit,
-                "level": level["name"],
-            }
-            name = reminder_schedule_name(ticket.tenant, ticket.id, node, visit, level["name"])
+            gen = int(level.get("gen", 0))
+            payload = _payload(ticket, node, visit, level["name"], gen)
+            name = reminder_schedule_name(ticket.tenant, ticket.id, node, visit, level["name"], gen)
             self.schedules.at(name, datetime.fromisoformat(level["at"]), self.target_arn, payload)
+
+    @staticmethod
+    def _names(ticket: Ticket, state: dict[str, Any]) -> dict[str, str]:
+        """Level -> the name of its schedule, for the levels of `state`."""
+        node, visit = str(state.get("node")), int(state.get("visit", 0))
+        return {
+            lv["name"]: reminder_schedule_name(
+                ticket.tenant, ticket.id, node, visit, lv["name"], int(lv.get("gen", 0))
+            )
+            for lv in state.get("levels", [])
+        }
+
+
+def _payload(ticket: Ticket, node: str, visit: int, level: str, generation: int) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "tenant": ticket.tenant,
+        "ticket_id": ticket.id,
+        "node": node,
+        "visit": visit,
+        "level": level,
+    }
+    if generation:
+        payload["generation"] = generation
+    return payload
 
 
 def _state(

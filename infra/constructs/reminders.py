@@ -1,13 +1,15 @@
-"""SLA reminders: the EventBridge Scheduler group, the role it invokes with, notify rights."""
+"""SLA reminders: the EventBridge Scheduler group, the role it invokes with, the schedules'
+dead-letter queue, notify rights."""
 
 from __future__ import annotations
 
-from aws_cdk import Stack, Validations
+from aws_cdk import Duration, Stack, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.constructs.functions import FUNCTIONS_BY_KEY, function_arn, iam_ack
+from infra.constructs.functions import FUNCTIONS_BY_KEY, ack, function_arn, iam_ack
 
 SCHEDULE_GROUP = "scrm-reminders"
 REMINDERS_FUNCTION = FUNCTIONS_BY_KEY["reminders-fire"].name
@@ -16,8 +18,11 @@ REMINDERS_FUNCTION = FUNCTIONS_BY_KEY["reminders-fire"].name
 class Reminders(Construct):
     """Schedule group ``scrm-reminders`` and the role Scheduler assumes to fire reminders.
 
-    Built before the functions (they receive the group name and role ARN in their
-    environment); the role names ``scrm-reminders-fire`` by its fixed ARN.
+    Built before the functions (they receive the group name, role ARN and dead-letter
+    queue ARN in their environment); the role names ``scrm-reminders-fire`` by its fixed ARN.
+
+    ``dlq``: every schedule's ``Target.DeadLetterConfig`` (invocations that still fail after
+    the schedule's retry policy); the scheduler role may send to it.
     """
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
@@ -39,6 +44,27 @@ class Reminders(Construct):
                 sid="FireReminders",
                 actions=["lambda:InvokeFunction"],
                 resources=[function_arn(self, REMINDERS_FUNCTION)],
+            )
+        )
+        self.dlq = sqs.Queue(
+            self,
+            "Dlq",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="DeadLetters",
+                actions=["sqs:SendMessage"],
+                resources=[self.dlq.queue_arn],
+            )
+        )
+        Validations.of(self.dlq).acknowledge(
+            ack(
+                "AwsSolutions-SQS3",
+                "this queue is itself a dead-letter queue: that of the EventBridge Scheduler "
+                "reminder schedules (Target.DeadLetterConfig)",
             )
         )
 

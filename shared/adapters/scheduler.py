@@ -2,22 +2,36 @@
 
 Schedules are named deterministically by their caller, so creating one twice is harmless
 (``ConflictException`` means it exists) and deleting a missing one is not an error.
+
+Every schedule carries a retry policy (``MAX_RETRY_ATTEMPTS`` attempts within
+``MAX_EVENT_AGE_SECONDS``) and, when the environment names one (``SCHEDULER_DLQ_ARN``), a
+dead-letter queue: an invocation that still fails after the retries lands there instead of
+being dropped. The platform stack creates that queue beside the schedule group.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.exceptions import ClientError
 
 from shared.settings import settings
 
+if TYPE_CHECKING:
+    from mypy_boto3_scheduler.type_defs import TargetTypeDef
+
 _NAME_OK = re.compile(r"[^0-9A-Za-z_.-]")
+
+MAX_RETRY_ATTEMPTS = 10
+MAX_EVENT_AGE_SECONDS = 3600
+DLQ_ENV = "SCHEDULER_DLQ_ARN"
+"""Environment variable with the ARN of the schedules' dead-letter queue (SQS)."""
 
 
 def schedule_name(*parts: str) -> str:
@@ -36,6 +50,23 @@ class OneTimeScheduler:
         self._client = client or boto3.client("scheduler", region_name=cfg.region)
         self.group = cfg.scheduler_group
         self.role_arn = cfg.scheduler_role_arn
+        # read here until the settings model has the field (then the settings value wins)
+        self.dlq_arn: str = getattr(cfg, "scheduler_dlq_arn", "") or os.environ.get(DLQ_ENV, "")
+
+    def target(self, target_arn: str, payload: dict[str, Any]) -> TargetTypeDef:
+        """The ``Target`` of a schedule: input, role, retry policy and dead-letter queue."""
+        target: TargetTypeDef = {
+            "Arn": target_arn,
+            "RoleArn": self.role_arn,
+            "Input": json.dumps(payload),
+            "RetryPolicy": {
+                "MaximumRetryAttempts": MAX_RETRY_ATTEMPTS,
+                "MaximumEventAgeInSeconds": MAX_EVENT_AGE_SECONDS,
+            },
+        }
+        if self.dlq_arn:
+            target["DeadLetterConfig"] = {"Arn": self.dlq_arn}
+        return target
 
     def at(self, name: str, when: datetime, target_arn: str, payload: dict[str, Any]) -> None:
         """Invoke ``target_arn`` with ``payload`` once at ``when`` (UTC); the schedule deletes itself."""
@@ -48,7 +79,7 @@ class OneTimeScheduler:
                 ScheduleExpressionTimezone="UTC",
                 FlexibleTimeWindow={"Mode": "OFF"},
                 ActionAfterCompletion="DELETE",
-                Target={"Arn": target_arn, "RoleArn": self.role_arn, "Input": json.dumps(payload)},
+                Target=self.target(target_arn, payload),
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ConflictException":

@@ -173,6 +173,11 @@ def test_table_keys_indexes_ttl_pitr(platform: Template, platform_raw: dict[str,
 # ----------------------------------------------------------------------------- queues
 
 
+def _reminders_dlq(raw: dict[str, Any]) -> str:
+    (lid,) = [lid for lid in of_type(raw, "AWS::SQS::Queue") if lid.startswith("RemindersDlq")]
+    return lid
+
+
 def test_every_queue_has_a_dlq_and_is_encrypted(platform_raw: dict[str, Any]) -> None:
     queues = of_type(platform_raw, "AWS::SQS::Queue")
     dlqs = {
@@ -181,6 +186,8 @@ def test_every_queue_has_a_dlq_and_is_encrypted(platform_raw: dict[str, Any]) ->
         if "RedrivePolicy" in q["Properties"]
     }
     assert dlqs, "no queue has a dead-letter queue"
+    # the reminders DLQ is the dead-letter queue of the EventBridge Scheduler schedules
+    dlqs.add(_reminders_dlq(platform_raw))
     for lid, queue in queues.items():
         assert "RedrivePolicy" in queue["Properties"] or lid in dlqs, f"{lid} has no DLQ and is none"
         assert queue["Properties"].get("SqsManagedSseEnabled") is True, lid
@@ -279,16 +286,22 @@ def test_roles_are_least_privilege(platform_raw: dict[str, Any]) -> None:
         "scrm-ticket-intake",
         "scrm-webhooks-ops",  # the intake DLQ only (redrive)
     }
-    assert {n for n, a in every.items() if "iam:PassRole" in a} == {"scrm-ticket-park"}
-    assert {n for n, a in every.items() if "scheduler:CreateSchedule" in a} == {"scrm-ticket-park"}
+    # reminders-fire reschedules open timers after a calendar change
+    assert {n for n, a in every.items() if "iam:PassRole" in a} == {"scrm-ticket-park", "scrm-reminders-fire"}
+    assert {n for n, a in every.items() if "scheduler:CreateSchedule" in a} == {
+        "scrm-ticket-park",
+        "scrm-reminders-fire",
+    }
     assert {n for n, a in every.items() if "states:SendTaskSuccess" in a} == {"scrm-ticket-api"}
     assert {n for n, a in every.items() if "states:StartExecution" in a} == {
         "scrm-ticket-api",
         "scrm-ticket-step",
         "scrm-ticket-intake",
     }
+    # reminders, and dispatch's notice to dispatchers when nobody fits
     assert {n for n, a in every.items() if "sns:Publish" in a or "ses:SendEmail" in a} == {
-        "scrm-reminders-fire"
+        "scrm-reminders-fire",
+        "scrm-dispatch-assign",
     }
 
 
@@ -356,8 +369,11 @@ def test_scheduler_group_and_role(platform: Template, platform_raw: dict[str, An
     role_id = platform.find_outputs("SchedulerRoleArn")["SchedulerRoleArn"]["Value"]["Fn::GetAtt"][0]
     trust = platform_raw["Resources"][role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert [s["Principal"] for s in trust] == [{"Service": "scheduler.amazonaws.com"}]
-    (statement,) = statements_of_role(platform_raw, role_id)
+    statement, dead_letters = statements_of_role(platform_raw, role_id)
     assert statement["Action"] == "lambda:InvokeFunction"
+    assert (
+        dead_letters["Action"] == "sqs:SendMessage"
+    )  # the schedules' DLQ (tests/infra/test_reminders_infra.py)
     assert json.dumps(statement["Resource"]).endswith(':function:scrm-reminders-fire"]]}')
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities import parameters
 from moto.ses.models import ses_backends
 from moto.sns.models import sns_backends
 
@@ -70,6 +71,11 @@ def world(aws: None, monkeypatch: pytest.MonkeyPatch, acme: TenantConfig) -> Ite
     monkeypatch.setenv("SCHEDULER_ROLE_ARN", f"arn:aws:iam::{ACCOUNT}:role/scheduler")
     monkeypatch.setenv("REMINDER_FUNCTION_ARN", TARGET)
     monkeypatch.setenv("SENDER_EMAIL", SENDER)
+    dlq_url = boto3.client("sqs", region_name=REGION).create_queue(QueueName="reminders-dlq")["QueueUrl"]
+    dlq_arn = boto3.client("sqs", region_name=REGION).get_queue_attributes(
+        QueueUrl=dlq_url, AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+    monkeypatch.setenv("SCHEDULER_DLQ_ARN", dlq_arn)
     monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
     settings.cache_clear()
     boto3.client("scheduler", region_name=REGION).create_schedule_group(Name=GROUP)
@@ -82,7 +88,8 @@ def world(aws: None, monkeypatch: pytest.MonkeyPatch, acme: TenantConfig) -> Ite
     reminders_handler._deps = None  # bind the handler's clients to this moto
     sla = SchedulerSla(OneTimeScheduler(), TARGET)
     deps = service.Deps(tickets=TicketRepository(), engine=FakeEngine(), sla=sla)
-    yield {"deps": deps, "clock": manual, "cfg": acme}
+    yield {"deps": deps, "clock": manual, "cfg": acme, "dlq_arn": dlq_arn}
+    parameters.clear_caches()
     clock.reset()
     reminders_handler._deps = None
     settings.cache_clear()
@@ -315,3 +322,63 @@ def test_ticket_types_without_a_policy_have_no_clock(world: dict[str, Any]) -> N
     assert sla.start(world["cfg"], consult, "answer") is None
     sla.stop(world["cfg"], consult, "answer")
     assert schedules() == {}
+
+
+# --------------------------------------------------------------------------- retries, DLQ, calendar change
+
+
+def test_every_schedule_retries_and_ends_in_the_dead_letter_queue(world: dict[str, Any]) -> None:
+    install_ticket(world)
+    found = schedules()
+    assert len(found) == 3
+    for name, schedule in found.items():
+        target = schedule["Target"]
+        assert target["RetryPolicy"] == {"MaximumRetryAttempts": 10, "MaximumEventAgeInSeconds": 3600}, name
+        assert target["DeadLetterConfig"] == {"Arn": world["dlq_arn"]}, name
+        assert target["RoleArn"] == f"arn:aws:iam::{ACCOUNT}:role/scheduler"
+
+
+def deploy(cfg: TenantConfig) -> None:
+    """Write a changed tenant configuration as the tenant stack would, and drop the functions' cache."""
+    ssm = boto3.client("ssm", region_name=REGION)
+    for name, value in encode_config(cfg).items():
+        ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
+    parameters.clear_caches()
+
+
+def test_a_calendar_change_moves_the_open_reminders(world: dict[str, Any]) -> None:
+    # Given an urgent install ticket on on_site from Monday 09:00 (yellow 11:00, orange 13:12, red 14:00)
+    ticket = install_ticket(world)
+    before = schedules()
+    # When Monday is made a day off, and the yellow schedule fires at 11:00
+    acme: TenantConfig = world["cfg"]
+    default = acme.calendars["default"]
+    closed_monday = default.model_copy(update={"days_off": [*default.days_off, date(2026, 11, 23)]})
+    deploy(acme.model_copy(update={"calendars": {**acme.calendars, "default": closed_monday}}))
+    world["clock"].set(sh(23, 11))
+    result = fire(before[f"acme-home-{ticket.id}-on_site-1-yellow"])
+    # Then nothing is sent: no business time was used on Monday, the clock starts on Tuesday 09:00
+    assert result["outcome"] == "rescheduled" and "yellow" in result["reason"]
+    assert sms() == [] and emails() == []
+    found = schedules()
+    expected = {"yellow": sh(24, 11), "orange": sh(24, 13, 12), "red": sh(24, 14)}
+    moved = {f"acme-home-{ticket.id}-on_site-1-{level}-g1": when for level, when in expected.items()}
+    # the old orange and red are gone; the old yellow is the one firing (it deletes itself)
+    assert {name: at_of(s) for name, s in found.items() if name.endswith("-g1")} == moved
+    assert set(found) - set(moved) == {f"acme-home-{ticket.id}-on_site-1-yellow"}
+    for name in moved:
+        assert json.loads(found[name]["Target"]["Input"])["generation"] == 1
+        assert found[name]["Target"]["DeadLetterConfig"] == {"Arn": world["dlq_arn"]}
+    state = world["deps"].tickets.get("acme-home", ticket.id).sla
+    assert state["deadline"] == sh(24, 14).isoformat() and state["generation"] == 1
+    assert state["digest"] != ticket.sla["digest"]
+    # And the old yellow, retried, is stale; the moved one sends on Tuesday 11:00, once
+    assert fire(before[f"acme-home-{ticket.id}-on_site-1-yellow"])["outcome"] == "stale"
+    world["clock"].set(sh(24, 11))
+    sent = fire(found[f"acme-home-{ticket.id}-on_site-1-yellow-g1"])
+    assert sent["outcome"] == "sent" and [phone for phone, _ in sms()] == ["+8613800000001"]
+    assert "2026-11-24 14:00 (Asia/Shanghai)" in sms()[0][1]
+    assert fire(found[f"acme-home-{ticket.id}-on_site-1-yellow-g1"])["sent"] == []
+    # Leaving the node deletes the moved schedules
+    act(world, ticket.id, "t-wang", "complete", ON_SITE_FORM)
+    assert not [name for name in schedules() if "-g1" in name]
