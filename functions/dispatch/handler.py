@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from functools import lru_cache
 from typing import Any
 
@@ -11,14 +12,17 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from functions.dispatch import service
+from functions.dispatch.notify import Notifier
 from functions.dispatch.schemas import TechnicianOut, TechnicianPage, TechnicianUpdate, technician_out
+from shared import metrics as catalogue
 from shared.clock import now
 from shared.errors import Forbidden
 from shared.http import current_caller, install_error_handlers
 from shared.identity import Caller
-from shared.observability import logger, metrics, tracer
+from shared.observability import emit_metric, logger, metrics, tracer
 from shared.repositories.technicians import TechnicianRepository
 from shared.repositories.tickets import TicketRepository
+from shared.settings import settings
 from shared.tenant.models import TenantConfig
 from shared.tenant.store import tenant_config
 
@@ -45,7 +49,26 @@ def task_deps() -> service.DispatchDeps:
 
         built.engine = StepFunctionsEngine()
         built.offers = OneTimeScheduler() if dispatch_settings().offer_timeouts else None
+        built.notifier = _notifier()
     return built
+
+
+def _notifier() -> Notifier:
+    """SMS/email to dispatchers when nobody fits: the reminders' channels and sent-markers.
+
+    Email needs ``SENDER_EMAIL`` (a verified SES identity) in the function's environment;
+    without it only SMS is sent.
+    """
+    from functions.reminders.channels import AwsSender
+    from shared.repositories.reminders import ReminderMarkers, marker_key
+
+    sender_email = os.environ.get("SENDER_EMAIL", "").strip()
+    return Notifier(
+        sender=AwsSender(sender_email or "unset@invalid", settings().region),
+        markers=ReminderMarkers(),
+        marker_key=marker_key,
+        email_enabled=bool(sender_email),
+    )
 
 
 class DispatchSettings(BaseModel):
@@ -114,17 +137,27 @@ def assign(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """
     cfg = tenant_config(event["tenant"])
     logger.append_keys(ticket_id=event["ticket_id"], node=event.get("node"))
+    tenant, node = cfg.tenant.id, str(event.get("node"))
     if event.get("op") == "offer_expired":
         expired = service.offer_expired(task_deps(), cfg, event)
         logger.info("offer expired", extra=expired)
+        if expired.get("declined"):
+            emit_metric(catalogue.DISPATCH_OUTCOME, 1, tenant=tenant, node=node, outcome="offer_expired")
         return expired
+    started = time.perf_counter()
     try:
         target = getattr(context, "invoked_function_arn", None)
         answer = service.assign(task_deps(), cfg, event["ticket_id"], event["node"], offer_target=target)
     except service.LoopLimit as exc:
+        emit_metric(catalogue.TICKETS_FAILED, 1, tenant=tenant, node=node)
         raise LoopLimitError(str(exc)) from None
     except service.NoCandidate as exc:
+        emit_metric(catalogue.DISPATCH_OUTCOME, 1, tenant=tenant, node=node, outcome="no_candidate")
+        emit_metric(catalogue.TICKETS_FAILED, 1, tenant=tenant, node=node)
         raise NoCandidateError(str(exc)) from None
+    outcome = "assigned" if answer.get("outcome") == "done" else "no_candidate"
+    emit_metric(catalogue.DISPATCH_OUTCOME, 1, tenant=tenant, node=node, outcome=outcome)
+    emit_metric(catalogue.DISPATCH_LATENCY, (time.perf_counter() - started) * 1000, tenant=tenant, node=node)
     logger.info(
         "dispatched", extra={"outcome": answer.get("outcome"), "technician": answer.get("technician")}
     )

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from functions.dispatch.notify import Notifier, notify_no_candidate
 from functions.dispatch.scoring import Job, Policy, rank
 from shared.adapters.scheduler import schedule_name
 from shared.calendar import BusinessCalendar
@@ -70,6 +71,8 @@ class DispatchDeps:
     """``None``: offers do not expire (no scheduler configured for the function)."""
     engine: WorkflowEngine | None = None
     """Needed only to decline an expired offer on the technician's behalf."""
+    notifier: Notifier | None = None
+    """``None``: nobody is told when dispatch finds no technician (the ticket still says so)."""
 
 
 class LoopLimit(Exception):
@@ -170,16 +173,30 @@ def assign(
     *,
     offer_target: str | None = None,
 ) -> dict[str, Any]:
-    """The ``dispatch`` node: pick the best technician and take them atomically, or say nobody fits.
+    """The ``dispatch`` node: pick the best technician and take them atomically, or say nobody fits
+    (and tell the tenant's dispatchers, when the deps have a notifier).
 
     Answers ``{"outcome": "done", "technician": id, "attempt": n}`` or ``{"outcome": "no_candidate"}``;
     a retry of the same visit gives the same answer. With ``offer_target`` (the ARN of the function
     to call back) and an offer timer, the offer expires after ``dispatch.offer_timeout``.
     """
     answer = _assign(deps, cfg, ticket_id, node_name)
-    node = cfg.ticket_types[deps.tickets.get(cfg.tenant.id, ticket_id).type].nodes[node_name]
-    if answer["outcome"] == "no_candidate" and not node.on_no_candidate and "status" not in answer:
-        _fail_without_candidate(deps, cfg, ticket_id, node_name)
+    ticket = deps.tickets.get(cfg.tenant.id, ticket_id)
+    node = cfg.ticket_types[ticket.type].nodes[node_name]
+    if answer["outcome"] == "no_candidate" and "status" not in answer:
+        if not node.on_no_candidate:
+            _fail_without_candidate(deps, cfg, ticket_id, node_name)
+        if deps.notifier is not None:
+            # once per visit of the node (markers), so a retried task does not send again
+            explanation = (ticket.dispatch or {}).get("explanation") or {}
+            notify_no_candidate(
+                deps.notifier,
+                cfg,
+                ticket,
+                node_name,
+                ticket.visits.get(node_name, 0),
+                explanation.get("filtered"),
+            )
     if answer["outcome"] == "done" and offer_target and deps.offers is not None:
         payload = {
             "op": "offer_expired",

@@ -272,3 +272,185 @@ def test_a_candidate_that_dominates_every_criterion_always_wins(
     )
     assert ranking.candidates[0].id == "t-zzz"
     assert ranking.candidates[0].total > ranking.candidates[1].total
+
+
+# --------------------------------------------------------------------------- no-candidate notices
+# (kept here with the other dispatch unit tests; ``functions.dispatch.notify`` with fakes)
+
+
+class FakeSender:
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.sent: list[tuple[str, str, str]] = []
+
+    def sms(self, phone: str, text: str) -> None:
+        if self.fail:
+            raise RuntimeError("SNS is down")
+        self.sent.append(("sms", phone, text))
+
+    def email(self, address: str, subject: str, body: str) -> None:
+        if self.fail:
+            raise RuntimeError("SES is down")
+        self.sent.append(("email", address, subject))
+
+
+class FakeMarkers:
+    def __init__(self) -> None:
+        self.keys: set[tuple[str, str]] = set()
+
+    def claim(self, key: tuple[str, str], to: str, at: datetime) -> bool:
+        if key in self.keys:
+            return False
+        self.keys.add(key)
+        return True
+
+    def release(self, key: tuple[str, str]) -> None:
+        self.keys.discard(key)
+
+
+def _notice_setup(**users: Any) -> tuple[Any, Any]:
+    from shared.domain.ticket import Ticket
+    from shared.tenant.loader import load_tenant_file
+    from tests.factories import EXAMPLES
+
+    cfg = load_tenant_file(str(EXAMPLES / "acme-home.yaml"))
+    if users:
+        cfg = cfg.model_copy(update=users)
+    ticket = Ticket(
+        tenant="acme-home",
+        id="TK-9",
+        type="install",
+        node="manual_dispatch",
+        created_at=NOW,
+        updated_at=NOW,
+        created_by="u-lin",
+        fields={"region": "CN-BJ"},
+    )
+    return cfg, ticket
+
+
+def _notifier(sender: FakeSender, markers: FakeMarkers, email: bool = True) -> Any:
+    from functions.dispatch.notify import Notifier
+    from shared.repositories.reminders import marker_key
+
+    return Notifier(sender=sender, markers=markers, marker_key=marker_key, email_enabled=email)
+
+
+def test_no_candidate_notifies_each_dispatcher_once_per_visit() -> None:
+    from functions.dispatch.notify import notify_no_candidate
+
+    cfg, ticket = _notice_setup()
+    sender, markers = FakeSender(), FakeMarkers()
+    notifier = _notifier(sender, markers)
+
+    first = notify_no_candidate(notifier, cfg, ticket, "dispatching", 1, {"capacity": 2})
+    # u-zhao is the only dispatcher of acme-home: one SMS and one email
+    assert [(c, to) for c, to, _ in sender.sent] == [
+        ("sms", "+8613800000012"),
+        ("email", "zhao@acme.example"),
+    ]
+    assert "TK-9" in sender.sent[0][2] and "capacity 2" in sender.sent[0][2]
+    assert len(first.sent) == 2 and not first.failed
+
+    # the same visit again (a retried task): nothing more is sent
+    again = notify_no_candidate(notifier, cfg, ticket, "dispatching", 1, {"capacity": 2})
+    assert len(sender.sent) == 2
+    assert {s["why"] for s in again.skipped} == {"already sent"}
+
+    # a new visit of the node (after a decline): the dispatchers hear again
+    notify_no_candidate(notifier, cfg, ticket, "dispatching", 2, {})
+    assert len(sender.sent) == 4
+
+
+def test_no_candidate_skips_quietly_without_addresses_or_sender() -> None:
+    from functions.dispatch.notify import notify_no_candidate
+    from shared.tenant.models import User
+
+    cfg, ticket = _notice_setup(users=[User(id="u-d", name="d", roles=["dispatcher"])])
+    sender, markers = FakeSender(), FakeMarkers()
+    nobody = notify_no_candidate(_notifier(sender, markers), cfg, ticket, "dispatching", 1)
+    assert sender.sent == [] and markers.keys == set()
+    assert [s["channel"] for s in nobody.skipped] == ["sms", "email"]
+
+    cfg, ticket = _notice_setup()
+    no_sender = notify_no_candidate(_notifier(sender, markers, email=False), cfg, ticket, "dispatching", 1)
+    assert [c for c, _, _ in sender.sent] == ["sms"]
+    assert no_sender.skipped == [
+        {
+            "recipient": "u-zhao",
+            "channel": "email",
+            "to": "zhao@acme.example",
+            "why": "no sender address configured",
+        }
+    ]
+
+
+def test_a_failed_notice_gives_its_marker_back_and_does_not_raise() -> None:
+    from functions.dispatch.notify import notify_no_candidate
+
+    cfg, ticket = _notice_setup()
+    sender, markers = FakeSender(fail=True), FakeMarkers()
+    result = notify_no_candidate(_notifier(sender, markers), cfg, ticket, "dispatching", 1)
+    assert [f["channel"] for f in result.failed] == ["sms", "email"]
+    assert markers.keys == set()  # a later retry may send
+    sender.fail = False
+    notify_no_candidate(_notifier(sender, markers), cfg, ticket, "dispatching", 1)
+    assert len(sender.sent) == 2
+
+
+class FakeTickets:
+    def __init__(self, ticket: Any) -> None:
+        self.ticket = ticket
+        self.events: list[Any] = []
+
+    def get(self, tenant: str, ticket_id: str) -> Any:
+        return self.ticket
+
+    def history(self, tenant: str, ticket_id: str) -> list[Any]:
+        return list(self.events)
+
+    def save(self, ticket: Any, *, expected_version: int, event: Any = None, **_: Any) -> None:
+        assert expected_version == self.ticket.version
+        self.ticket = ticket
+        if event is not None:
+            self.events.append(event)
+
+
+class EmptyRegistry:
+    """Everyone is full: the roster has one technician at capacity."""
+
+    def ensure_seeded(self, tenant: str, technicians: list[Any]) -> None:
+        return None
+
+    def roster(self, tenant: str) -> list[TechnicianRecord]:
+        return [tech("t-full", load=5, capacity=5)]
+
+    def release(self, tenant: str, technician_id: str, ticket_id: str) -> None:
+        raise AssertionError("nobody held the ticket")
+
+
+def test_the_dispatch_task_notifies_dispatchers_when_nobody_fits_and_a_retry_does_not() -> None:
+    from functions.dispatch import service
+    from shared import clock
+
+    cfg, ticket = _notice_setup()
+    ticket = ticket.model_copy(update={"node": "dispatching"})
+    sender, markers = FakeSender(), FakeMarkers()
+    deps = service.DispatchDeps(
+        tickets=FakeTickets(ticket),
+        technicians=EmptyRegistry(),  # type: ignore[arg-type]
+        notifier=_notifier(sender, markers),
+    )
+    clock.install(lambda: NOW)
+    try:
+        assert service.assign(deps, cfg, "TK-9", "dispatching") == {"outcome": "no_candidate"}
+        assert [(c, to) for c, to, _ in sender.sent] == [
+            ("sms", "+8613800000012"),
+            ("email", "zhao@acme.example"),
+        ]
+        assert "capacity 1" in sender.sent[0][2]
+        # the task retried (same visit): same answer, no second notice
+        assert service.assign(deps, cfg, "TK-9", "dispatching") == {"outcome": "no_candidate"}
+        assert len(sender.sent) == 2
+    finally:
+        clock.reset()

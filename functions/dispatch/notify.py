@@ -1,0 +1,139 @@
+"""Tell the tenant's dispatchers when dispatch finds nobody, so a person takes the ticket.
+
+Pure logic: the sender (SMS/email, ``functions.reminders.channels.AwsSender`` in AWS) and the
+sent-markers (``shared.repositories.reminders.ReminderMarkers``) come in as arguments.
+
+- **Who**: the tenant's users with the role ``dispatcher``, each once.
+- **How**: an SMS to their phone and an email to their address; a person without one is
+  skipped quietly (listed under ``skipped``), and so is email when no sender address is
+  configured for the function.
+- **Once**: a marker per (ticket, node, visit, recipient, channel) is claimed before sending,
+  so a retried dispatch task (or a duplicated invocation) never sends twice for the same visit
+  of the dispatch node; a new visit (after a decline) notifies again.
+- **Never in the way**: a failed send gives its marker back and is reported under ``failed``;
+  it does not fail the dispatch (the ticket is already on its way to manual dispatch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from shared.clock import now
+from shared.domain.ticket import Ticket
+from shared.observability import logger
+from shared.tenant.models import TenantConfig
+
+ROLE = "dispatcher"
+LEVEL = "no_candidate"
+"""The level part of the marker key (reminder markers use SLA level names; no clash)."""
+CHANNELS = ("sms", "email")
+
+
+class Sender(Protocol):
+    def sms(self, phone: str, text: str) -> None: ...
+    def email(self, address: str, subject: str, body: str) -> None: ...
+
+
+class Markers(Protocol):
+    def claim(self, key: tuple[str, str], to: str, at: datetime) -> bool: ...
+    def release(self, key: tuple[str, str]) -> None: ...
+
+
+MarkerKey = Callable[[str, str, str, int, str, str, str], tuple[str, str]]
+"""(tenant, ticket, node, visit, level, recipient, channel) -> key (``reminders.marker_key``)."""
+
+
+@dataclass
+class Notifier:
+    sender: Sender
+    markers: Markers
+    marker_key: MarkerKey
+    email_enabled: bool = True
+    """False when the function has no sender address (``SENDER_EMAIL``): email is skipped."""
+
+
+@dataclass
+class Notified:
+    sent: list[dict[str, str]] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    failed: list[dict[str, str]] = field(default_factory=list)
+
+    def answer(self) -> dict[str, Any]:
+        return {"sent": self.sent, "skipped": self.skipped, "failed": self.failed}
+
+
+@dataclass(frozen=True)
+class _Person:
+    id: str
+    name: str
+    phone: str | None
+    email: str | None
+
+
+def dispatchers(cfg: TenantConfig) -> list[_Person]:
+    people: dict[str, _Person] = {}
+    for user in cfg.users:
+        if ROLE in user.roles:
+            people.setdefault(user.id, _Person(user.id, user.name, user.phone, user.email))
+    return list(people.values())
+
+
+def notify_no_candidate(
+    notifier: Notifier,
+    cfg: TenantConfig,
+    ticket: Ticket,
+    node: str,
+    visit: int,
+    filtered: Mapping[str, int] | None = None,
+) -> Notified:
+    """Notify the dispatchers that ``ticket`` found no technician at ``node`` (visit ``visit``)."""
+    result = Notified()
+    subject, body = _texts(cfg, ticket, node, dict(filtered or {}))
+    for person in dispatchers(cfg):
+        for channel in CHANNELS:
+            address = person.phone if channel == "sms" else person.email
+            entry = {"recipient": person.id, "channel": channel, "to": address or ""}
+            if not address:
+                result.skipped.append({**entry, "why": f"{person.id} has no {channel} address"})
+                continue
+            if channel == "email" and not notifier.email_enabled:
+                result.skipped.append({**entry, "why": "no sender address configured"})
+                continue
+            key = notifier.marker_key(cfg.tenant.id, ticket.id, node, visit, LEVEL, person.id, channel)
+            if not notifier.markers.claim(key, address, now()):
+                result.skipped.append({**entry, "why": "already sent"})
+                continue
+            try:
+                if channel == "sms":
+                    notifier.sender.sms(address, body)
+                else:
+                    notifier.sender.email(address, subject, body)
+            except Exception as exc:  # a notice must not fail the dispatch
+                notifier.markers.release(key)
+                result.failed.append({**entry, "why": f"{type(exc).__name__}: {exc}"})
+                logger.warning("no-candidate notice not sent", extra={**entry, "error": str(exc)})
+                continue
+            result.sent.append(entry)
+    return result
+
+
+def _texts(cfg: TenantConfig, ticket: Ticket, node: str, filtered: dict[str, int]) -> tuple[str, str]:
+    kind = cfg.ticket_types.get(ticket.type)
+    type_name = kind.name if kind else ticket.type
+    spec = kind.nodes.get(node) if kind else None
+    target = spec.on_no_candidate if spec is not None else None
+    reasons = ", ".join(f"{reason} {count}" for reason, count in filtered.items()) or "-"
+    subject = (
+        f"[{cfg.tenant.name}] 工单 {ticket.id} 无可派技师，请人工派单 / "
+        f"Ticket {ticket.id}: no technician fits, dispatch it manually"
+    )
+    lines = [
+        f"工单 {ticket.id}（{type_name}）在节点「{node}」没有符合条件的技师，已转到「{target or '-'}」。",
+        f"Ticket {ticket.id} ({type_name}) found no technician at node '{node}'; "
+        f"it went to '{target or '-'}'. Filtered out: {reasons}.",
+        f"[DISPATCH {ticket.id} {LEVEL}]",
+    ]
+    return subject, "\n".join(lines)
