@@ -24,6 +24,7 @@ from functions.webhooks.adapters.base import MAX_BODY_BYTES, ChannelLike, Delive
 
 __all__ = [
     "MAX_BODY_BYTES",
+    "MAX_DELIVERY_ID_BYTES",
     "PLATFORMS",
     "ChannelLike",
     "Delivery",
@@ -44,6 +45,10 @@ _ADAPTERS: Mapping[str, Adapter] = {
     "standard-webhooks": standard_webhooks.verify,
 }
 PLATFORMS: tuple[str, ...] = tuple(_ADAPTERS)
+
+MAX_DELIVERY_ID_BYTES = 512
+"""Longest delivery id accepted (UTF-8). The id is part of the delivery record's keys, and DynamoDB
+refuses a sort key over 1,024 bytes; platforms' ids are far shorter (UUIDs, message ids)."""
 
 _JSON = {"content-type": "application/json"}
 _TEXT = {"content-type": "text/plain; charset=utf-8"}
@@ -83,7 +88,16 @@ def verify(
         body=body,
         now=now if now.tzinfo is not None else now.replace(tzinfo=UTC),
     )
-    return adapter(request, secrets, channel)
+    delivery = adapter(request, secrets, channel)
+    size = len(delivery.delivery_id.encode("utf-8", "surrogatepass"))
+    if size > MAX_DELIVERY_ID_BYTES:
+        raise Refusal(
+            400,
+            "bad_request",
+            f"the delivery id (the platform's id header or message id) is {size} bytes; "
+            f"at most {MAX_DELIVERY_ID_BYTES} are accepted",
+        )
+    return delivery
 
 
 def url_check(*, secrets: Mapping[str, str], channel: ChannelLike, query: Mapping[str, str]) -> str:
