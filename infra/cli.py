@@ -1,4 +1,4 @@
-"""The ``scrm`` command: validate, synth, local, demo, bench, deliveries."""
+"""The ``scrm`` command: validate, synth, local, demo, bench, deliveries, report."""
 
 from __future__ import annotations
 
@@ -268,6 +268,23 @@ def _add_deliveries_parser(sub: Any) -> None:
     p.set_defaults(func=cmd_deliveries)
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Save the twin's dashboards page (``GET /_local/dashboard``): one HTML file, no network needed."""
+    import urllib.error
+    import urllib.request
+
+    url = args.url.rstrip("/") + "/_local/dashboard"
+    try:
+        with urllib.request.urlopen(url, timeout=60) as answer:
+            page = answer.read()
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"error: cannot read {url}: {exc}", file=sys.stderr)
+        return 1
+    Path(args.out).write_bytes(page)
+    print(f"dashboards saved to {args.out} ({len(page)} bytes); open it in a browser")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="scrm", description="Serverless work orders: tenants, stacks, local twin."
@@ -306,6 +323,11 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_bench)
 
     _add_deliveries_parser(sub)
+
+    p = sub.add_parser("report", help="save the local twin's dashboards as one HTML page")
+    p.add_argument("--url", default="http://127.0.0.1:8400", help="the running twin (scrm local)")
+    p.add_argument("--out", default="scrm-dashboards.html", help="the HTML file to write")
+    p.set_defaults(func=cmd_report)
     return root
 
 

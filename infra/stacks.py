@@ -57,9 +57,12 @@ class PlatformStack(Stack):
             intake_queue=intake.queue,
             scheduler_group_name=reminders.group_name,
             scheduler_role=reminders.role,
+            scheduler_dlq=reminders.dlq,
         )
         intake.subscribe(functions["ticket-intake"])
         reminders.grant_notify(functions.roles["reminders-fire"])
+        # dispatch tells the tenant's dispatchers when nobody fits (SMS / email)
+        reminders.grant_notify(functions.roles["dispatch-assign"])
         api = Api(self, "Api", functions=functions.functions)
         observability = PlatformObservability(
             self,

@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.settlement import service
@@ -20,8 +19,9 @@ from functions.settlement.schemas import (
     revenue_csv,
     revenue_out,
 )
+from shared import metrics as catalogue
 from shared.http import current_caller, install_error_handlers
-from shared.observability import logger, metrics, tracer
+from shared.observability import emit_metric, logger, metrics, tracer
 from shared.repositories.catalogs import CatalogRepository
 from shared.repositories.ledger import LedgerRepository
 from shared.repositories.tickets import TicketRepository
@@ -102,6 +102,7 @@ def settle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         settled = service.settle(deps(), cfg, event["ticket_id"], event["node"])
     except PricingError as exc:
         logger.error("settlement failed", extra={"reason": exc.message})
+        emit_metric(catalogue.TICKETS_FAILED, 1, tenant=cfg.tenant.id, node=event["node"])
         raise SettlementFailed(exc.message) from None
     record = settled.record
     logger.info(
@@ -122,8 +123,13 @@ def _emit(tenant: str, record: Any) -> None:
     adjustment = record.adjustment
     total = adjustment["total"] if adjustment else record.settlement["total"]
     earnings = adjustment["installer_earnings"] if adjustment else record.settlement["installer_earnings"]
-    metrics.add_dimension(name="tenant", value=tenant)
-    metrics.add_metric(name="TicketsSettled", unit=MetricUnit.Count, value=0 if adjustment else 1)
-    metrics.add_metric(name="SettlementAdjustments", unit=MetricUnit.Count, value=1 if adjustment else 0)
-    metrics.add_metric(name="Revenue", unit=MetricUnit.NoUnit, value=float(total))
-    metrics.add_metric(name="InstallerEarnings", unit=MetricUnit.NoUnit, value=float(earnings))
+    dims = {"tenant": tenant, "tier": str(record.settlement.get("tier")), "region": _group(record, "region")}
+    emit_metric(catalogue.SETTLEMENT_ADJUSTMENTS if adjustment else catalogue.TICKETS_SETTLED, 1, **dims)
+    emit_metric(catalogue.REVENUE, float(total), **dims)
+    emit_metric(catalogue.INSTALLER_EARNINGS, float(earnings), **dims)
+
+
+def _group(record: Any, group_by: str) -> str:
+    """The record's key of one revenue grouping (``region#<id>`` -> ``<id>``)."""
+    prefix = f"{group_by}#"
+    return next((key[len(prefix) :] for key in record.groups if key.startswith(prefix)), "none")

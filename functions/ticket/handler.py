@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.reminders.scheduler import SchedulerSla
@@ -24,10 +23,11 @@ from functions.ticket.schemas import (
     encode_cursor,
     ticket_out,
 )
+from shared import metrics as catalogue
 from shared.adapters.stepfunctions import StepFunctionsEngine
 from shared.errors import Forbidden, LoopLimitExceeded
 from shared.http import current_caller, install_error_handlers
-from shared.observability import logger, metrics, tracer
+from shared.observability import emit_metric, logger, metrics, tracer
 from shared.repositories.catalogs import CatalogRepository
 from shared.repositories.technicians import TechnicianRepository
 from shared.repositories.tickets import TicketRepository
@@ -61,14 +61,14 @@ def deps() -> service.Deps:
     return _deps
 
 
-@app.post("/tickets")
+@app.post("/tickets", status_code=201)
 def create(body: CreateTicketRequest) -> Annotated[TicketOut, "201 the created ticket"]:
     caller = current_caller(app)
     if not caller.has_any(*service.CREATOR_ROLES):
         raise Forbidden("creating tickets needs one of the roles agent, dispatcher, supervisor or admin")
     cfg = tenant_config(caller.tenant)
     ticket = service.create_ticket(deps(), cfg, caller.sub, body.type, body.fields, channel="api")
-    metrics.add_metric(name="TicketsCreated", unit=MetricUnit.Count, value=1)
+    emit_metric(catalogue.TICKETS_CREATED, 1, tenant=caller.tenant, ticket_type=ticket.type, channel="api")
     return ticket_out(ticket)  # status set by the after-hook below
 
 
@@ -84,7 +84,7 @@ def act(ticket_id: str, body: ActRequest) -> TicketOut:
     caller = current_caller(app)
     cfg = tenant_config(caller.tenant)
     ticket = service.act(deps(), cfg, caller, ticket_id, body.action, body.fields, body.version)
-    metrics.add_metric(name="ActionsTaken", unit=MetricUnit.Count, value=1)
+    emit_metric(catalogue.ACTIONS_TAKEN, 1, tenant=caller.tenant, ticket_type=ticket.type, node=ticket.node)
     return ticket_out(ticket)
 
 
@@ -152,6 +152,7 @@ def park(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         return service.park(deps(), cfg, event["ticket_id"], event["node"], event["token"])
     except LoopLimitExceeded as exc:
+        emit_metric(catalogue.TICKETS_FAILED, 1, tenant=cfg.tenant.id, node=event["node"])
         raise LoopLimitError(str(exc)) from None
 
 
@@ -162,9 +163,14 @@ def step(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     cfg = tenant_config(event["tenant"])
     logger.append_keys(ticket_id=event["ticket_id"], node=event["node"])
     try:
-        return service.step(deps(), cfg, event["ticket_id"], event["node"])
+        answer = service.step(deps(), cfg, event["ticket_id"], event["node"])
     except LoopLimitExceeded as exc:
+        emit_metric(catalogue.TICKETS_FAILED, 1, tenant=cfg.tenant.id, node=event["node"])
         raise LoopLimitError(str(exc)) from None
+    if event.get("kind") == "end":
+        closed = deps().tickets.get(cfg.tenant.id, event["ticket_id"])
+        emit_metric(catalogue.TICKETS_CLOSED, 1, tenant=cfg.tenant.id, ticket_type=closed.type)
+    return answer
 
 
 class LoopLimitError(Exception):

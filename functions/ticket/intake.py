@@ -30,8 +30,9 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from functions.ticket import service
 from functions.webhooks.intake import delivery_ticket_id, ticket_request
+from shared import metrics as catalogue
 from shared.errors import NotFound, ValidationFailed
-from shared.observability import logger
+from shared.observability import emit_metric, logger
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -136,6 +137,7 @@ def process(
     except ValidationFailed as exc:
         return fail(_reason(exc))
     deliveries.mark(tenant, channel_id, delivery_id, "ticket_created", ticket_id=ticket.id)
+    emit_metric(catalogue.TICKETS_CREATED, 1, tenant=tenant, ticket_type=ticket.type, channel=channel_id)
     logger.info("ticket created from delivery", ticket_id=ticket.id, ticket_type=ticket_type)
     return "ticket_created"
 

@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.parameters import GetParameterError
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -34,10 +33,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.ticket import service
 from functions.webhooks import intake
 from functions.webhooks.platforms import Refusal, success_body, url_check, verify
+from shared import metrics as catalogue
 from shared.clock import now
 from shared.errors import NotFound, ValidationFailed
 from shared.http import install_error_handlers
-from shared.observability import logger, metrics, tracer
+from shared.observability import emit_metric, logger, metrics, tracer
 from shared.repositories.deliveries import DeliveryRepository, body_store_from_env
 from shared.settings import settings
 from shared.tenant.store import tenant_config
@@ -185,9 +185,8 @@ def webhook(tenant: str, channel: str) -> Response[str]:
         received_at=received_at,
     )
     logger.info("delivery queued" if queued else "duplicate delivery ignored", topic=delivery.topic)
-    metrics.add_metric(
-        name="DeliveriesQueued" if queued else "DeliveriesDuplicate", unit=MetricUnit.Count, value=1
-    )
+    received = catalogue.DELIVERIES_RECEIVED if queued else catalogue.DELIVERIES_DUPLICATE
+    emit_metric(received, 1, tenant=tenant, channel=chan.id)
     return _answer(*success_body(chan.platform, delivery))
 
 
@@ -247,7 +246,8 @@ def form(tenant: str, channel: str) -> Response[str]:
     logger.info(
         "web form queued" if queued else "web form repeated", delivery_id=delivery_id, ticket_id=ticket_id
     )
-    metrics.add_metric(name="FormsQueued" if queued else "FormsRepeated", unit=MetricUnit.Count, value=1)
+    received = catalogue.DELIVERIES_RECEIVED if queued else catalogue.DELIVERIES_DUPLICATE
+    emit_metric(received, 1, tenant=tenant, channel=chan.id)
     return _json(201, {"ticket_id": ticket_id})
 
 
@@ -255,4 +255,25 @@ def form(tenant: str, channel: str) -> Response[str]:
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def api(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    answer = app.resolve(event, context)
+    _count_refusal(event, answer)
+    return answer
+
+
+def _count_refusal(event: dict[str, Any], answer: dict[str, Any]) -> None:
+    """A delivery or form answered 4xx (bad signature, malformed, invalid form): by its error code."""
+    status = int(answer.get("statusCode") or 0)
+    params = event.get("pathParameters") or {}
+    if not 400 <= status < 500 or status == 404:  # 404: no such tenant or channel, nothing to count
+        return
+    if event.get("requestContext", {}).get("http", {}).get("method") != "POST":
+        return
+    if "tenant" not in params or "channel" not in params:
+        return
+    try:
+        reason = str(json.loads(answer.get("body") or "{}").get("error") or status)
+    except (ValueError, AttributeError):
+        reason = str(status)
+    emit_metric(
+        catalogue.DELIVERIES_REFUSED, 1, tenant=params["tenant"], channel=params["channel"], reason=reason
+    )

@@ -19,17 +19,17 @@ from urllib.parse import unquote
 import boto3
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from functions.ticket.schemas import decode_cursor, encode_cursor
 from functions.webhooks import deliveries as ops
+from shared import metrics as catalogue
 from shared.clock import now
 from shared.errors import NotFound
 from shared.http import current_caller, install_error_handlers
 from shared.identity import Caller
-from shared.observability import logger, metrics, tracer
+from shared.observability import emit_metric, logger, metrics, tracer
 from shared.repositories.deliveries import STATUSES, DeliveryRepository
 from shared.settings import settings
 
@@ -166,7 +166,7 @@ def replay(channel: str, delivery_id: str) -> Response[str]:
     queue = SqsQueue(OpsSettings.from_env().intake_queue_url)
     replayed = ops.replay(repository(), queue, caller, *_ids(channel, delivery_id), now())
     logger.info("delivery replayed", channel=replayed.channel, delivery_id=replayed.delivery_id)
-    metrics.add_metric(name="DeliveriesReplayed", unit=MetricUnit.Count, value=1)
+    emit_metric(catalogue.DELIVERIES_REPLAYED, 1, tenant=caller.tenant, channel=replayed.channel)
     return _json(202, replayed)
 
 
@@ -182,7 +182,7 @@ def redrive() -> ops.RedriveOut:
         time_left=lambda: context.get_remaining_time_in_millis() / 1000,
     )
     logger.info("intake DLQ redriven", moved=result.moved, left=result.left, complete=result.complete)
-    metrics.add_metric(name="DeliveriesRedriven", unit=MetricUnit.Count, value=result.moved)
+    emit_metric(catalogue.DELIVERIES_REDRIVEN, result.moved, tenant=caller.tenant)
     return result
 
 

@@ -62,7 +62,8 @@ METRICS_NAMESPACE = "Scrm"
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 PIP_PLATFORM = ("manylinux2014_aarch64", "cp", "3.13")
 SENDER_EMAIL = "no-reply@scrm.example"
-"""From-address of SLA reminder emails (scrm-reminders-fire); its SES identity must be verified."""
+"""From-address of SLA reminders and no-candidate notices (reminders-fire, dispatch-assign); its SES
+identity must be verified."""
 
 # Glob patterns that reduce the project root to the code packages (bundle=False), and the
 # source fingerprint of the bundled asset (bundle=True, which also needs pyproject.toml).
@@ -186,8 +187,9 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "reminders-fire",
         "functions.reminders.handler.fire",
         "task",
-        "EventBridge Scheduler target: SLA reminders over SNS (SMS) and SES",
-        scheduler=_SCHEDULE_DELETE,
+        "EventBridge Scheduler target: SLA reminders over SNS (SMS) and SES; moves timers on a new calendar",
+        scheduler=_SCHEDULE_WRITE,
+        pass_scheduler_role=True,
     ),
 )
 FUNCTIONS_BY_KEY = {spec.key: spec for spec in FUNCTIONS}
@@ -337,6 +339,7 @@ class PlatformFunctions(Construct):
         scheduler_role: iam.IRole,
         intake_dlq: sqs.IQueue | None = None,
         bodies_bucket: s3.IBucket | None = None,
+        scheduler_dlq: sqs.IQueue | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         from infra.constructs.intake import Intake  # intake.py imports this module
@@ -348,6 +351,7 @@ class PlatformFunctions(Construct):
         self._bodies_bucket = bodies_bucket or (intake.bodies if intake else None)
         self._scheduler_group_name = scheduler_group_name
         self._scheduler_role = scheduler_role
+        self._scheduler_dlq = scheduler_dlq
         self.functions: dict[str, lambda_.Function] = {}
         self.roles: dict[str, iam.Role] = {}
         self.log_groups: dict[str, logs.LogGroup] = {}
@@ -368,6 +372,8 @@ class PlatformFunctions(Construct):
             env = {**common_env, "POWERTOOLS_SERVICE_NAME": spec.service}
             if spec.service in ("ticket", "reminders"):
                 env.update(scheduler_env)
+            if "scheduler:CreateSchedule" in spec.scheduler and scheduler_dlq is not None:
+                env["SCHEDULER_DLQ_ARN"] = scheduler_dlq.queue_arn  # Target.DeadLetterConfig
             if spec.send_intake:
                 env["INTAKE_QUEUE_URL"] = intake_queue.queue_url
             if spec.redrive_dlq:
@@ -375,7 +381,7 @@ class PlatformFunctions(Construct):
             if spec.store_bodies:
                 bucket = self._require(self._bodies_bucket, spec, "bodies_bucket")
                 env["DELIVERY_BODIES_BUCKET"] = bucket.bucket_name
-            if spec.key == "reminders-fire":
+            if spec.key in ("reminders-fire", "dispatch-assign"):
                 env["SENDER_EMAIL"] = SENDER_EMAIL
             self._create(spec, code, env)
 

@@ -1,14 +1,24 @@
-"""Dashboards and alarms: modest for now (intake, errors, DLQ; executions per workflow).
+"""Dashboards and alarms, built from the metric catalogue (``shared/metrics.py``).
 
-Metric names the functions emit (powertools, namespace ``Scrm``) that the platform
-dashboard reads: ``DeliveriesReceived`` (webhooks, dimension ``channel``) and
-``TicketsCreated`` (ticket intake/API, dimension ``channel``). SEARCH expressions pick up
-whatever dimension set they carry, so new tenants and channels appear without a deploy.
+The widget definitions (``TENANT_WIDGETS``, ``PLATFORM_WIDGETS``) are plain data shared by the two
+renderers: the CDK constructs below (CloudWatch dashboards) and the local twin's
+``/_local/dashboard`` (``infra/twin/dashboard.py``, inline SVG from the twin's captured EMF).
+
+- Catalogue metrics (namespace ``Scrm``) become CloudWatch Metrics Insights queries over the
+  metric's one dimension set: ``SELECT SUM("TicketsCreated") FROM SCHEMA("Scrm", channel, tenant,
+  ticket_type) WHERE tenant = 'acme-home' GROUP BY ticket_type``; new channels, types, tiers and
+  regions appear without a deploy.
+- AWS service metrics name what they are about: every platform ``function``, the ``intake`` queue,
+  its ``dlq``, the HTTP ``api``, the tenant's (or every) ``state_machine``.
+
+Alarms, all to the ops topic ``scrm-platform-alarms``: intake DLQ depth > 0, errors > 0 per
+function, API 5xx > 0 (platform stack); failed executions > 0 per ticket type (tenant stack).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from aws_cdk import Duration, Stack, Validations
 from aws_cdk import aws_apigatewayv2 as apigwv2
@@ -19,28 +29,284 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.constructs.functions import METRICS_NAMESPACE, ack
+from infra.constructs.functions import ack
 from infra.constructs.workflows import Workflow, pascal
+from shared import metrics as m
+from shared.metrics import NAMESPACE, Metric
 
 ALARM_TOPIC = "scrm-platform-alarms"
 PERIOD = Duration.minutes(5)
+
+
+# ============================================================================ shared definitions
+@dataclass(frozen=True)
+class AwsMetric:
+    """A metric of an AWS service, about ``per``: function, intake, dlq, api or state_machine."""
+
+    namespace: str
+    name: str
+    per: str
+
+
+@dataclass(frozen=True)
+class Series:
+    """One metric on a chart: a catalogue ``Metric`` or an ``AwsMetric``, one line per ``group_by``."""
+
+    metric: Metric | AwsMetric
+    label: str
+    stat: str = "Sum"  # Sum, Average, Maximum, p95
+    group_by: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.metric.name
+
+    @property
+    def namespace(self) -> str:
+        return self.metric.namespace if isinstance(self.metric, AwsMetric) else NAMESPACE
+
+
+@dataclass(frozen=True)
+class Widget:
+    title: str
+    series: tuple[Series, ...]
+    unit: str = "count"
+    width: int = 12
+
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    name: str
+    description: str
+    threshold: float
+    comparison: str = "GreaterThanThreshold"
+    per: str = ""  # "function": one alarm per function, "state_machine": one per ticket type
+    metric: AwsMetric | None = field(default=None)
+
+
+_STATES = "AWS/States"
+TENANT_WIDGETS: tuple[Widget, ...] = (
+    Widget(
+        "Intake by channel",
+        (
+            Series(m.DELIVERIES_RECEIVED, "received", group_by="channel"),
+            Series(m.DELIVERIES_DUPLICATE, "duplicate", group_by="channel"),
+        ),
+    ),
+    Widget("Refused deliveries by reason", (Series(m.DELIVERIES_REFUSED, "refused", group_by="reason"),)),
+    Widget("Tickets created by type", (Series(m.TICKETS_CREATED, "created", group_by="ticket_type"),)),
+    Widget(
+        "Tickets closed by type, failed by node",
+        (
+            Series(m.TICKETS_CLOSED, "closed", group_by="ticket_type"),
+            Series(m.TICKETS_FAILED, "failed", group_by="node"),
+        ),
+    ),
+    Widget("Actions taken by node", (Series(m.ACTIONS_TAKEN, "actions", group_by="node"),)),
+    Widget(
+        "SLA reminders and breaches by level",
+        (
+            Series(m.SLA_REMINDERS_SENT, "reminders", group_by="level"),
+            Series(m.SLA_BREACHES, "breaches", group_by="level"),
+        ),
+    ),
+    Widget("Dispatch outcomes", (Series(m.DISPATCH_OUTCOME, "dispatch", group_by="outcome"),)),
+    Widget(
+        "Dispatch latency",
+        (
+            Series(m.DISPATCH_LATENCY, "average", stat="Average"),
+            Series(m.DISPATCH_LATENCY, "max", stat="Maximum"),
+        ),
+        unit="ms",
+    ),
+    Widget(
+        "Revenue by tier and region",
+        (
+            Series(m.REVENUE, "tier", group_by="tier"),
+            Series(m.REVENUE, "region", group_by="region"),
+        ),
+        unit="currency",
+    ),
+    Widget(
+        "Installer earnings by tier and region",
+        (
+            Series(m.INSTALLER_EARNINGS, "tier", group_by="tier"),
+            Series(m.INSTALLER_EARNINGS, "region", group_by="region"),
+        ),
+        unit="currency",
+    ),
+    Widget(
+        "Settlements by tier",
+        (
+            Series(m.TICKETS_SETTLED, "settled", group_by="tier"),
+            Series(m.SETTLEMENT_ADJUSTMENTS, "adjusted", group_by="tier"),
+        ),
+    ),
+    Widget(
+        "Workflow executions",
+        tuple(
+            Series(AwsMetric(_STATES, f"Executions{what}", "state_machine"), what.lower())
+            for what in ("Started", "Succeeded", "Failed", "TimedOut")
+        ),
+    ),
+)
+
+_LAMBDA, _SQS, _API = "AWS/Lambda", "AWS/SQS", "AWS/ApiGateway"
+PLATFORM_WIDGETS: tuple[Widget, ...] = (
+    Widget("Lambda errors per function", (Series(AwsMetric(_LAMBDA, "Errors", "function"), "errors"),)),
+    Widget(
+        "Lambda throttles per function", (Series(AwsMetric(_LAMBDA, "Throttles", "function"), "throttles"),)
+    ),
+    Widget(
+        "Lambda duration p95 per function",
+        (Series(AwsMetric(_LAMBDA, "Duration", "function"), "p95", stat="p95"),),
+        unit="ms",
+    ),
+    Widget(
+        "Intake queue",
+        (
+            Series(AwsMetric(_SQS, "ApproximateAgeOfOldestMessage", "intake"), "oldest (s)", stat="Maximum"),
+            Series(AwsMetric(_SQS, "NumberOfMessagesSent", "intake"), "sent"),
+        ),
+    ),
+    Widget(
+        "Intake DLQ depth",
+        (Series(AwsMetric(_SQS, "ApproximateNumberOfMessagesVisible", "dlq"), "depth", stat="Maximum"),),
+    ),
+    Widget(
+        "Executions failed or timed out",
+        tuple(
+            Series(AwsMetric(_STATES, f"Executions{what}", "state_machine"), what.lower())
+            for what in ("Started", "Failed", "TimedOut")
+        ),
+    ),
+    Widget(
+        "HTTP API 4xx and 5xx",
+        (Series(AwsMetric(_API, "4xx", "api"), "4xx"), Series(AwsMetric(_API, "5xx", "api"), "5xx")),
+    ),
+    Widget(
+        "HTTP API latency",
+        (
+            Series(AwsMetric(_API, "Latency", "api"), "p95", stat="p95"),
+            Series(AwsMetric(_API, "Latency", "api"), "average", stat="Average"),
+        ),
+        unit="ms",
+    ),
+)
+
+DLQ_ALARM = AlarmSpec(
+    "scrm-intake-dlq-depth",
+    "deliveries failed 5 times and wait in the intake dead-letter queue",
+    0,
+    metric=AwsMetric(_SQS, "ApproximateNumberOfMessagesVisible", "dlq"),
+)
+FUNCTION_ERRORS_ALARM = AlarmSpec(
+    "scrm-{key}-errors",
+    "scrm-{key} raised errors (unhandled exceptions, timeouts)",
+    0,
+    per="function",
+    metric=AwsMetric(_LAMBDA, "Errors", "function"),
+)
+API_5XX_ALARM = AlarmSpec(
+    "scrm-api-5xx", "the HTTP API answered 5xx (a function failed)", 0, metric=AwsMetric(_API, "5xx", "api")
+)
+FAILED_EXECUTIONS_ALARM = AlarmSpec(
+    "scrm-{tenant}-{type}-failed",
+    "executions of {tenant}/{type} failed (ticket marked failed)",
+    0,
+    per="state_machine",
+    metric=AwsMetric(_STATES, "ExecutionsFailed", "state_machine"),
+)
+PLATFORM_ALARMS = (DLQ_ALARM, FUNCTION_ERRORS_ALARM, API_5XX_ALARM)
+TENANT_ALARMS = (FAILED_EXECUTIONS_ALARM,)
+
+
+def catalogue_metrics(widgets: tuple[Widget, ...]) -> set[str]:
+    """Names of the catalogue metrics the widgets show."""
+    return {s.metric.name for w in widgets for s in w.series if isinstance(s.metric, Metric)}
+
+
+# ============================================================================ CloudWatch rendering
+_INSIGHTS_STAT = {"Sum": "SUM", "Average": "AVG", "Maximum": "MAX", "Minimum": "MIN"}
+
+
+def insights_query(series: Series, tenant: str | None = None) -> str:
+    """The Metrics Insights query of a catalogue series (on one tenant, or every tenant)."""
+    metric = series.metric
+    assert isinstance(metric, Metric)
+    schema = ", ".join([f'"{NAMESPACE}"', *sorted(metric.dimensions)])
+    query = f'SELECT {_INSIGHTS_STAT[series.stat]}("{metric.name}") FROM SCHEMA({schema})'
+    if tenant is not None:
+        query += f" WHERE tenant = '{tenant}'"
+    if series.group_by:
+        if series.group_by not in metric.dimensions:
+            raise ValueError(f"{metric.name} has no dimension {series.group_by}")
+        query += f" GROUP BY {series.group_by}"
+    return query
+
+
+def _insights(series: Series, tenant: str | None) -> cw.IMetric:
+    return cw.MathExpression(
+        expression=insights_query(series, tenant),
+        using_metrics={},
+        label=series.label,
+        period=PERIOD,
+    )
+
+
+def _alarm_topic_action(topic: sns.ITopic) -> cw_actions.SnsAction:
+    return cw_actions.SnsAction(topic)
+
+
+def _comparison(spec: AlarmSpec) -> cw.ComparisonOperator:
+    snake = "".join(f"_{c}" if c.isupper() else c.upper() for c in spec.comparison).lstrip("_")
+    return cw.ComparisonOperator[snake]  # "GreaterThanThreshold" -> GREATER_THAN_THRESHOLD
+
+
+def _alarm(
+    scope: Construct,
+    cid: str,
+    spec: AlarmSpec,
+    metric: cw.IMetric,
+    action: cw_actions.SnsAction,
+    **names: str,
+) -> cw.Alarm:
+    alarm = cw.Alarm(
+        scope,
+        cid,
+        alarm_name=spec.name.format(**names),
+        alarm_description=spec.description.format(**names),
+        metric=metric,
+        threshold=spec.threshold,
+        evaluation_periods=1,
+        comparison_operator=_comparison(spec),
+        treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+    )
+    alarm.add_alarm_action(action)
+    return alarm
 
 
 def alarm_topic_arn(scope: Construct) -> str:
     return Stack.of(scope).format_arn(service="sns", resource=ALARM_TOPIC)
 
 
-def _search(metric_name: str, label: str) -> cw.MathExpression:
-    return cw.MathExpression(
-        expression=f"SEARCH('Namespace=\"{METRICS_NAMESPACE}\" MetricName=\"{metric_name}\"', 'Sum', 300)",
-        using_metrics={},
-        label=label,
-        period=PERIOD,
+def _graph(widget: Widget, metrics: list[cw.IMetric]) -> cw.GraphWidget:
+    return cw.GraphWidget(
+        title=widget.title,
+        left=metrics,
+        left_y_axis=cw.YAxisProps(label=widget.unit, show_units=False),
+        width=widget.width,
+        height=6,
     )
 
 
+def _add_rows(dashboard: cw.Dashboard, widgets: list[cw.IWidget]) -> None:
+    for i in range(0, len(widgets), 2):
+        dashboard.add_widgets(*widgets[i : i + 2])
+
+
 class PlatformObservability(Construct):
-    """Platform dashboard ``scrm-platform``, alarms on DLQ depth and function errors."""
+    """Platform dashboard ``scrm-platform`` and the platform alarms, to the ops topic."""
 
     def __init__(
         self,
@@ -61,130 +327,123 @@ class PlatformObservability(Construct):
                 "alarm notifications carry alarm names and states only, no customer data",
             )
         )
-        action = cw_actions.SnsAction(self.alarm_topic)
+        self._functions, self._queues, self._api = functions, {"intake": intake_queue, "dlq": dlq}, http_api
+        action = _alarm_topic_action(self.alarm_topic)
 
-        dlq_depth = dlq.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum")
-        self.dlq_alarm = cw.Alarm(
-            self,
-            "DlqDepth",
-            alarm_name="scrm-intake-dlq-depth",
-            alarm_description="deliveries failed 5 times and wait in the intake dead-letter queue",
-            metric=dlq_depth,
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-        )
-        self.dlq_alarm.add_alarm_action(action)
-
-        errors = {key: fn.metric_errors(period=PERIOD, label=key) for key, fn in functions.items()}
-        self.error_alarms: dict[str, cw.Alarm] = {}
-        for key, metric in errors.items():
-            alarm = cw.Alarm(
+        self.dlq_alarm = _alarm(self, "DlqDepth", DLQ_ALARM, self._one(DLQ_ALARM, "Maximum"), action)
+        self.api_alarm = _alarm(self, "Api5xx", API_5XX_ALARM, self._one(API_5XX_ALARM, "Sum"), action)
+        self.error_alarms: dict[str, cw.Alarm] = {
+            key: _alarm(
                 self,
                 f"{pascal(key)}Errors",
-                alarm_name=f"scrm-{key}-errors",
-                alarm_description=f"scrm-{key} raised errors (unhandled exceptions, timeouts)",
-                metric=metric,
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+                FUNCTION_ERRORS_ALARM,
+                fn.metric_errors(period=PERIOD, label=key),
+                action,
+                key=key,
             )
-            alarm.add_alarm_action(action)
-            self.error_alarms[key] = alarm
+            for key, fn in functions.items()
+        }
 
         self.dashboard = cw.Dashboard(self, "Dashboard", dashboard_name="scrm-platform")
-        self.dashboard.add_widgets(
+        widgets: list[cw.IWidget] = [_graph(w, self._metrics(w)) for w in PLATFORM_WIDGETS]
+        widgets.append(
             cw.GraphWidget(
-                title="Intake by channel",
-                left=[_search("DeliveriesReceived", "")],
+                title="Intake by channel, every tenant",
+                left=[_insights(Series(m.DELIVERIES_RECEIVED, "received", group_by="channel"), None)],
                 width=12,
-            ),
-            cw.GraphWidget(
-                title="Intake queue",
-                left=[
-                    intake_queue.metric_number_of_messages_sent(period=PERIOD, label="sent"),
-                    intake_queue.metric_approximate_number_of_messages_visible(
-                        period=PERIOD, label="waiting"
-                    ),
-                    intake_queue.metric_approximate_age_of_oldest_message(period=PERIOD, label="oldest (s)"),
-                ],
-                width=12,
-            ),
+                height=6,
+            )
         )
-        self.dashboard.add_widgets(
-            cw.GraphWidget(title="Errors per function", left=list(errors.values()), width=12),
-            cw.GraphWidget(title="Intake DLQ depth", left=[dlq_depth], width=6),
+        widgets.append(
             cw.AlarmStatusWidget(
-                title="Alarms", alarms=[self.dlq_alarm, *self.error_alarms.values()], width=6, height=6
-            ),
-        )
-        self.dashboard.add_widgets(
-            cw.GraphWidget(
-                title="HTTP API",
-                left=[
-                    http_api.metric_client_error(period=PERIOD, label="4xx"),
-                    http_api.metric_server_error(period=PERIOD, label="5xx"),
-                ],
-                right=[http_api.metric_latency(period=PERIOD, statistic="p90", label="latency p90")],
+                title="Alarms",
+                alarms=[self.dlq_alarm, self.api_alarm, *self.error_alarms.values()],
                 width=12,
-            ),
-            cw.GraphWidget(
-                title="Tickets created by channel", left=[_search("TicketsCreated", "")], width=12
-            ),
+                height=6,
+            )
         )
+        _add_rows(self.dashboard, widgets)
+
+    def _one(self, spec: AlarmSpec, statistic: str) -> cw.IMetric:
+        assert spec.metric is not None
+        (metric,) = self._aws(Series(spec.metric, spec.metric.name, stat=statistic))
+        return metric
+
+    def _metrics(self, widget: Widget) -> list[cw.IMetric]:
+        return [metric for series in widget.series for metric in self._aws(series)]
+
+    def _aws(self, series: Series) -> list[cw.IMetric]:
+        aws = series.metric
+        if not isinstance(aws, AwsMetric):
+            return [_insights(series, None)]
+        opts = {"period": PERIOD, "statistic": series.stat}
+        if aws.per == "function":
+            return [
+                fn.metric(aws.name, label=key, **opts)  # type: ignore[arg-type]
+                for key, fn in sorted(self._functions.items())
+            ]
+        if aws.per in self._queues:
+            return [self._queues[aws.per].metric(aws.name, label=series.label, **opts)]  # type: ignore[arg-type]
+        if aws.per == "api":
+            return [self._api.metric(aws.name, label=series.label, **opts)]  # type: ignore[arg-type]
+        if aws.per == "state_machine":
+            search = f'{{{aws.namespace},StateMachineArn}} MetricName="{aws.name}"'
+            return [
+                cw.MathExpression(
+                    expression=f"SEARCH('{search}', '{series.stat}', 300)",
+                    using_metrics={},
+                    label=series.label,
+                    period=PERIOD,
+                )
+            ]
+        raise ValueError(f"unknown metric subject {aws.per!r}")
 
 
 class TenantObservability(Construct):
-    """Tenant dashboard ``scrm-tenant-<id>``: executions started/failed per state machine."""
+    """Tenant dashboard ``scrm-tenant-<id>`` (catalogue metrics of the tenant, executions per type)
+    and an alarm on failed executions of each ticket type, to the ops topic."""
 
     def __init__(
         self, scope: Construct, construct_id: str, *, tenant_id: str, workflows: Mapping[str, Workflow]
     ) -> None:
         super().__init__(scope, construct_id)
-        alarm_topic = sns.Topic.from_topic_arn(self, "AlarmTopic", alarm_topic_arn(self))
+        self._tenant, self._workflows = tenant_id, workflows
+        action = _alarm_topic_action(sns.Topic.from_topic_arn(self, "AlarmTopic", alarm_topic_arn(self)))
         self.dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=f"scrm-tenant-{tenant_id}")
         self.alarms: dict[str, cw.Alarm] = {}
-        widgets: list[cw.IWidget] = []
         for type_id, workflow in workflows.items():
-
-            def metric(name: str, label: str, arn: str = workflow.arn) -> cw.Metric:
-                return cw.Metric(
-                    namespace="AWS/States",
-                    metric_name=name,
-                    dimensions_map={"StateMachineArn": arn},
-                    statistic="Sum",
-                    period=PERIOD,
-                    label=label,
-                )
-
-            failed = metric("ExecutionsFailed", "failed")
-            widgets.append(
-                cw.GraphWidget(
-                    title=f"{type_id}: executions",
-                    left=[
-                        metric("ExecutionsStarted", "started"),
-                        metric("ExecutionsSucceeded", "succeeded"),
-                        failed,
-                        metric("ExecutionsTimedOut", "timed out"),
-                        metric("ExecutionsAborted", "aborted"),
-                    ],
-                    width=12,
-                )
-            )
-            alarm = cw.Alarm(
+            self.alarms[type_id] = _alarm(
                 self,
                 f"{pascal(type_id)}Failed",
-                alarm_name=f"scrm-{tenant_id}-{type_id}-failed",
-                alarm_description=f"executions of {tenant_id}/{type_id} failed (ticket marked failed)",
-                metric=failed,
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+                FAILED_EXECUTIONS_ALARM,
+                self._execution_metric("ExecutionsFailed", "failed", "Sum", workflow.arn),
+                action,
+                tenant=tenant_id,
+                type=type_id,
             )
-            alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
-            self.alarms[type_id] = alarm
-        for i in range(0, len(widgets), 2):
-            self.dashboard.add_widgets(*widgets[i : i + 2])
+        _add_rows(self.dashboard, [_graph(w, self._metrics(w)) for w in TENANT_WIDGETS])
+
+    @staticmethod
+    def _execution_metric(name: str, label: str, statistic: str, arn: str) -> cw.Metric:
+        return cw.Metric(
+            namespace=_STATES,
+            metric_name=name,
+            dimensions_map={"StateMachineArn": arn},
+            statistic=statistic,
+            period=PERIOD,
+            label=label,
+        )
+
+    def _metrics(self, widget: Widget) -> list[cw.IMetric]:
+        out: list[cw.IMetric] = []
+        for series in widget.series:
+            if isinstance(series.metric, Metric):
+                out.append(_insights(series, self._tenant))
+            elif series.metric.per == "state_machine":
+                out += [
+                    self._execution_metric(series.name, f"{type_id} {series.label}", series.stat, wf.arn)
+                    for type_id, wf in sorted(self._workflows.items())
+                ]
+            else:
+                raise ValueError(f"a tenant dashboard shows no {series.metric.per} metrics")
+        return out

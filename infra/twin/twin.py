@@ -25,11 +25,15 @@ from infra.twin.clock import ClockMode, TwinClock
 from infra.twin.deploy import ACCOUNT, REGION, Deployer, StackDeployment
 from infra.twin.lambdas import FunctionFailed, LocalLambdas
 from infra.twin.meter import METER
+from infra.twin.metrics_store import MetricsStore
 from infra.twin.moto_fixes import serialize_dynamodb
 from infra.twin.server import Router, _error, _json, serve
 from shared import clock as shared_clock
 
 _AT = re.compile(r"^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$")
+
+os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 # The twin's process is the fake AWS: set before moto or boto3 read them.
 _ENV = {
@@ -39,7 +43,7 @@ _ENV = {
     "AWS_DEFAULT_REGION": REGION,
     "AWS_REGION": REGION,
     "POWERTOOLS_TRACE_DISABLED": "true",
-    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "false",  # EMF is captured into the metrics store
     "MOTO_ALLOW_NONEXISTENT_REGION": "true",
 }
 
@@ -81,6 +85,7 @@ class LocalTwin:
         self.quiet_requests = quiet_requests
         self.function_log_level = function_log_level
         self.lambdas = LocalLambdas(self.log)
+        self.metrics = MetricsStore(self.clock.now)
         self.deployments: list[StackDeployment] = []
         self.messages: list[dict[str, Any]] = []
         self.fired: set[str] = set()
@@ -129,6 +134,8 @@ class LocalTwin:
             self._set_function_log_level(self.function_log_level)
         self._verify_sender()
         self.lambdas.install_hook()
+        self.metrics.install()
+        self.metrics.wrap_lambdas(self.lambdas)
         self.lambdas.after_invoke.append(lambda _name: self._collect_messages())
         self._store_secrets(configs)
         self.issuer.tenants.update(c.tenant.id for c in configs)
@@ -159,6 +166,7 @@ class LocalTwin:
             self._server.shutdown()
             self._server.server_close()
         shared_clock.reset()
+        self.metrics.uninstall()
         if self._mock is not None:
             with contextlib.suppress(Exception):
                 self._mock.stop()
@@ -267,6 +275,7 @@ class LocalTwin:
             for m in messages
         ]
         METER.count("sqs:ReceiveMessage")  # the event source mapping's receive that found these
+        self.metrics.queue_batch("intake", messages)
         try:
             result = self.lambdas.invoke(function, {"Records": records})
             failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
@@ -337,6 +346,28 @@ class LocalTwin:
     def local_messages(self, _data: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
         self._collect_messages()
         return _json(200, {"messages": self.messages})
+
+    def local_metrics(self, _data: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        self._sample_metrics()
+        return _json(200, {"now": self.clock.now().isoformat(), "points": self.metrics.snapshot()})
+
+    def local_dashboard(self, _data: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        from infra.twin.dashboard import render
+
+        self._sample_metrics()
+        tenants = sorted(self.issuer.tenants)
+        page = render(self.metrics.snapshot(), tenants, self.clock.now())
+        return 200, {"content-type": "text/html; charset=utf-8"}, page.encode("utf-8")
+
+    def _sample_metrics(self) -> None:
+        outputs = {k: v for d in self.deployments for k, v in d.outputs.items()}
+        machines = [arn for d in self.deployments for arn in d.state_machines.values()]
+        self.metrics.sample(
+            boto3.client("sqs", region_name=REGION),
+            outputs.get("IntakeDlqUrl"),
+            boto3.client("stepfunctions", region_name=REGION),
+            machines,
+        )
 
     def log_request(self, line: str) -> None:
         if not self.quiet_requests:
