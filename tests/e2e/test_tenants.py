@@ -92,3 +92,54 @@ def test_expired_and_wrong_tenant_tokens_get_401(twin: Any, anonymous: TwinClien
     assert "expired" in expired.get("/tickets").body["message"]
     stranger = TwinClient(anonymous.base_url, twin.issuer.issue("not-deployed", "u-lin", ["agent"]))
     assert stranger.get("/tickets").status == 401
+
+
+def test_cleaning_runs_through_manual_dispatch_a_redo_loop_and_settlement(anonymous: TwinClient) -> None:
+    # Given bright-clean's cleaning type; at the twin's start (02:00 in Berlin) nobody is on duty,
+    # so the dispatch node routes to manual dispatch.
+    anna = anonymous.as_user("bright-clean", "u-anna", ["agent"])
+    jonas = anonymous.as_user("bright-clean", "u-jonas", ["supervisor", "dispatcher"])
+    fields = {
+        "customer_name": "Frau Klein",
+        "customer_phone": "+4915100000099",
+        "address": "Torstr. 1",
+        "region": "DE-BE",
+        "area_m2": 80,
+    }
+    created = anna.post("/tickets", {"type": "cleaning", "fields": fields})
+    assert created.status == 201, created.body
+    ticket_id = created.body["id"]
+    manual = jonas.wait_ready(ticket_id, node="manual_dispatch")
+    assert (
+        jonas.post(
+            f"/tickets/{ticket_id}/actions",
+            {"action": "assign", "fields": {"technician": "t-sofia"}, "version": manual["version"]},
+        ).status
+        == 200
+    )
+    sofia = anonymous.as_user("bright-clean", "t-sofia", ["technician"])
+    work = {"photos": ["p/1.jpg"], "service_items": [{"code": "SVC-DEEP-CLEAN", "quantity": 80}]}
+    for review_action in ("redo", "approve"):
+        on_site = sofia.wait_ready(ticket_id, node="on_site")
+        assert on_site["assignee"] == {"kind": "technician", "id": "t-sofia"}
+        done = sofia.post(
+            f"/tickets/{ticket_id}/actions", {"action": "done", "fields": work, "version": on_site["version"]}
+        )
+        assert done.status == 200, done.body
+        review = anna.wait_ready(ticket_id, node="review")
+        assert (
+            anna.post(
+                f"/tickets/{ticket_id}/actions",
+                {"action": review_action, "fields": {}, "version": review["version"]},
+            ).status
+            == 200
+        )
+    closed = anna.wait_status(ticket_id, "closed")
+    settlement = closed["settlement"]
+    # dealer in a city region: tier CITY, 80 m² × 3.50 × 1.10 = 308.00, dealer share 80 % = 246.40
+    assert settlement["tier"] == "CITY"
+    assert settlement["total"] == "308.00"
+    entered = [
+        e["node"] for e in anna.get(f"/tickets/{ticket_id}/history").body["events"] if e["kind"] == "entered"
+    ]
+    assert entered == ["manual_dispatch", "on_site", "review", "on_site", "review"]
