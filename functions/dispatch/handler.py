@@ -25,6 +25,7 @@ from shared.repositories.tickets import TicketRepository
 from shared.settings import settings
 from shared.tenant.models import TenantConfig
 from shared.tenant.store import tenant_config
+from shared.workflow.task_errors import LoopLimitError, NoCandidateError
 
 app = APIGatewayHttpResolver(enable_validation=True)
 install_error_handlers(app)
@@ -120,13 +121,6 @@ def api(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
 
 
-class LoopLimitError(Exception):
-    """Raised to Step Functions, whose Catch matches the error name ``Scrm.LoopLimitExceeded``."""
-
-
-LoopLimitError.__name__ = "Scrm.LoopLimitExceeded"
-
-
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def assign(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -162,10 +156,3 @@ def assign(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "dispatched", extra={"outcome": answer.get("outcome"), "technician": answer.get("technician")}
     )
     return answer
-
-
-class NoCandidateError(Exception):
-    """Raised to Step Functions as ``Scrm.NoCandidate``: the execution fails, the ticket says why."""
-
-
-NoCandidateError.__name__ = "Scrm.NoCandidate"

@@ -26,6 +26,7 @@ from shared.repositories.catalogs import CatalogRepository
 from shared.repositories.ledger import LedgerRepository
 from shared.repositories.tickets import TicketRepository
 from shared.tenant.store import tenant_config
+from shared.workflow.task_errors import SettlementFailed
 
 app = APIGatewayHttpResolver(enable_validation=True)
 install_error_handlers(app)
@@ -82,13 +83,6 @@ def revenue(
 @tracer.capture_lambda_handler
 def api(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
-
-
-class SettlementFailed(Exception):
-    """Raised to Step Functions so the execution fails visibly (error name ``Scrm.SettlementFailed``)."""
-
-
-SettlementFailed.__name__ = "Scrm.SettlementFailed"
 
 
 @logger.inject_lambda_context

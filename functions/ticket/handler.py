@@ -32,6 +32,7 @@ from shared.repositories.catalogs import CatalogRepository
 from shared.repositories.technicians import TechnicianRepository
 from shared.repositories.tickets import TicketRepository
 from shared.tenant.store import tenant_config
+from shared.workflow.task_errors import LoopLimitError
 
 app = APIGatewayHttpResolver(enable_validation=True)
 OPENAPI = Path(__file__).with_name("openapi.json")
@@ -171,13 +172,6 @@ def step(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         closed = deps().tickets.get(cfg.tenant.id, event["ticket_id"])
         emit_metric(catalogue.TICKETS_CLOSED, 1, tenant=cfg.tenant.id, ticket_type=closed.type)
     return answer
-
-
-class LoopLimitError(Exception):
-    """Raised to Step Functions, whose Catch matches the error name ``Scrm.LoopLimitExceeded``."""
-
-
-LoopLimitError.__name__ = "Scrm.LoopLimitExceeded"
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -1,0 +1,23 @@
+"""Errors a workflow Task raises to Step Functions, by the names the ASL's Catch and ops see.
+
+Lambda reports an error by its class name; these classes carry the ``Scrm.*`` names.
+"""
+
+from __future__ import annotations
+
+from shared.workflow.compiler import LOOP_LIMIT_ERROR
+
+
+def _named(name: str, doc: str) -> type[Exception]:
+    error = type(name.replace(".", "_"), (Exception,), {"__doc__": doc, "__module__": __name__})
+    error.__name__ = error.__qualname__ = name
+    return error
+
+
+LoopLimitError = _named(
+    LOOP_LIMIT_ERROR, "A node was visited past the cap; the Catch sends it to the Fail state."
+)
+NoCandidateError = _named("Scrm.NoCandidate", "Nobody fits and the node has no on_no_candidate route.")
+SettlementFailed = _named(
+    "Scrm.SettlementFailed", "The ticket cannot be priced; the execution fails visibly."
+)
