@@ -149,9 +149,15 @@ def _install(twin: Any, anon: TwinClient, agent: TwinClient) -> str:
     )
     ticket = agent.wait_ready(ticket_id, node="on_site", timeout=30)
     explanation = (ticket.get("dispatch") or {}).get("explanation") or {}
-    for c in explanation.get("candidates", [])[:3]:
-        parts = ", ".join(f"{k} {v['normalized']}" for k, v in (c.get("criteria") or {}).items())
-        _say(f"    {c.get('technician') or c.get('id')}: total {c.get('total')} ({parts})")
+    _say(
+        f"    {explanation.get('considered')} considered, {explanation.get('eligible')} eligible, "
+        f"filtered out: {explanation.get('filtered') or 'none'}"
+    )
+    for c in explanation.get("top", [])[:3]:
+        parts = ", ".join(
+            f"{k} {v['normalized']}×{v['weight']}" for k, v in (c.get("criteria") or {}).items()
+        )
+        _say(f"    #{c['rank']} {c['technician']}: total {c['total']} ({parts})")
     _say(
         f"    assigned to {ticket['assignee']['id']}; node={ticket['node']} sla deadline "
         f"{_local(ticket['sla']['deadline']) if ticket.get('sla') else '-'}"
