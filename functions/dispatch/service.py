@@ -15,6 +15,7 @@ from functions.dispatch.scoring import Job, Policy, rank
 from shared.adapters.scheduler import schedule_name
 from shared.calendar import BusinessCalendar
 from shared.clock import iso, now
+from shared.domain.failures import mark_failed
 from shared.domain.ticket import Assignee, Ticket, TicketEvent
 from shared.errors import Conflict, ValidationFailed
 from shared.ports import TaskTokenGone, WorkflowEngine
@@ -221,26 +222,7 @@ def _fail_without_candidate(deps: DispatchDeps, cfg: TenantConfig, ticket_id: st
         f"no technician fits dispatch node '{node_name}' and it has no on_no_candidate route; "
         "add one (e.g. a manual dispatch node) to the tenant file"
     )
-    for _attempt in range(_TICKET_RETRIES):
-        ticket = deps.tickets.get(cfg.tenant.id, ticket_id)
-        if ticket.status != "open":
-            break
-        failed = ticket.model_copy(
-            update={"status": "failed", "reason": reason, "updated_at": now(), "version": ticket.version + 1}
-        )
-        event = TicketEvent(
-            at=now(),
-            actor=SYSTEM,
-            kind="failed",
-            node=node_name,
-            changes={"reason": reason},
-            version=failed.version,
-        )
-        try:
-            deps.tickets.save(failed, expected_version=ticket.version, event=event)
-            break
-        except Conflict:
-            continue
+    mark_failed(deps.tickets, cfg.tenant.id, ticket_id, node_name, reason, attempts=_TICKET_RETRIES)
     raise NoCandidate(reason)
 
 

@@ -30,6 +30,7 @@ from pydantic import ValidationError
 
 from functions.settlement.pricing import PricingError, PricingInput, Settlement, price
 from shared.clock import now
+from shared.domain.failures import mark_failed
 from shared.domain.ticket import Ticket, TicketEvent
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.identity import Caller
@@ -402,35 +403,15 @@ def _put_summary(
 
 def _fail(deps: Deps, ticket_id: str, tenant: str, node_name: str, reason: str) -> None:
     """Mark the ticket failed with the reason (it must not end unpriced without a trace)."""
-    for _attempt in range(_ATTEMPTS):
-        ticket = deps.tickets.get(tenant, ticket_id)
-        if ticket.status == "failed" and ticket.reason == reason:
-            return
-        failed = ticket.model_copy(
-            update={
-                "status": "failed",
-                "reason": reason,
-                "node": node_name,
-                "token": None,
-                "token_node": None,
-                "settlement": {"error": reason},
-                "updated_at": now(),
-                "version": ticket.version + 1,
-            }
-        )
-        event = TicketEvent(
-            at=now(),
-            actor=SYSTEM,
-            kind="failed",
-            node=node_name,
-            changes={"reason": reason},
-            version=failed.version,
-        )
-        try:
-            deps.tickets.save(failed, expected_version=ticket.version, event=event)
-            return
-        except Conflict:
-            continue
+    mark_failed(
+        deps.tickets,
+        tenant,
+        ticket_id,
+        node_name,
+        reason,
+        updates={"token": None, "token_node": None, "settlement": {"error": reason}},
+        attempts=_ATTEMPTS,
+    )
 
 
 # --------------------------------------------------------------------------- statements and reports
