@@ -164,17 +164,28 @@ def _install(twin: Any, anon: TwinClient, agent: TwinClient) -> str:
     )
 
     technician_id = ticket["assignee"]["id"]
+    tech = anon.as_user(TENANT, technician_id, ["technician"])
+    deadline = (ticket.get("dispatch") or {}).get("offer_expires_at")
+    _step(
+        "2.3",
+        f"{technician_id} accepts the offer before it expires ({_local(deadline) if deadline else '-'})",
+    )
+    taken = tech.post(f"/tickets/{ticket_id}/actions", {"action": "accept", "version": ticket["version"]})
+    _say(
+        f"    {taken.status}: accepted at {_local(taken.body['dispatch']['accepted_at'])}; still at "
+        f"node={taken.body['node']} (an offer nobody accepts in time is re-dispatched to someone else)"
+    )
+
     before = len(anon.get("/_local/messages").body["messages"])
     _step(
-        "2.3", "nobody acts for a while: the twin clock moves 29 hours; SLA reminders fire in business hours"
+        "2.4", "the work takes a while: the twin clock moves 29 hours; SLA reminders fire in business hours"
     )
     moved = anon.post("/_local/clock/advance", {"seconds": 29 * 3600}).body
     _say(f"    now {_local(moved['now'])}, {moved['fired']} schedule(s) fired")
     for m in anon.get("/_local/messages").body["messages"][before:]:
         _say(f"    {m['channel']:<5} to {m['to']:<22} level={m['level']} at {_local(m['at'])}")
 
-    tech = anon.as_user(TENANT, technician_id, ["technician"])
-    _step("2.4", f"{technician_id} completes the installation with photos, service items and parts")
+    _step("2.5", f"{technician_id} completes the installation with photos, service items and parts")
     ticket = tech.wait_ready(ticket_id, node="on_site")
     done = tech.post(
         f"/tickets/{ticket_id}/actions",
@@ -193,7 +204,7 @@ def _install(twin: Any, anon: TwinClient, agent: TwinClient) -> str:
     )
     _say(f"    {done.status}: node={done.body['node']}")
 
-    _step("2.5", "林客服 records the customer's confirmation; the settlement node prices the work")
+    _step("2.6", "林客服 records the customer's confirmation; the settlement node prices the work")
     ticket = agent.wait_ready(ticket_id, node="customer_confirm")
     agent.post(
         f"/tickets/{ticket_id}/actions",
@@ -214,14 +225,14 @@ def _install(twin: Any, anon: TwinClient, agent: TwinClient) -> str:
         f"installer earns {s.get('earnings') or s.get('installer_earnings')}"
     )
 
-    _step("2.6", f"{technician_id} looks at their earnings: GET /technicians/{technician_id}/earnings")
+    _step("2.7", f"{technician_id} looks at their earnings: GET /technicians/{technician_id}/earnings")
     period = datetime.fromisoformat(closed["closed_at"]).astimezone(SHANGHAI).strftime("%Y-%m")
     earnings = tech.get(f"/technicians/{technician_id}/earnings?period={period}")
     _say(
         f"    {earnings.status}: {len(earnings.body.get('lines', []))} line(s), "
         f"total {earnings.body.get('total')}"
     )
-    _step("2.7", "the ticket's history")
+    _step("2.8", "the ticket's history")
     _show_history(agent.get(f"/tickets/{ticket_id}/history").body["events"])
     return ticket_id
 

@@ -75,18 +75,19 @@ def _notifier() -> Notifier:
 class DispatchSettings(BaseModel):
     """Environment of the dispatch functions beyond ``shared.settings``.
 
-    ``DISPATCH_OFFER_TIMEOUTS=true`` turns on offer expiry; it also needs ``SCHEDULER_GROUP``,
-    ``SCHEDULER_ROLE_ARN`` (a role EventBridge Scheduler assumes to invoke this function) and the
-    scheduler permissions on the function's role.
+    Offers expire (``dispatch.offer_timeout``) whenever the function has a scheduler: ``SCHEDULER_GROUP``
+    and ``SCHEDULER_ROLE_ARN`` (a role EventBridge Scheduler assumes to invoke this function), as the
+    stack sets for ``scrm-dispatch-assign``. ``DISPATCH_OFFER_TIMEOUTS=false`` turns expiry off.
     """
 
-    offer_timeouts: bool = False
+    offer_timeouts: bool = True
 
 
 @lru_cache(maxsize=1)
 def dispatch_settings() -> DispatchSettings:
-    flag = os.environ.get("DISPATCH_OFFER_TIMEOUTS", "")
-    return DispatchSettings(offer_timeouts=flag.strip().lower() in ("1", "true", "yes", "on"))
+    flag = os.environ.get("DISPATCH_OFFER_TIMEOUTS", "true").strip().lower()
+    has_scheduler = bool(os.environ.get("SCHEDULER_GROUP") and os.environ.get("SCHEDULER_ROLE_ARN"))
+    return DispatchSettings(offer_timeouts=has_scheduler and flag not in ("0", "false", "no", "off"))
 
 
 def _registry_caller() -> tuple[Caller, TenantConfig]:

@@ -208,7 +208,9 @@ def assign(
             "attempt": answer["attempt"],
         }
         name = schedule_name("offer", cfg.tenant.id, ticket_id, str(answer["attempt"]))
-        deps.offers.at(name, now() + cfg.dispatch.offer_timeout_delta, offer_target, payload)
+        deadline = (ticket.dispatch or {}).get("offer_expires_at")
+        when = datetime.fromisoformat(deadline) if deadline else now() + cfg.dispatch.offer_timeout_delta
+        deps.offers.at(name, when, offer_target, payload)
     return answer
 
 
@@ -284,6 +286,8 @@ def _dispatch(
             "version": version,
             "explanation": explanation,
         }
+        if deps.offers is not None:
+            base["offer_expires_at"] = iso(at + cfg.dispatch.offer_timeout_delta)
         lost: list[str] = []
         for candidate in ranking.candidates:
             technician = _try_candidate(deps, ticket, candidate.technician, base, visits, version, at, lost)
@@ -391,6 +395,8 @@ def offer_expired(deps: DispatchDeps, cfg: TenantConfig, payload: dict[str, Any]
         or current.get("node") != payload.get("node")
     ):
         return {"declined": False, "reason": "superseded"}
+    if current.get("accepted_at"):
+        return {"declined": False, "reason": "accepted"}
     dispatch_node = cfg.ticket_types[ticket.type].nodes[str(payload["node"])]
     offered = dispatch_node.next
     if ticket.node != offered or not ticket.parked or ticket.token is None:

@@ -19,6 +19,10 @@ from shared.workflow.forms import FormContext, validate_form
 CREATOR_ROLES = ("agent", "dispatcher", "admin", "supervisor")
 STAFF_ROLES = (*CREATOR_ROLES, "finance")  # see every ticket of their tenant
 SYSTEM = "system"
+ACCEPT = "accept"
+"""Built-in action of a node worked by the dispatched technician (``assignee: {technician: assigned}``):
+take the offered ticket. It records the acceptance, so the offer no longer expires, and does not move
+the ticket or resume the workflow. A node that defines its own ``accept`` action gets that one instead."""
 
 
 class TicketStore(Protocol):
@@ -285,10 +289,13 @@ def act(
     if not may_act(caller, ticket.assignee, cfg):
         who = f"{ticket.assignee.kind} {ticket.assignee.id}" if ticket.assignee else "nobody yet"
         raise Forbidden(f"node '{ticket.node}' is assigned to {who}; you ({caller.sub}) may not act on it")
+    if action == ACCEPT and takes_offers(node):
+        return _accept(deps, caller, ticket, version)
     if action not in node.actions:
+        known = [*node.actions, *([ACCEPT] if takes_offers(node) else [])]
         raise ValidationFailed(
             f"'{action}' is not an action of node '{ticket.node}'",
-            [{"field": "action", "message": f"must be one of {', '.join(node.actions)}"}],
+            [{"field": "action", "message": f"must be one of {', '.join(known)}"}],
         )
     if not ticket.parked or ticket.token is None:
         raise Conflict(f"node '{ticket.node}' is not ready for actions yet; retry in a moment")
@@ -317,7 +324,7 @@ def act(
         moved = moved.model_copy(
             update={
                 "dispatch": {
-                    **(ticket.dispatch or {}),
+                    **_without_offer(ticket.dispatch),
                     "technician": chosen,
                     "manual": True,
                     "by": caller.sub,
@@ -357,6 +364,49 @@ def act(
         raise
     deps.sla.stop(cfg, ticket, ticket.node)
     return moved
+
+
+def takes_offers(node: Node) -> bool:
+    """The node is worked by the dispatched technician and has no ``accept`` action of its own."""
+    return node.assignee is not None and node.assignee.is_dispatched_technician and ACCEPT not in node.actions
+
+
+def _accept(deps: Deps, caller: Caller, ticket: Ticket, version: int) -> Ticket:
+    """The technician takes the offered ticket: the offer stops expiring; the ticket stays where it is."""
+    offer = ticket.dispatch or {}
+    if offer.get("accepted_at"):
+        raise Conflict(
+            f"ticket {ticket.id} was already accepted by {offer.get('accepted_by')} at {offer['accepted_at']}"
+        )
+    at = now()
+    accepted = ticket.model_copy(
+        update={
+            "dispatch": {**offer, "accepted_at": at.isoformat(), "accepted_by": caller.sub},
+            "updated_at": at,
+            "version": ticket.version + 1,
+        }
+    )
+    event = TicketEvent(
+        at=at,
+        actor=caller.sub,
+        kind="action",
+        node=ticket.node,
+        action=ACCEPT,
+        changes={"accepted": True},
+        version=accepted.version,
+    )
+    stale = f"stale version {version}: someone acted on ticket {ticket.id} first; read it again"
+    deps.tickets.save(accepted, expected_version=version, event=event, conflict_message=stale)
+    return accepted
+
+
+def _without_offer(dispatch: dict[str, Any] | None) -> dict[str, Any]:
+    """A new assignment starts with no acceptance and no offer deadline of the previous one."""
+    return {
+        k: v
+        for k, v in (dispatch or {}).items()
+        if k not in ("accepted_at", "accepted_by", "offer_expires_at")
+    }
 
 
 def _undo(deps: Deps, before: Ticket, moved: Ticket, reason: str, *, keep_token: bool = False) -> None:

@@ -168,7 +168,12 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     ),
     FunctionSpec("dispatch-api", "functions.dispatch.handler.api", "api", "/technicians* routes"),
     FunctionSpec(
-        "dispatch-assign", "functions.dispatch.handler.assign", "task", "dispatch node: score, assign"
+        "dispatch-assign",
+        "functions.dispatch.handler.assign",
+        "task",
+        "dispatch node: score, assign; offers that expire (one-time schedules calling it back)",
+        scheduler=_SCHEDULE_WRITE,
+        pass_scheduler_role=True,
     ),
     FunctionSpec(
         "settlement-api",
@@ -370,7 +375,7 @@ class PlatformFunctions(Construct):
         }
         for spec in FUNCTIONS:
             env = {**common_env, "POWERTOOLS_SERVICE_NAME": spec.service}
-            if spec.service in ("ticket", "reminders"):
+            if spec.service in ("ticket", "reminders") or spec.scheduler:
                 env.update(scheduler_env)
             if "scheduler:CreateSchedule" in spec.scheduler and scheduler_dlq is not None:
                 env["SCHEDULER_DLQ_ARN"] = scheduler_dlq.queue_arn  # Target.DeadLetterConfig

@@ -13,6 +13,8 @@ from infra.constructs.functions import FUNCTIONS_BY_KEY, ack, function_arn, iam_
 
 SCHEDULE_GROUP = "scrm-reminders"
 REMINDERS_FUNCTION = FUNCTIONS_BY_KEY["reminders-fire"].name
+OFFERS_FUNCTION = FUNCTIONS_BY_KEY["dispatch-assign"].name
+"""Target of the dispatch offers' one-time schedules (an offer that is not accepted in time)."""
 
 
 class Reminders(Construct):
@@ -33,7 +35,8 @@ class Reminders(Construct):
         self.role = iam.Role(
             self,
             "SchedulerRole",
-            description="EventBridge Scheduler invokes scrm-reminders-fire for SLA reminders",
+            description="EventBridge Scheduler invokes scrm-reminders-fire (SLA reminders) and "
+            "scrm-dispatch-assign (offers not accepted in time)",
             assumed_by=iam.ServicePrincipal(
                 "scheduler.amazonaws.com",
                 conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
@@ -43,7 +46,7 @@ class Reminders(Construct):
             iam.PolicyStatement(
                 sid="FireReminders",
                 actions=["lambda:InvokeFunction"],
-                resources=[function_arn(self, REMINDERS_FUNCTION)],
+                resources=[function_arn(self, REMINDERS_FUNCTION), function_arn(self, OFFERS_FUNCTION)],
             )
         )
         self.dlq = sqs.Queue(

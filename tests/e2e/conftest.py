@@ -40,8 +40,12 @@ def _close_what_the_module_opened(twin: LocalTwin) -> Iterator[None]:
     """Every module starts with free technicians: tickets a module leaves open hold technicians'
     capacity in the shared twin, so they are cancelled (which releases the load) afterwards."""
     yield
-    client = TwinClient(twin.url)
-    for tenant in sorted(twin.issuer.tenants):
+    cancel_open_tickets(TwinClient(twin.url), sorted(twin.issuer.tenants))
+
+
+def cancel_open_tickets(client: TwinClient, tenants: list[str]) -> None:
+    """Cancel every open ticket of ``tenants`` (as an admin), which releases their technicians."""
+    for tenant in tenants:
         admin = client.as_user(tenant, "e2e-cleanup", ["admin"])
         for _page in range(20):
             listing = admin.get("/tickets?status=open&limit=100")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,6 +12,7 @@ import pytest
 from infra.twin.client import TwinClient
 from shared.calendar import BusinessCalendar
 from shared.tenant.loader import load_tenant_file
+from tests.e2e.conftest import cancel_open_tickets
 from tests.factories import EXAMPLES
 
 INSTALL = {
@@ -142,3 +143,75 @@ def test_registry_is_for_dispatchers_and_checks_changes(
     assert listed["t-li"]["regions"] == ["CN-BJ", "CN-SH", "CN-CD"]
     restored = dispatcher.request("PUT", "/technicians/t-li", {"regions": ["CN-BJ", "CN-SH"]})
     assert restored.status == 200
+
+
+def open_for(client: TwinClient, minutes: int) -> None:
+    """Move the twin clock (if needed) so the technicians' calendar stays open for ``minutes``."""
+    cfg = load_tenant_file(str(EXAMPLES / "acme-home.yaml"))
+    calendar = BusinessCalendar.from_config(cfg.calendars["default"])
+    span = timedelta(minutes=minutes)
+    for _ in range(5):
+        current = datetime.fromisoformat(client.get("/_local/clock").body["now"])
+        if calendar.next_open(current) == current and calendar.next_open(current + span) == current + span:
+            return
+        target = calendar.next_open(current + span)
+        client.post("/_local/clock/advance", {"seconds": (target - current).total_seconds() + 60})
+    raise AssertionError("could not find an open stretch of the technicians' calendar")
+
+
+def test_an_offer_nobody_accepts_expires_and_an_accepted_one_stays(
+    agent: TwinClient, dispatcher: TwinClient, anonymous: TwinClient
+) -> None:
+    open_for(anonymous, 60)
+    cancel_open_tickets(anonymous, ["acme-home"])  # the earlier tests' tickets would expire too
+    assert set(loads(dispatcher).values()) == {0}
+
+    # Given two install tickets offered to technicians, each with a deadline 30 minutes away
+    ids = []
+    for _ in range(2):
+        created = agent.post("/tickets", {"type": "install", "fields": INSTALL})
+        assert created.status == 201, created.body
+        ids.append(created.body["id"])
+    kept, lapsed = (wait_dispatched(agent, i, attempt=1) for i in ids)
+    now = datetime.fromisoformat(anonymous.get("/_local/clock").body["now"])
+    for offered in (kept, lapsed):
+        deadline = datetime.fromisoformat(offered["dispatch"]["offer_expires_at"])
+        assert timedelta(minutes=29) <= deadline - now <= timedelta(minutes=30)
+
+    # When the first one's technician accepts (the built-in action: no form, the ticket stays put)
+    first_tech = anonymous.as_user("acme-home", kept["dispatch"]["technician"], ["technician"])
+    accepted = first_tech.post(
+        f"/tickets/{kept['id']}/actions", {"action": "accept", "version": kept["version"]}
+    )
+    assert accepted.status == 200, accepted.body
+    assert accepted.body["node"] == "on_site" and accepted.body["dispatch"]["accepted_at"]
+    again = first_tech.post(
+        f"/tickets/{kept['id']}/actions", {"action": "accept", "version": accepted.body["version"]}
+    )
+    assert again.status == 409 and "already accepted" in again.body["message"]
+
+    # and the clock passes both deadlines
+    moved = anonymous.post("/_local/clock/advance", {"seconds": 31 * 60})
+    assert moved.status == 200 and moved.body["fired"] >= 2, moved.body
+
+    # Then the unaccepted offer was declined on its technician's behalf and offered to someone else
+    nobody = lapsed["dispatch"]["technician"]
+    second = wait_dispatched(agent, lapsed["id"], attempt=2)
+    assert second["dispatch"]["declined"] == [nobody]
+    assert second["dispatch"]["technician"] not in (None, nobody)
+    history = agent.get(f"/tickets/{lapsed['id']}/history").body["events"]
+    expired = [e for e in history if e.get("action") == "decline"]
+    assert expired and expired[-1]["changes"]["reason"] == "the offer expired"
+    assert expired[-1]["changes"]["on_behalf_of"] == nobody
+    # while the accepted one is untouched: same attempt, same technician, still waiting on on_site
+    still = agent.get(f"/tickets/{kept['id']}").body
+    assert (still["dispatch"]["attempt"], still["node"], still["version"]) == (
+        1,
+        "on_site",
+        accepted.body["version"],
+    )
+    # and the loads follow: each ticket holds exactly one technician
+    after = loads(dispatcher)
+    holders = [kept["dispatch"]["technician"], second["dispatch"]["technician"]]
+    for tech, load in after.items():
+        assert load == holders.count(tech), (tech, holders, after)

@@ -4,7 +4,7 @@ yellow → orange → red as the manual clock is advanced, over SMS and email.
 The ticket reaches on_site through the dispatch node; while dispatch cannot place it there
 (not built yet, or no technician) the test is skipped. Dispatch *offers* the ticket: unless the
 technician acts on on_site within `dispatch.offer_timeout` (30 m), the offer expires and the
-ticket is dispatched again. acme's on_site has no `accept` action, so the technician takes it
+ticket is dispatched again. The technician could take it with the built-in `accept`; here they take it
 by acting: `need_parts` at once, the dispatcher's `parts_arrived` at once, and the ticket is
 back on on_site (a new visit) with its full budget and no offer pending.
 

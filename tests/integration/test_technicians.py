@@ -11,7 +11,7 @@ import pytest
 
 from functions.dispatch import service
 from shared import clock
-from shared.domain.ticket import Ticket, TicketEvent
+from shared.domain.ticket import Assignee, Ticket, TicketEvent
 from shared.repositories.technicians import TechnicianRepository
 from shared.repositories.tickets import TicketRepository
 from shared.tenant.loader import load_tenant_file
@@ -359,3 +359,86 @@ def test_an_offer_acted_on_in_time_does_not_expire(acme: TenantConfig) -> None:
     assert service.offer_expired(deps, acme, payload) == {"declined": False, "reason": "acted"}
     assert engine.resumed == []
     assert deps.technicians.get("acme-home", "t-wang").load == 1
+
+
+@pytest.mark.usefixtures("aws", "at_work")
+def test_the_offered_technician_accepts_and_the_offer_no_longer_expires(acme: TenantConfig) -> None:
+    from functions.ticket import service as tickets
+    from shared.errors import Conflict, Forbidden, ValidationFailed
+    from shared.identity import Caller
+
+    timer, engine = RecordingTimer(), FakeEngine()
+    deps = dispatch_deps()
+    deps.offers, deps.engine = timer, engine
+    stored(deps.tickets, install_ticket("TK-1", location=NEAR_WANG))
+    service.assign(deps, acme, "TK-1", "dispatching", offer_target=ASSIGN_ARN)
+    ticket = parked_on_site(deps, "TK-1", "token-1")
+    # the offer's deadline is on the ticket, and the timer is set for it
+    (when, _target, payload) = timer.schedules["offer-acme-home-TK-1-1"]
+    assert ticket.dispatch is not None
+    assert datetime.fromisoformat(ticket.dispatch["offer_expires_at"]) == when
+    ticket_deps = tickets.Deps(tickets=deps.tickets, engine=engine)
+    wang = Caller(sub="t-wang", tenant="acme-home", roles=frozenset({"technician"}))
+    li = Caller(sub="t-li", tenant="acme-home", roles=frozenset({"technician"}))
+
+    # Another technician may not accept it, and a stale version is refused
+    with pytest.raises(Forbidden):
+        tickets.act(ticket_deps, acme, li, "TK-1", "accept", {}, ticket.version)
+    with pytest.raises(Conflict):
+        tickets.act(ticket_deps, acme, wang, "TK-1", "accept", {}, ticket.version - 1)
+
+    # When t-wang accepts
+    accepted = tickets.act(ticket_deps, acme, wang, "TK-1", "accept", {}, ticket.version)
+
+    # Then the ticket stays on on_site with its token, the workflow is not resumed, and it says who and when
+    assert (accepted.node, accepted.token, accepted.version) == ("on_site", "token-1", ticket.version + 1)
+    assert accepted.dispatch is not None
+    assert accepted.dispatch["accepted_by"] == "t-wang"
+    assert datetime.fromisoformat(accepted.dispatch["accepted_at"]) == MONDAY_10_BEIJING
+    assert engine.resumed == []
+    last = deps.tickets.history("acme-home", "TK-1")[-1]
+    assert (last.kind, last.action, last.actor) == ("action", "accept", "t-wang")
+    # a second accept is refused and says when it was accepted
+    with pytest.raises(Conflict, match="already accepted by t-wang"):
+        tickets.act(ticket_deps, acme, wang, "TK-1", "accept", {}, accepted.version)
+    # and the timer, when it fires, leaves the ticket alone
+    assert service.offer_expired(deps, acme, payload) == {"declined": False, "reason": "accepted"}
+    assert engine.resumed == []
+    assert deps.technicians.get("acme-home", "t-wang").load == 1
+
+    # The node's own actions still work after accepting; an unknown action lists accept among the choices
+    with pytest.raises(ValidationFailed) as caught:
+        tickets.act(ticket_deps, acme, wang, "TK-1", "finish", {}, accepted.version)
+    assert "accept" in caught.value.details[0]["message"]
+    declined = tickets.act(ticket_deps, acme, wang, "TK-1", "decline", {}, accepted.version)
+    assert declined.node == "dispatching"
+    assert engine.resumed == [("token-1", {"action": "decline", "node": "on_site"})]
+
+
+@pytest.mark.usefixtures("aws", "at_work")
+def test_accept_is_only_built_in_on_the_dispatched_technicians_nodes(acme: TenantConfig) -> None:
+    from functions.ticket import service as tickets
+    from shared.errors import ValidationFailed
+    from shared.identity import Caller
+
+    nodes = acme.ticket_types["install"].nodes
+    assert tickets.takes_offers(nodes["on_site"])
+    assert not tickets.takes_offers(nodes["manual_dispatch"])  # a dispatcher's node
+    deps = dispatch_deps()
+    engine = FakeEngine()
+    stored(deps.tickets, install_ticket("TK-2"))
+    ticket = deps.tickets.get("acme-home", "TK-2")
+    parked = ticket.model_copy(
+        update={
+            "node": "manual_dispatch",
+            "token": "token-2",
+            "token_node": "manual_dispatch",
+            "version": 2,
+            "assignee": Assignee(kind="role", id="dispatcher"),
+        }
+    )
+    deps.tickets.save(parked, expected_version=1)
+    dispatcher = Caller(sub="u-zhao", tenant="acme-home", roles=frozenset({"dispatcher"}))
+    with pytest.raises(ValidationFailed) as caught:
+        tickets.act(tickets.Deps(deps.tickets, engine), acme, dispatcher, "TK-2", "accept", {}, 2)
+    assert "accept" not in caught.value.details[0]["message"]
