@@ -88,9 +88,12 @@ class Replan:
     """Levels not yet fired whose instant has already come on the new clock."""
 
 
-def policy_of(cfg: TenantConfig, ticket_type: str) -> tuple[str, SlaPolicy] | None:
-    """The SLA policy (name, policy) of a ticket type, if it has one."""
-    kind = cfg.ticket_types.get(ticket_type)
+def policy_of(cfg: TenantConfig, ticket: Ticket) -> tuple[str, SlaPolicy] | None:
+    """The SLA policy (name, policy) the ticket runs under: the one pinned when it was created,
+    while the tenant file still has it; else its ticket type's current one, if any."""
+    if ticket.sla_policy and ticket.sla_policy in cfg.sla_policies:
+        return ticket.sla_policy, cfg.sla_policies[ticket.sla_policy]
+    kind = cfg.ticket_types.get(ticket.type)
     if kind is None or kind.sla is None or kind.sla not in cfg.sla_policies:
         return None
     return kind.sla, cfg.sla_policies[kind.sla]
@@ -131,7 +134,7 @@ class SchedulerSla:
     # ----------------------------------------------------------------- the port
 
     def start(self, cfg: TenantConfig, ticket: Ticket, node: str) -> dict[str, Any] | None:
-        found = policy_of(cfg, ticket.type)
+        found = policy_of(cfg, ticket)
         if found is None:
             return None
         name, policy = found
@@ -173,7 +176,7 @@ class SchedulerSla:
         return state
 
     def stop(self, cfg: TenantConfig, ticket: Ticket, node: str) -> None:
-        found = policy_of(cfg, ticket.type)
+        found = policy_of(cfg, ticket)
         if found is None:
             return
         _name, policy = found

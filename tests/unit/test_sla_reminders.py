@@ -268,3 +268,23 @@ def test_stale_schedules_send_nothing(
 def test_unknown_ticket_is_stale(cfg: TenantConfig, now: list[datetime]) -> None:
     result = fire(fire_deps(FakeTickets()), cfg, request("yellow"))
     assert result.outcome == "stale" and result.reason == "the ticket does not exist"
+
+
+def test_a_ticket_keeps_the_sla_policy_it_was_created_with(cfg: TenantConfig) -> None:
+    from functions.reminders.scheduler import policy_of
+
+    # Given the tenant later points install at a new policy
+    strict = cfg.sla_policies["install-standard"].model_copy()
+    types = {**cfg.ticket_types, "install": cfg.ticket_types["install"].model_copy(update={"sla": "strict"})}
+    changed = cfg.model_copy(
+        update={"sla_policies": {**cfg.sla_policies, "strict": strict}, "ticket_types": types}
+    )
+    # Then a ticket created under install-standard keeps it, a new one gets the new policy
+    pinned = ticket_on("on_site", WANG, sla_policy="install-standard")
+    found = policy_of(changed, pinned)
+    assert found is not None and found[0] == "install-standard"
+    fresh = policy_of(changed, ticket_on("on_site", WANG))
+    assert fresh is not None and fresh[0] == "strict"
+    # and a pinned policy the tenant file no longer has falls back to the type's current one
+    gone = policy_of(changed, ticket_on("on_site", WANG, sla_policy="retired"))
+    assert gone is not None and gone[0] == "strict"
