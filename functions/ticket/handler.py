@@ -1,4 +1,4 @@
-"""Lambda entry points of the ticket service: the /tickets API and the workflow's ticket tasks."""
+"""Lambda entry point of the ticket service's /tickets API (its workflow tasks: ``tasks.py``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.reminders.scheduler import SchedulerSla
 from functions.ticket import service
 from functions.ticket.schemas import (
     ActRequest,
@@ -23,43 +22,16 @@ from functions.ticket.schemas import (
     encode_cursor,
     ticket_out,
 )
+from functions.ticket.wiring import deps, ticket_repository
 from shared import metrics as catalogue
-from shared.adapters.stepfunctions import StepFunctionsEngine
-from shared.errors import Forbidden, LoopLimitExceeded
+from shared.errors import Forbidden
 from shared.http import current_caller, install_error_handlers
 from shared.observability import emit_metric, logger, metrics, tracer
-from shared.repositories.catalogs import CatalogRepository
-from shared.repositories.technicians import TechnicianRepository
-from shared.repositories.tickets import TicketRepository
 from shared.tenant.store import tenant_config
-from shared.workflow.task_errors import LoopLimitError
 
 app = APIGatewayHttpResolver(enable_validation=True)
 OPENAPI = Path(__file__).with_name("openapi.json")
 install_error_handlers(app)
-
-_deps: service.Deps | None = None
-_tickets: TicketRepository | None = None
-
-
-def _repository() -> TicketRepository:
-    global _tickets
-    if _tickets is None:
-        _tickets = TicketRepository()
-    return _tickets
-
-
-def deps() -> service.Deps:
-    global _deps
-    if _deps is None:
-        _deps = service.Deps(
-            tickets=_repository(),
-            engine=StepFunctionsEngine(),
-            catalogs=CatalogRepository(),
-            workload=TechnicianRepository(_repository()),
-            sla=SchedulerSla.from_environment(),
-        )
-    return _deps
 
 
 @app.post("/tickets", status_code=201)
@@ -109,7 +81,7 @@ def list_tickets(
     caller = current_caller(app)
     tenant_config(caller.tenant)
     assignee = service.list_scope(caller, assignee)
-    tickets, more = _repository().page(
+    tickets, more = ticket_repository().page(
         caller.tenant,
         type=type,
         status=status,
@@ -142,44 +114,3 @@ def api(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if event.get("routeKey") == "POST /tickets" and answer.get("statusCode") == 200:
         answer["statusCode"] = 201
     return answer
-
-
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-def park(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """``waitForTaskToken`` task of a human node."""
-    cfg = tenant_config(event["tenant"])
-    logger.append_keys(ticket_id=event["ticket_id"], node=event["node"])
-    try:
-        return service.park(deps(), cfg, event["ticket_id"], event["node"], event["token"])
-    except LoopLimitExceeded as exc:
-        emit_metric(catalogue.TICKETS_FAILED, 1, tenant=cfg.tenant.id, node=event["node"])
-        raise LoopLimitError(str(exc)) from None
-
-
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-def step(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Plain task of ``end`` and ``create_ticket`` nodes."""
-    cfg = tenant_config(event["tenant"])
-    logger.append_keys(ticket_id=event["ticket_id"], node=event["node"])
-    try:
-        answer = service.step(deps(), cfg, event["ticket_id"], event["node"])
-    except LoopLimitExceeded as exc:
-        emit_metric(catalogue.TICKETS_FAILED, 1, tenant=cfg.tenant.id, node=event["node"])
-        raise LoopLimitError(str(exc)) from None
-    if event.get("kind") == "end":
-        closed = deps().tickets.get(cfg.tenant.id, event["ticket_id"])
-        emit_metric(catalogue.TICKETS_CLOSED, 1, tenant=cfg.tenant.id, ticket_type=closed.type)
-    return answer
-
-
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-def intake(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """SQS consumer of stored deliveries: delivery -> ticket, failed records reported for retry."""
-    # Imported here: only this function needs the batch utilities and the delivery repository.
-    from functions.ticket.intake import consume
-    from shared.repositories.deliveries import DeliveryRepository
-
-    return consume(event, context, deps=deps(), deliveries=DeliveryRepository(), config=tenant_config)

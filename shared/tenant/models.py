@@ -482,7 +482,10 @@ def expand_days(key: str) -> list[int]:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: a model's validator is built when it first validates, not at import; a function
+    # that decodes a tenant configuration pays for it on its first event, not on every cold start
+    # (code that only imports these models for types pays nothing).
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 # --------------------------------------------------------------------------- tenant, regions, people
@@ -609,13 +612,13 @@ class Condition(_Model):
 
 
 class TierRule(_Model):
-    when: Condition = Condition()
+    when: Condition = Field(default_factory=Condition)
     tier: str
 
 
 class Surcharge(_Model):
     code: Ident
-    when: Condition = Condition()
+    when: Condition = Field(default_factory=Condition)
     percent: Percent | None = None
     fixed: Money | None = None
 
@@ -627,7 +630,7 @@ class Surcharge(_Model):
 
 
 class ShareRule(_Model):
-    when: Condition = Condition()
+    when: Condition = Field(default_factory=Condition)
     percent: Percent
 
 
@@ -972,7 +975,7 @@ class TenantConfig(_Model):
     technicians: list[Technician] = []
     catalog: Catalog
     sla_policies: dict[Ident, SlaPolicy] = {}
-    dispatch: DispatchConfig = DispatchConfig()
+    dispatch: DispatchConfig = Field(default_factory=DispatchConfig)
     ticket_types: dict[TypeName, TicketType]
     channels: list[Channel] = []
 

@@ -19,9 +19,7 @@ import hashlib
 import os
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
-from typing import Any
-
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from typing import TYPE_CHECKING, Any
 
 from .base import (
     ChannelLike,
@@ -35,6 +33,9 @@ from .base import (
     same,
     shown,
 )
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers import Cipher
 
 BLOCK_SIZE = 32
 """WeCom pads to 32-byte blocks (PKCS#7), not to AES's 16."""
@@ -65,6 +66,15 @@ def _key(aes_key: str) -> bytes:
     return key
 
 
+def _cipher(key: bytes) -> Cipher:
+    """AES-CBC with the key's first 16 bytes as IV, as WeCom does. ``cryptography`` is imported here,
+    not with the module: only WeCom channels use it, and the webhooks function's cold start should
+    not pay for it on every other platform's deliveries."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    return Cipher(algorithms.AES(key), modes.CBC(key[:16]))
+
+
 def encrypt(message: str | bytes, *, aes_key: str, receive_id: str, prefix: bytes | None = None) -> str:
     """Encrypt `message` the way WeCom does (base64 text); `prefix` replaces the 16 random bytes."""
     key = _key(aes_key)
@@ -75,7 +85,7 @@ def encrypt(message: str | bytes, *, aes_key: str, receive_id: str, prefix: byte
     plain = prefix + len(raw).to_bytes(4, "big") + raw + receive_id.encode("utf-8")
     pad = BLOCK_SIZE - len(plain) % BLOCK_SIZE
     plain += bytes([pad]) * pad
-    encryptor = Cipher(algorithms.AES(key), modes.CBC(key[:16])).encryptor()
+    encryptor = _cipher(key).encryptor()
     return base64.b64encode(encryptor.update(plain) + encryptor.finalize()).decode("ascii")
 
 
@@ -96,7 +106,7 @@ def decrypt(encrypted: str, *, aes_key: str, receive_id: str) -> bytes:
         raise _undecryptable("is not base64") from None
     if not cipher_text or len(cipher_text) % 16:
         raise _undecryptable("is not a whole number of AES blocks")
-    decryptor = Cipher(algorithms.AES(key), modes.CBC(key[:16])).decryptor()
+    decryptor = _cipher(key).decryptor()
     plain = decryptor.update(cipher_text) + decryptor.finalize()
     pad = plain[-1]
     if not 1 <= pad <= BLOCK_SIZE or pad > len(plain) or plain[-pad:] != bytes([pad]) * pad:

@@ -1,0 +1,110 @@
+"""Lambda entry point of the dispatch node's task, apart from the /technicians API (``handler.py``).
+
+It never loads the HTTP resolver, its request validation or the API schemas, so its cold start
+stays small.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from functions.dispatch import service
+from functions.dispatch.notify import Notifier
+from functions.dispatch.wiring import deps
+from shared import metrics as catalogue
+from shared.observability import emit_metric, logger, tracer
+from shared.settings import settings
+from shared.tenant.store import tenant_config
+from shared.workflow.task_errors import LoopLimitError, NoCandidateError
+
+
+def task_deps() -> service.DispatchDeps:
+    """The task also needs the offer timer (when the function has a scheduler) and the engine."""
+    built = deps()
+    if built.engine is None:
+        from shared.adapters.scheduler import OneTimeScheduler
+        from shared.adapters.stepfunctions import StepFunctionsEngine
+
+        built.engine = StepFunctionsEngine()
+        built.offers = OneTimeScheduler() if dispatch_settings().offer_timeouts else None
+        built.notifier = _notifier()
+    return built
+
+
+def _notifier() -> Notifier:
+    """SMS/email to dispatchers when nobody fits: the reminders' channels and sent-markers.
+
+    Email needs ``SENDER_EMAIL`` (a verified SES identity) in the function's environment;
+    without it only SMS is sent.
+    """
+    from functions.reminders.channels import AwsSender
+    from shared.repositories.reminders import ReminderMarkers, marker_key
+
+    sender_email = os.environ.get("SENDER_EMAIL", "").strip()
+    return Notifier(
+        sender=AwsSender(sender_email or "unset@invalid", settings().region),
+        markers=ReminderMarkers(),
+        marker_key=marker_key,
+        email_enabled=bool(sender_email),
+    )
+
+
+class DispatchSettings(BaseModel):
+    """Environment of the dispatch functions beyond ``shared.settings``.
+
+    Offers expire (``dispatch.offer_timeout``) whenever the function has a scheduler: ``SCHEDULER_GROUP``
+    and ``SCHEDULER_ROLE_ARN`` (a role EventBridge Scheduler assumes to invoke this function), as the
+    stack sets for ``scrm-dispatch-assign``. ``DISPATCH_OFFER_TIMEOUTS=false`` turns expiry off.
+    """
+
+    offer_timeouts: bool = True
+
+
+@lru_cache(maxsize=1)
+def dispatch_settings() -> DispatchSettings:
+    flag = os.environ.get("DISPATCH_OFFER_TIMEOUTS", "true").strip().lower()
+    has_scheduler = bool(os.environ.get("SCHEDULER_GROUP") and os.environ.get("SCHEDULER_ROLE_ARN"))
+    return DispatchSettings(offer_timeouts=has_scheduler and flag not in ("0", "false", "no", "off"))
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def assign(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Task of a ``dispatch`` node (``{"tenant","ticket_id","node","kind","execution"}``).
+
+    Also the offer timer's target: ``{"op": "offer_expired", "tenant", "ticket_id", "node",
+    "technician", "attempt"}``.
+    """
+    cfg = tenant_config(event["tenant"])
+    logger.append_keys(ticket_id=event["ticket_id"], node=event.get("node"))
+    tenant, node = cfg.tenant.id, str(event.get("node"))
+    if event.get("op") == "offer_expired":
+        expired = service.offer_expired(task_deps(), cfg, event)
+        logger.info("offer expired", extra=expired)
+        if expired.get("declined"):
+            emit_metric(catalogue.DISPATCH_OUTCOME, 1, tenant=tenant, node=node, outcome="offer_expired")
+        return expired
+    started = time.perf_counter()
+    try:
+        target = getattr(context, "invoked_function_arn", None)
+        answer = service.assign(task_deps(), cfg, event["ticket_id"], event["node"], offer_target=target)
+    except service.LoopLimit as exc:
+        emit_metric(catalogue.TICKETS_FAILED, 1, tenant=tenant, node=node)
+        raise LoopLimitError(str(exc)) from None
+    except service.NoCandidate as exc:
+        emit_metric(catalogue.DISPATCH_OUTCOME, 1, tenant=tenant, node=node, outcome="no_candidate")
+        emit_metric(catalogue.TICKETS_FAILED, 1, tenant=tenant, node=node)
+        raise NoCandidateError(str(exc)) from None
+    outcome = "assigned" if answer.get("outcome") == "done" else "no_candidate"
+    emit_metric(catalogue.DISPATCH_OUTCOME, 1, tenant=tenant, node=node, outcome=outcome)
+    emit_metric(catalogue.DISPATCH_LATENCY, (time.perf_counter() - started) * 1000, tenant=tenant, node=node)
+    logger.info(
+        "dispatched", extra={"outcome": answer.get("outcome"), "technician": answer.get("technician")}
+    )
+    return answer

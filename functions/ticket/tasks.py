@@ -1,0 +1,60 @@
+"""Lambda entry points of the ticket service's workflow tasks and its intake queue consumer.
+
+Kept apart from the /tickets API (``handler.py``): these functions never load the HTTP resolver,
+its request validation or the API schemas, so their cold start stays small.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.ticket import service
+from functions.ticket.wiring import deps
+from shared import metrics as catalogue
+from shared.errors import LoopLimitExceeded
+from shared.observability import emit_metric, logger, tracer
+from shared.tenant.store import tenant_config
+from shared.workflow.task_errors import LoopLimitError
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def park(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """``waitForTaskToken`` task of a human node."""
+    cfg = tenant_config(event["tenant"])
+    logger.append_keys(ticket_id=event["ticket_id"], node=event["node"])
+    try:
+        return service.park(deps(), cfg, event["ticket_id"], event["node"], event["token"])
+    except LoopLimitExceeded as exc:
+        emit_metric(catalogue.TICKETS_FAILED, 1, tenant=cfg.tenant.id, node=event["node"])
+        raise LoopLimitError(str(exc)) from None
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def step(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Plain task of ``end`` and ``create_ticket`` nodes."""
+    cfg = tenant_config(event["tenant"])
+    logger.append_keys(ticket_id=event["ticket_id"], node=event["node"])
+    try:
+        answer = service.step(deps(), cfg, event["ticket_id"], event["node"])
+    except LoopLimitExceeded as exc:
+        emit_metric(catalogue.TICKETS_FAILED, 1, tenant=cfg.tenant.id, node=event["node"])
+        raise LoopLimitError(str(exc)) from None
+    if event.get("kind") == "end":
+        closed = deps().tickets.get(cfg.tenant.id, event["ticket_id"])
+        emit_metric(catalogue.TICKETS_CLOSED, 1, tenant=cfg.tenant.id, ticket_type=closed.type)
+    return answer
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def intake(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """SQS consumer of stored deliveries: delivery -> ticket, failed records reported for retry."""
+    # Imported here: only this function needs the batch utilities and the delivery repository.
+    from functions.ticket.intake import consume
+    from shared.repositories.deliveries import DeliveryRepository
+
+    return consume(event, context, deps=deps(), deliveries=DeliveryRepository(), config=tenant_config)

@@ -1,0 +1,46 @@
+"""The ticket functions' dependencies, built once per process on first use.
+
+Shared by the ticket service's entry points, which Lambda runs as separate functions: ``handler.py``
+(the /tickets API) and ``tasks.py`` (the workflow's park and step tasks, the intake queue consumer).
+The AWS adapters are imported when the dependencies are first built, not when a handler module is
+imported, so a function's cold start loads only the handler it runs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from functions.ticket import service
+
+if TYPE_CHECKING:
+    from shared.repositories.tickets import TicketRepository
+
+_deps: service.Deps | None = None
+_tickets: TicketRepository | None = None
+
+
+def ticket_repository() -> TicketRepository:
+    global _tickets
+    if _tickets is None:
+        from shared.repositories.tickets import TicketRepository
+
+        _tickets = TicketRepository()
+    return _tickets
+
+
+def deps() -> service.Deps:
+    global _deps
+    if _deps is None:
+        from functions.reminders.scheduler import SchedulerSla
+        from shared.adapters.stepfunctions import StepFunctionsEngine
+        from shared.repositories.catalogs import CatalogRepository
+        from shared.repositories.technicians import TechnicianRepository
+
+        _deps = service.Deps(
+            tickets=ticket_repository(),
+            engine=StepFunctionsEngine(),
+            catalogs=CatalogRepository(),
+            workload=TechnicianRepository(ticket_repository()),
+            sla=SchedulerSla.from_environment(),
+        )
+    return _deps
