@@ -8,6 +8,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
+from shared import tenant_scope
 from shared.errors import DomainError, throttling_code
 from shared.identity import Caller, caller_from_event
 from shared.observability import logger
@@ -79,4 +80,8 @@ def _body_is_utf8(app: APIGatewayHttpResolver) -> bool:
 
 
 def current_caller(app: APIGatewayHttpResolver) -> Caller:
-    return caller_from_event(app.current_event.raw_event)
+    """The verified caller; from here on the request acts for the caller's tenant (its table
+    requests are signed with that tenant's role, ``shared/tenant_scope.py``)."""
+    caller = caller_from_event(app.current_event.raw_event)
+    tenant_scope.enter(caller.tenant)
+    return caller

@@ -18,6 +18,11 @@ class Settings(BaseModel):
     reminder_function_arn: str = ""
     scheduler_dlq_arn: str = ""
     region: str = "us-east-1"
+    tenant_role_arn: str = ""
+    """Data-access role of a tenant: ``{tenant}`` for its id, ``{access}`` for tenant_data_access."""
+    tenant_data_access: str = "data"
+    """Which of the tenant's data-access roles the function assumes (``shared/tenant_scope.py``)."""
+    aws_lambda_function_name: str = "scrm"
 
 
 @lru_cache(maxsize=1)

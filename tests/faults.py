@@ -31,6 +31,7 @@ from botocore.exceptions import ClientError
 
 from infra.twin.deploy import REGION
 from shared.repositories.tickets import TicketRepository
+from shared.tenant_scope import tenant_scope
 
 
 @dataclass
@@ -236,8 +237,9 @@ def census(table_name: str, tenant: str) -> Census:
                 ledger[str(item["ticket_id"])] += 1
     # The ticket item's layout (a packed body) belongs to the repository: read tickets through it.
     repository = TicketRepository()
-    for ticket_id in tickets:
-        tickets[ticket_id] = repository.get(tenant, ticket_id).model_dump(mode="json")
+    with tenant_scope(tenant):  # as the functions do: signed with the tenant's data-access role
+        for ticket_id in tickets:
+            tickets[ticket_id] = repository.get(tenant, ticket_id).model_dump(mode="json")
     return Census(deliveries, tickets, settlements, ledger)
 
 

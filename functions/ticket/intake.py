@@ -33,6 +33,7 @@ from functions.webhooks.intake import delivery_ticket_id, ticket_request
 from shared import metrics as catalogue
 from shared.errors import NotFound, ValidationFailed
 from shared.observability import emit_metric, logger
+from shared.tenant_scope import tenant_scope
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -157,7 +158,8 @@ def consume(
         tenant, channel_id, delivery_id = parse_message(record.body)
         logger.append_keys(tenant=tenant, channel=channel_id, delivery_id=delivery_id)
         try:
-            return process(deps, deliveries, config, tenant, channel_id, delivery_id)
+            with tenant_scope(tenant):  # each record acts for its own tenant (a batch may mix them)
+                return process(deps, deliveries, config, tenant, channel_id, delivery_id)
         finally:
             logger.remove_keys(["tenant", "channel", "delivery_id"])
 

@@ -25,14 +25,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pynamodb.attributes import Attribute, JSONAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.connection import Connection
 from pynamodb.constants import NUMBER
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from shared.clock import iso
 from shared.errors import Conflict
-from shared.repositories.base import TableItem, bind, tenant_key
+from shared.repositories.base import TableItem, bind, refused, tenant_key, transaction_connection
 
 SETTLEMENT_PREFIX = "SETTLEMENT#"
 GROUP_BYS = ("tier", "region", "item", "ticket_type", "channel")
@@ -260,7 +259,7 @@ class LedgerRepository:
 
     def __init__(self) -> None:
         bind(SettlementItem, LedgerItem, RevenueItem)
-        self._connection = Connection(region=SettlementItem.Meta.region)
+        self._connection = transaction_connection()
 
     def settlements(self, tenant: str, ticket_id: str) -> list[SettlementRecord]:
         """The ticket's settlement records, oldest (sequence 1) first."""
@@ -304,6 +303,7 @@ class LedgerRepository:
                         ],
                     )
         except TransactWriteError as exc:
+            refused(exc)
             raise Conflict(
                 f"settlement {record.sequence} of ticket {record.ticket_id} was not written "
                 f"({exc.cause_response_code or 'transaction cancelled'}); read again"

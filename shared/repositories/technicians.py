@@ -38,7 +38,6 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import size
 from pynamodb.transactions import TransactWrite
@@ -46,7 +45,7 @@ from pynamodb.transactions import TransactWrite
 from shared.clock import iso, now
 from shared.domain.ticket import Ticket, TicketEvent
 from shared.errors import Conflict, NotFound
-from shared.repositories.base import Gsi1, TableItem, bind, tenant_key
+from shared.repositories.base import Gsi1, TableItem, bind, tenant_key, transaction_connection
 from shared.repositories.tickets import TicketRepository
 from shared.tenant.models import Technician
 
@@ -194,7 +193,7 @@ class TechnicianRepository:
     def __init__(self, tickets: TicketRepository | None = None) -> None:
         bind(TechnicianItem, LoadMarkerItem, SeedMarkerItem)
         self._tickets = tickets or TicketRepository()
-        self._connection = Connection(region=TechnicianItem.Meta.region)
+        self._connection = transaction_connection()
         self._seeded: set[tuple[str, str]] = set()
 
     # ----------------------------------------------------------------- seeding

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.utilities import parameters
 
+from shared import tenant_scope
 from shared.errors import NotFound
 from shared.settings import settings
 from shared.tenant.transport import config_path, decode_config
@@ -21,13 +22,18 @@ _decoded: dict[str, tuple[str, TenantConfig]] = {}
 
 
 def tenant_config(tenant_id: str) -> TenantConfig:
-    """The tenant's configuration; ``NotFound`` when no tenant of that id is deployed."""
+    """The tenant's configuration; ``NotFound`` when no tenant of that id is deployed.
+
+    Where a task, webhook, message or schedule names its tenant: from here on the invocation acts
+    for that tenant (its table requests are signed with the tenant's role, ``shared/tenant_scope.py``).
+    """
     if not TENANT_ID.fullmatch(tenant_id):
         raise NotFound(f"unknown tenant '{tenant_id[:40]}'")
     path = config_path(tenant_id, settings().config_path_prefix)
     chunks = parameters.get_parameters(path, max_age=CACHE_SECONDS)
     if not chunks:
         raise NotFound(f"unknown tenant '{tenant_id}'")
+    tenant_scope.enter(tenant_id)
     digest = hashlib.sha256("".join(f"{k}={chunks[k]}" for k in sorted(chunks)).encode()).hexdigest()
     cached = _decoded.get(tenant_id)
     if cached and cached[0] == digest:

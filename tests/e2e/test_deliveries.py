@@ -21,6 +21,7 @@ from functions.webhooks.intake import delivery_ticket_id, queue_message
 from infra.twin.client import TwinClient
 from infra.twin.twin import LocalTwin
 from shared.repositories.deliveries import DeliveryRepository, StoredDelivery
+from shared.tenant_scope import tenant_scope
 from tests.e2e.test_intake import TENANT, post_shopify, shopify_order, wait_for_ticket
 
 CHANNEL = "shopify-main"
@@ -55,19 +56,20 @@ def wait_until(ops: TwinClient, delivery_id: str, done: Callable[[dict[str, Any]
 
 def record(delivery_id: str, marker: str, status: str) -> None:
     """A delivery stored as the webhook function would, left in `status` (as a fault would leave it)."""
-    DeliveryRepository().record(
-        StoredDelivery(
-            tenant=TENANT,
-            channel=CHANNEL,
-            delivery_id=delivery_id,
-            platform="shopify",
-            topic="orders/create",
-            payload=shopify_order(marker),
-            received_at=datetime.now(UTC),
-            status=status,
-            reason="injected fault" if status == "failed" else None,
+    with tenant_scope(TENANT):  # signed with the tenant's data-access role, as the function's are
+        DeliveryRepository().record(
+            StoredDelivery(
+                tenant=TENANT,
+                channel=CHANNEL,
+                delivery_id=delivery_id,
+                platform="shopify",
+                topic="orders/create",
+                payload=shopify_order(marker),
+                received_at=datetime.now(UTC),
+                status=status,
+                reason="injected fault" if status == "failed" else None,
+            )
         )
-    )
 
 
 def test_an_unmatched_delivery_is_listed_and_shown_without_signatures(

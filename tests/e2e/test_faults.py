@@ -251,9 +251,9 @@ def _parked_consult(agent: TwinClient) -> dict[str, Any]:
 
 
 def _engine_client() -> Any:
-    from functions.ticket import handler
+    from functions.ticket import wiring
 
-    return handler.deps().engine._client  # type: ignore[attr-defined]
+    return wiring.deps().engine._client  # type: ignore[attr-defined]
 
 
 def test_send_task_success_timed_out_answers_409_and_the_ticket_stays_where_it_is(agent: TwinClient) -> None:
