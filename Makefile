@@ -7,7 +7,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install demo test lint format unit integration infra e2e bench synth clean
+.PHONY: help install browser demo test lint format unit integration infra e2e bench synth clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -22,6 +22,25 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv with the package, the `scrm` command and the dev tools
 
+browser: ## headless Chromium for the dashboard screenshot test (apt-get when root, else says how)
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then \
+	  :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Chromium (Debian package, no recommends) for the dashboard screenshot test"; \
+	  mkdir -p .build; \
+	  if { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	       --no-install-recommends chromium; } >.build/apt-chromium.log 2>&1; then \
+	    echo "installed: $$(chromium --version 2>/dev/null)"; \
+	  else \
+	    tail -n 20 .build/apt-chromium.log; \
+	    echo "Chromium could not be installed (log: .build/apt-chromium.log): the dashboard screenshot" \
+	      "test skips without it, and fails under CI=true"; \
+	  fi; \
+	else \
+	  echo "no Chromium on PATH, and it installs itself only as root with apt-get: install the" \
+	    "'chromium' package to run the dashboard screenshot test (it skips without it, fails under CI=true)"; \
+	fi
+
 demo: install ## run the guided demo on the local twin (no AWS account needed)
 	$(BIN)/scrm demo
 
@@ -34,7 +53,7 @@ format: install ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint ## lint, then every test (unit, integration, infra, e2e)
+test: browser lint ## lint, then every test (unit, integration, infra, e2e)
 	$(BIN)/pytest -q
 
 unit: install ## unit tests only

@@ -193,9 +193,10 @@ def _wait(ticket_id: str, *, node: str | None = None, status: str | None = None)
     so the benchmark's waiting must not show up in the product's costs."""
     from infra.twin.meter import METER
     from shared.repositories.tickets import TicketRepository
+    from shared.tenant_scope import tenant_scope
 
     deadline = time.monotonic() + 60
-    with METER.paused():
+    with METER.paused(), tenant_scope("acme-home"):
         repo = TicketRepository()
         while time.monotonic() < deadline:
             ticket = repo.find("acme-home", ticket_id)

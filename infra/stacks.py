@@ -18,6 +18,7 @@ from infra.constructs.observability import PlatformObservability, TenantObservab
 from infra.constructs.reminders import Reminders
 from infra.constructs.table import DataTable
 from infra.constructs.tenant_config import TenantConfiguration
+from infra.constructs.tenant_data import TABLE_ARN_EXPORT, TenantDataAccess
 from infra.constructs.workflows import TenantWorkflows, pascal
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ class PlatformStack(Stack):
             "Observability",
             functions=functions.functions,
             intake_queue=intake.queue,
-            dlq=intake.dlq,
+            dlqs={"intake": intake.dlq, "reminders": reminders.dlq},
             http_api=api.http_api,
         )
 
@@ -88,9 +89,14 @@ class PlatformStack(Stack):
         self.functions, self.api, self.observability = functions, api, observability
 
         _output(self, "TableName", data.table.table_name, "the DynamoDB table (env TABLE_NAME)")
+        table_arn = _output(self, "TableArn", data.table.table_arn, "the table (tenant data-access roles)")
+        table_arn.export_name = TABLE_ARN_EXPORT
         _output(self, "ApiUrl", api.url, "base URL of the HTTP API")
         _output(self, "IntakeQueueUrl", intake.queue.queue_url, "SQS intake queue")
         _output(self, "IntakeDlqUrl", intake.dlq.queue_url, "dead-letter queue of the intake queue")
+        _output(
+            self, "RemindersDlqUrl", reminders.dlq.queue_url, "dead-letter queue of the scheduler's schedules"
+        )
         _output(self, "SchedulerGroupName", reminders.group_name, "EventBridge Scheduler group of reminders")
         _output(self, "SchedulerRoleArn", reminders.role.role_arn, "role Scheduler assumes to fire reminders")
         _output(self, "UserPoolId", api.user_pool.user_pool_id, "Cognito user pool of API callers")
@@ -107,6 +113,7 @@ class TenantStack(Stack):
         self.config = config
         workflows = TenantWorkflows(self, "Workflows", config=config)
         configuration = TenantConfiguration(self, "Config", config=config)
+        data_access = TenantDataAccess(self, "DataAccess", tenant_id=tenant_id)
         observability = TenantObservability(
             self, "Observability", tenant_id=tenant_id, workflows=workflows.workflows
         )
@@ -115,11 +122,13 @@ class TenantStack(Stack):
         for construct, component in (
             (workflows, "workflows"),
             (configuration, "tenant-config"),
+            (data_access, "data-access"),
             (observability, "observability"),
         ):
             _component(construct, component)
 
         self.workflows, self.configuration, self.observability = workflows, configuration, observability
+        self.data_access = data_access
 
         _output(self, "TenantId", tenant_id, "the tenant this stack onboards")
         _output(self, "ConfigPath", configuration.path, "SSM path of the tenant's configuration chunks")

@@ -91,6 +91,11 @@ TICKETS_FAILED = Metric(
     "TicketsFailed", COUNT, ("tenant", "node"), "ticket",
     "tickets marked failed (loop limit, no technician, settlement that cannot be priced)",
 )  # fmt: skip
+OPEN_TICKETS = Metric(
+    "OpenTickets", COUNT, ("tenant", "ticket_type", "node"), "ticket",
+    "gauge: open tickets at each node of each type (0 for an empty node), every 5 minutes per tenant "
+    "by scrm-ticket-gauges from the open-tickets index",
+)  # fmt: skip
 
 # ------------------------------------------------------------------ dispatch
 DISPATCH_OUTCOME = Metric(
@@ -139,6 +144,7 @@ CATALOGUE: tuple[Metric, ...] = (
     TICKETS_CLOSED,
     ACTIONS_TAKEN,
     TICKETS_FAILED,
+    OPEN_TICKETS,
     DISPATCH_OUTCOME,
     DISPATCH_LATENCY,
     TICKETS_SETTLED,

@@ -3,6 +3,8 @@
 - ``logger``: JSON; the correlation id becomes the ticket id or the delivery id as soon as a
   handler appends ``ticket_id`` / ``delivery_id``; phone numbers and email addresses in messages
   and extras are masked, secret-like keys (``secret``, ``token``, ``password``, ...) blanked.
+- ``tracer``: a powertools ``Tracer`` that loads the X-Ray SDK and patches botocore on the first
+  traced call instead of at import (``LazyTracer``): the SDK is a large share of a cold start.
 - ``emit_metric(entry, value, **dimensions)``: one EMF line (powertools ``single_metric``) for an
   entry of the catalogue (``shared/metrics.py``), with exactly the entry's dimensions and no
   implicit ``service`` dimension. ``POWERTOOLS_METRICS_DISABLED`` turns it off. (The twin captures
@@ -11,15 +13,19 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+import threading
 import warnings
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
+from shared import tenant_scope
 from shared.metrics import NAMESPACE, Metric
 
 # Every metric leaves through ``emit_metric`` (single_metric), so the ``log_metrics`` decorators
@@ -62,7 +68,30 @@ def _serialize(log: dict[str, Any]) -> str:
 
 
 class ScrmLogger(Logger):
-    """Powertools Logger whose correlation id follows the ticket or delivery being handled."""
+    """Powertools Logger whose correlation id follows the ticket or delivery being handled.
+
+    Its ``inject_lambda_context`` decorates every entry point, so it also marks where an invocation
+    starts and ends: each one runs as one ``tenant_scope.invocation`` (no tenant scope leaks from
+    one invocation into the next, see ``shared/tenant_scope.py``).
+    """
+
+    def inject_lambda_context(
+        self,
+        lambda_handler: Callable[..., Any] | None = None,
+        log_event: bool | None = None,
+        correlation_id_path: str | None = None,
+        clear_state: bool | None = False,
+        flush_buffer_on_uncaught_error: bool = False,
+    ) -> Any:
+        options: dict[str, Any] = {
+            "log_event": log_event,
+            "correlation_id_path": correlation_id_path,
+            "clear_state": clear_state,
+            "flush_buffer_on_uncaught_error": flush_buffer_on_uncaught_error,
+        }
+        if lambda_handler is None:  # used with arguments: decorate later
+            return functools.partial(self.inject_lambda_context, **options)
+        return super().inject_lambda_context(tenant_scope.scoped(lambda_handler), **options)
 
     def append_keys(self, **additional_keys: object) -> None:
         super().append_keys(**additional_keys)
@@ -72,8 +101,52 @@ class ScrmLogger(Logger):
                 super().append_keys(correlation_id=known)
 
 
+# ------------------------------------------------------------------ tracing
+class LazyTracer(Tracer):
+    """Powertools Tracer whose X-Ray provider is built on first use, not when the module is imported.
+
+    ``Tracer()`` imports ``aws_xray_sdk.core`` for its provider and, in Lambda, patches every library
+    the SDK supports (``patch_all``), which imports them: together the largest part of a handler's
+    import. Here decorators such as ``capture_lambda_handler`` are applied at import as usual, and the
+    first read of an attribute the decorators use at call time (``provider``, ``disabled``, ...)
+    builds the real Tracer and patches ``patch_modules``: that happens as a traced handler starts,
+    before any AWS call of its first invocation, so every invocation is traced as before.
+
+    Only botocore is patched: every AWS call of the functions (boto3 clients and pynamodb, which
+    calls botocore's client) goes through it, and they make no other outbound calls.
+    """
+
+    _STARTED_BY = ("provider", "disabled", "service", "auto_patch")
+
+    def __init__(self, patch_modules: Sequence[str] = ("botocore",)) -> None:
+        # No Tracer.__init__ here: that is what builds the provider (see ``start``).
+        self._patch_modules = tuple(patch_modules)
+        self._lock = threading.Lock()
+        self._started = False
+
+    def start(self) -> None:
+        """Build the X-Ray provider and patch the modules (once; the first traced call does it)."""
+        with self._lock:
+            if self._started:
+                return
+            Tracer.__init__(self, auto_patch=False)
+            self.patch(modules=self._patch_modules)  # a no-op when tracing is disabled
+            self._started = True
+
+    @property
+    def started(self) -> bool:
+        return self._started
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached while the attributes Tracer.__init__ sets are still missing.
+        if name in LazyTracer._STARTED_BY:
+            self.start()
+            return self.__dict__[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+
 logger = ScrmLogger(json_serializer=_serialize)
-tracer = Tracer()
+tracer = LazyTracer()
 metrics = Metrics(namespace=NAMESPACE)
 
 

@@ -2,7 +2,8 @@
 
 Names and handlers follow docs/design.md (``scrm-<service>-<role>``), so the tenant stacks'
 state machines can name them without cross-stack exports. Every function gets its own IAM
-role holding only what that function does (table actions, state machine actions, SSM
+role holding only what that function does (assuming the tenants' data-access roles, which hold
+the table actions, see ``tenant_data.py``; state machine actions, SSM
 paths, scheduler, queue, dead-letter queue, bodies bucket); ``Validations`` acknowledgments say
 why each wildcard is there.
 
@@ -54,6 +55,8 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.constructs.tenant_data import ACCESS, tenant_role_arn_template
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BUILD_DIR = PROJECT_ROOT / ".build"
 CODE_PACKAGES = ("functions", "shared")
@@ -78,7 +81,8 @@ SOURCE_EXCLUDES = [
 BUNDLE_SOURCE_EXCLUDES = ["*", ".*", "!pyproject.toml", *SOURCE_EXCLUDES[2:]]
 
 Kind = Literal["api", "task"]
-TableAccess = Literal["read", "read_write"]
+TableAccess = Literal["read", "read_write", "open_tickets"]
+"""``open_tickets``: Query on the open-tickets index (gsi3) only, nothing else of the table."""
 
 
 @dataclass(frozen=True)
@@ -128,7 +132,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     ),
     FunctionSpec(
         "ticket-park",
-        "functions.ticket.handler.park",
+        "functions.ticket.tasks.park",
         "task",
         "waitForTaskToken task of human nodes: stores the token, starts SLA schedules",
         scheduler=_SCHEDULE_WRITE,
@@ -136,7 +140,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     ),
     FunctionSpec(
         "ticket-step",
-        "functions.ticket.handler.step",
+        "functions.ticket.tasks.step",
         "task",
         "system nodes (create_ticket, end bookkeeping)",
         states=_START,
@@ -144,7 +148,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     ),
     FunctionSpec(
         "ticket-intake",
-        "functions.ticket.handler.intake",
+        "functions.ticket.tasks.intake",
         "task",
         "SQS consumer: delivery -> ticket, idempotent StartExecution",
         states=_START,
@@ -169,9 +173,10 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec("dispatch-api", "functions.dispatch.handler.api", "api", "/technicians* routes"),
     FunctionSpec(
         "dispatch-assign",
-        "functions.dispatch.handler.assign",
+        "functions.dispatch.tasks.assign",
         "task",
         "dispatch node: score, assign; offers that expire (one-time schedules calling it back)",
+        task_tokens=True,  # an expired offer is declined on the technician's behalf (SendTaskSuccess)
         scheduler=_SCHEDULE_WRITE,
         pass_scheduler_role=True,
     ),
@@ -184,7 +189,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     ),
     FunctionSpec(
         "settlement-settle",
-        "functions.settlement.handler.settle",
+        "functions.settlement.tasks.settle",
         "task",
         "settlement node: price lines, earnings, ledger",
     ),
@@ -196,12 +201,16 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         scheduler=_SCHEDULE_WRITE,
         pass_scheduler_role=True,
     ),
+    FunctionSpec(
+        "ticket-gauges",
+        "functions.ticket.gauges_handler.gauges",
+        "task",
+        "every 5 minutes per tenant (EventBridge rule): the OpenTickets gauge (open tickets per type, node)",
+        table="open_tickets",
+    ),
 )
 FUNCTIONS_BY_KEY = {spec.key: spec for spec in FUNCTIONS}
 FUNCTION_NAMES = frozenset(spec.name for spec in FUNCTIONS)
-
-_TABLE_READ = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem")
-_TABLE_WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
 
 
 def function_arn(scope: Construct, name: str) -> str:
@@ -375,6 +384,9 @@ class PlatformFunctions(Construct):
         }
         for spec in FUNCTIONS:
             env = {**common_env, "POWERTOOLS_SERVICE_NAME": spec.service}
+            # the tenant data-access role it assumes (shared/tenant_scope.py, tenant_data.py)
+            env["TENANT_ROLE_ARN"] = tenant_role_arn_template(self)
+            env["TENANT_DATA_ACCESS"] = ACCESS[spec.table].suffix
             if spec.service in ("ticket", "reminders") or spec.scheduler:
                 env.update(scheduler_env)
             if "scheduler:CreateSchedule" in spec.scheduler and scheduler_dlq is not None:
@@ -404,6 +416,7 @@ class PlatformFunctions(Construct):
         role = iam.Role(
             self,
             f"{cid}Role",
+            role_name=spec.name,  # named: the tenant roles' trust policies name it (tenant_data.py)
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"{spec.name}: {spec.description}",
         )
@@ -442,19 +455,25 @@ class PlatformFunctions(Construct):
     def _grant(self, spec: FunctionSpec, role: iam.Role) -> None:
         """Exactly what this function needs; every wildcard acknowledged with its reason."""
         stack = Stack.of(self)
-        table = self._table
         star_reasons = ["X-Ray PutTraceSegments/PutTelemetryRecords have no resource-level ARNs"]
 
-        # table items and the two GSIs; never Scan
-        actions = _TABLE_READ + (_TABLE_WRITE if spec.table == "read_write" else ())
+        # tenant items: no table access of its own; it assumes the data-access role of the tenant it
+        # acts for (tenant_data.py: that role's kind of access, fenced by dynamodb:LeadingKeys)
+        tenant_roles = ACCESS[spec.table].role_name_pattern
         role.add_to_policy(
             iam.PolicyStatement(
-                sid="TenantTable",
-                actions=list(actions),
-                resources=[table.table_arn, f"{table.table_arn}/index/*"],
+                sid="TenantData",
+                actions=["sts:AssumeRole"],
+                resources=[f"arn:{stack.partition}:iam::{stack.account}:role/{tenant_roles}"],
             )
         )
-        acks = [iam_ack(f"Resource::<{_cfn_id(table)}.Arn>/index/*", "queries the table's GSIs (gsi1, gsi2)")]
+        acks: list[Acknowledgment] = [
+            iam_ack(
+                f"Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/{tenant_roles}",
+                "assumes the data-access role of the tenant it acts for (one per tenant stack, "
+                "onboarded after the platform); each role only reaches its tenant's TENANT#<id># keys",
+            )
+        ]
 
         # tenant configuration written by the tenant stacks (+ channel secrets for webhooks)
         params = "scrm/*" if spec.read_secrets else CONFIG_PATH_PREFIX.strip("/") + "/*"

@@ -9,10 +9,16 @@ renderers: the CDK constructs below (CloudWatch dashboards) and the local twin's
   ticket_type) WHERE tenant = 'acme-home' GROUP BY ticket_type``; new channels, types, tiers and
   regions appear without a deploy.
 - AWS service metrics name what they are about: every platform ``function``, the ``intake`` queue,
-  its ``dlq``, the HTTP ``api``, the tenant's (or every) ``state_machine``.
+  every dead-letter queue (``dlq``: one line per queue of ``DEAD_LETTER_QUEUES``), the HTTP
+  ``api``, the tenant's (or every) ``state_machine``.
 
-Alarms, all to the ops topic ``scrm-platform-alarms``: intake DLQ depth > 0, errors > 0 per
-function, API 5xx > 0 (platform stack); failed executions > 0 per ticket type (tenant stack).
+Alarms, all to the ops topic ``scrm-platform-alarms``: depth > 0 of every dead-letter queue,
+errors > 0 per function, API 5xx > 0 (platform stack); failed executions > 0 per ticket type
+(tenant stack).
+
+Gauges: the tenant stack also holds the EventBridge rule ``scrm-<tenant>-open-tickets`` that
+invokes ``scrm-ticket-gauges`` every 5 minutes with ``{"tenant": "<id>"}`` (the ``OpenTickets``
+gauge: one Query of the open-tickets index), allowed by a Lambda permission for that rule only.
 """
 
 from __future__ import annotations
@@ -24,18 +30,27 @@ from aws_cdk import Duration, Stack, Validations
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.constructs.functions import ack
+from infra.constructs.functions import FUNCTIONS_BY_KEY, ack, function_arn
 from infra.constructs.workflows import Workflow, pascal
 from shared import metrics as m
 from shared.metrics import NAMESPACE, Metric
 
 ALARM_TOPIC = "scrm-platform-alarms"
 PERIOD = Duration.minutes(5)
+GAUGE_RATE = Duration.minutes(5)
+GAUGE_FUNCTION = FUNCTIONS_BY_KEY["ticket-gauges"].name
+DEAD_LETTER_QUEUES = {
+    "intake": "deliveries that failed 5 times in scrm-ticket-intake",
+    "reminders": "schedules (SLA reminders, dispatch offers) whose target failed past their retry policy",
+}
+"""Every dead-letter queue of the platform (key: the construct that owns it) and what waits in it."""
 
 
 # ============================================================================ shared definitions
@@ -55,11 +70,18 @@ class Series:
     metric: Metric | AwsMetric
     label: str
     stat: str = "Sum"  # Sum, Average, Maximum, p95
-    group_by: str | None = None
+    group_by: str | tuple[str, ...] | None = None
 
     @property
     def name(self) -> str:
         return self.metric.name
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """The dimensions of ``group_by``: one line per combination of their values."""
+        if self.group_by is None:
+            return ()
+        return (self.group_by,) if isinstance(self.group_by, str) else self.group_by
 
     @property
     def namespace(self) -> str:
@@ -80,7 +102,7 @@ class AlarmSpec:
     description: str
     threshold: float
     comparison: str = "GreaterThanThreshold"
-    per: str = ""  # "function": one alarm per function, "state_machine": one per ticket type
+    per: str = ""  # one alarm per "function", per dead-letter queue ("dlq"), per type ("state_machine")
     metric: AwsMetric | None = field(default=None)
 
 
@@ -101,6 +123,11 @@ TENANT_WIDGETS: tuple[Widget, ...] = (
             Series(m.TICKETS_CLOSED, "closed", group_by="ticket_type"),
             Series(m.TICKETS_FAILED, "failed", group_by="node"),
         ),
+    ),
+    Widget(
+        "Open tickets by node",
+        # a gauge (every 5 minutes): the period's maximum, one line per ticket type and node
+        (Series(m.OPEN_TICKETS, "open", stat="Maximum", group_by=("ticket_type", "node")),),
     ),
     Widget("Actions taken by node", (Series(m.ACTIONS_TAKEN, "actions", group_by="node"),)),
     Widget(
@@ -170,7 +197,7 @@ PLATFORM_WIDGETS: tuple[Widget, ...] = (
         ),
     ),
     Widget(
-        "Intake DLQ depth",
+        "DLQ depth",
         (Series(AwsMetric(_SQS, "ApproximateNumberOfMessagesVisible", "dlq"), "depth", stat="Maximum"),),
     ),
     Widget(
@@ -195,9 +222,10 @@ PLATFORM_WIDGETS: tuple[Widget, ...] = (
 )
 
 DLQ_ALARM = AlarmSpec(
-    "scrm-intake-dlq-depth",
-    "deliveries failed 5 times and wait in the intake dead-letter queue",
+    "scrm-{key}-dlq-depth",
+    "messages wait in the {key} dead-letter queue: {what}",
     0,
+    per="dlq",
     metric=AwsMetric(_SQS, "ApproximateNumberOfMessagesVisible", "dlq"),
 )
 FUNCTION_ERRORS_ALARM = AlarmSpec(
@@ -238,10 +266,11 @@ def insights_query(series: Series, tenant: str | None = None) -> str:
     query = f'SELECT {_INSIGHTS_STAT[series.stat]}("{metric.name}") FROM SCHEMA({schema})'
     if tenant is not None:
         query += f" WHERE tenant = '{tenant}'"
-    if series.group_by:
-        if series.group_by not in metric.dimensions:
-            raise ValueError(f"{metric.name} has no dimension {series.group_by}")
-        query += f" GROUP BY {series.group_by}"
+    if series.groups:
+        missing = [g for g in series.groups if g not in metric.dimensions]
+        if missing:
+            raise ValueError(f"{metric.name} has no dimension {', '.join(missing)}")
+        query += f" GROUP BY {', '.join(series.groups)}"
     return query
 
 
@@ -315,10 +344,13 @@ class PlatformObservability(Construct):
         *,
         functions: Mapping[str, lambda_.IFunction],
         intake_queue: sqs.IQueue,
-        dlq: sqs.IQueue,
+        dlqs: Mapping[str, sqs.IQueue],
         http_api: apigwv2.IHttpApi,
     ) -> None:
+        """``dlqs``: every dead-letter queue, by its key in ``DEAD_LETTER_QUEUES``."""
         super().__init__(scope, construct_id)
+        if set(dlqs) != set(DEAD_LETTER_QUEUES):
+            raise ValueError(f"dlqs: one per key of DEAD_LETTER_QUEUES {sorted(DEAD_LETTER_QUEUES)}")
         self.alarm_topic = sns.Topic(self, "AlarmTopic", topic_name=ALARM_TOPIC, enforce_ssl=True)
         Validations.of(self.alarm_topic).acknowledge(
             ack(
@@ -327,10 +359,25 @@ class PlatformObservability(Construct):
                 "alarm notifications carry alarm names and states only, no customer data",
             )
         )
-        self._functions, self._queues, self._api = functions, {"intake": intake_queue, "dlq": dlq}, http_api
+        self._functions, self._queues, self._api = functions, {"intake": intake_queue}, http_api
+        self._dlqs = dict(dlqs)
         action = _alarm_topic_action(self.alarm_topic)
 
-        self.dlq_alarm = _alarm(self, "DlqDepth", DLQ_ALARM, self._one(DLQ_ALARM, "Maximum"), action)
+        self.dlq_alarms: dict[str, cw.Alarm] = {
+            key: _alarm(
+                self,
+                # the intake alarm keeps its first id: a new one would replace an alarm of a fixed name
+                "DlqDepth" if key == "intake" else f"{pascal(key)}DlqDepth",
+                DLQ_ALARM,
+                queue.metric_approximate_number_of_messages_visible(
+                    period=PERIOD, statistic="Maximum", label=key
+                ),
+                action,
+                key=key,
+                what=DEAD_LETTER_QUEUES[key],
+            )
+            for key, queue in sorted(self._dlqs.items())
+        }
         self.api_alarm = _alarm(self, "Api5xx", API_5XX_ALARM, self._one(API_5XX_ALARM, "Sum"), action)
         self.error_alarms: dict[str, cw.Alarm] = {
             key: _alarm(
@@ -357,7 +404,7 @@ class PlatformObservability(Construct):
         widgets.append(
             cw.AlarmStatusWidget(
                 title="Alarms",
-                alarms=[self.dlq_alarm, self.api_alarm, *self.error_alarms.values()],
+                alarms=[*self.dlq_alarms.values(), self.api_alarm, *self.error_alarms.values()],
                 width=12,
                 height=6,
             )
@@ -384,6 +431,11 @@ class PlatformObservability(Construct):
             ]
         if aws.per in self._queues:
             return [self._queues[aws.per].metric(aws.name, label=series.label, **opts)]  # type: ignore[arg-type]
+        if aws.per == "dlq":
+            return [
+                queue.metric(aws.name, label=key, **opts)  # type: ignore[arg-type]
+                for key, queue in sorted(self._dlqs.items())
+            ]
         if aws.per == "api":
             return [self._api.metric(aws.name, label=series.label, **opts)]  # type: ignore[arg-type]
         if aws.per == "state_machine":
@@ -400,8 +452,9 @@ class PlatformObservability(Construct):
 
 
 class TenantObservability(Construct):
-    """Tenant dashboard ``scrm-tenant-<id>`` (catalogue metrics of the tenant, executions per type)
-    and an alarm on failed executions of each ticket type, to the ops topic."""
+    """Tenant dashboard ``scrm-tenant-<id>`` (catalogue metrics of the tenant, executions per type),
+    an alarm on failed executions of each ticket type, to the ops topic, and the 5-minute rule of
+    the tenant's ``OpenTickets`` gauge."""
 
     def __init__(
         self, scope: Construct, construct_id: str, *, tenant_id: str, workflows: Mapping[str, Workflow]
@@ -422,6 +475,33 @@ class TenantObservability(Construct):
                 type=type_id,
             )
         _add_rows(self.dashboard, [_graph(w, self._metrics(w)) for w in TENANT_WIDGETS])
+        self.gauge_rule = self._gauge_rule(tenant_id)
+
+    def _gauge_rule(self, tenant_id: str) -> events.Rule:
+        """EventBridge rule -> ``scrm-ticket-gauges`` every 5 minutes; the Lambda permission that
+        CDK adds for the target names this rule as its only source."""
+        gauges = lambda_.Function.from_function_attributes(
+            self,
+            "GaugeFunction",
+            function_arn=function_arn(self, GAUGE_FUNCTION),
+            same_environment=True,  # the platform stack's function, same account and region
+        )
+        return events.Rule(
+            self,
+            "OpenTicketsGauge",
+            rule_name=f"scrm-{tenant_id}-open-tickets",
+            description=f"every 5 minutes: the OpenTickets gauge of {tenant_id} ({GAUGE_FUNCTION})",
+            schedule=events.Schedule.rate(GAUGE_RATE),
+            targets=[
+                targets.LambdaFunction(
+                    gauges,
+                    event=events.RuleTargetInput.from_object({"tenant": tenant_id}),
+                    # a late gauge is a wrong gauge: the next run measures again
+                    max_event_age=GAUGE_RATE,
+                    retry_attempts=2,
+                )
+            ],
+        )
 
     @staticmethod
     def _execution_metric(name: str, label: str, statistic: str, arn: str) -> cw.Metric:

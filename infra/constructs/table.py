@@ -6,8 +6,12 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
+from shared.repositories.tickets import OPEN_INDEX, OPEN_INDEX_ATTRIBUTES
+
 TTL_ATTRIBUTE = "expires_at"
 INDEXES = {"gsi1": ("gsi1pk", "gsi1sk"), "gsi2": ("gsi2pk", "gsi2sk")}
+SPARSE_INDEXES = {OPEN_INDEX: ("gsi3pk", "gsi3sk", OPEN_INDEX_ATTRIBUTES)}
+"""Indexes that project only some attributes: ``gsi3``, a tenant's open tickets (type, node)."""
 
 
 def _string(name: str) -> dynamodb.Attribute:
@@ -15,7 +19,8 @@ def _string(name: str) -> dynamodb.Attribute:
 
 
 class DataTable(Construct):
-    """Single table: ``pk``/``sk`` strings, GSIs ``gsi1``/``gsi2``, TTL ``expires_at``.
+    """Single table: ``pk``/``sk`` strings, GSIs ``gsi1``/``gsi2`` (all attributes) and ``gsi3``
+    (open tickets: type and node), TTL ``expires_at``.
 
     ``dynamodb.Table`` rather than ``TableV2``: moto (the local twin) deploys
     ``AWS::DynamoDB::Table`` but not ``AWS::DynamoDB::GlobalTable``.
@@ -42,4 +47,12 @@ class DataTable(Construct):
                 partition_key=_string(pk),
                 sort_key=_string(sk),
                 projection_type=dynamodb.ProjectionType.ALL,
+            )
+        for index, (pk, sk, attributes) in SPARSE_INDEXES.items():
+            self.table.add_global_secondary_index(
+                index_name=index,
+                partition_key=_string(pk),
+                sort_key=_string(sk),
+                projection_type=dynamodb.ProjectionType.INCLUDE,
+                non_key_attributes=list(attributes),
             )

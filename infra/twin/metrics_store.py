@@ -8,8 +8,9 @@
   ``AWS/Lambda`` Invocations, Errors, Throttles (always 0 locally), Duration (wall ms) per
   ``FunctionName``; ``AWS/ApiGateway`` Count, 4xx, 5xx, Latency per request; ``AWS/SQS``
   ``NumberOfMessagesSent`` (messages handed to the consumer) and ``ApproximateAgeOfOldestMessage``
-  per batch, ``ApproximateNumberOfMessagesVisible`` of the DLQ when sampled (dimension ``Queue``:
-  ``intake`` or ``dlq``); ``AWS/States`` ExecutionsStarted/Succeeded/Failed/TimedOut per
+  per batch (dimension ``Queue``: ``intake``), ``ApproximateNumberOfMessagesVisible`` of every
+  dead-letter queue when sampled (dimension ``DeadLetterQueue``: ``intake``, ``reminders``, from the
+  platform stack's ``<Key>DlqUrl`` outputs); ``AWS/States`` ExecutionsStarted/Succeeded/Failed/TimedOut per
   ``StateMachineArn``, when executions are first seen started or finished (sampled).
 """
 
@@ -19,7 +20,7 @@ import builtins
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -162,16 +163,22 @@ class MetricsStore:
         age = max(0.0, time.time() - oldest / 1000) if oldest else 0.0
         self.add("AWS/SQS", "ApproximateAgeOfOldestMessage", age, dims, "Seconds")
 
-    def sample(self, sqs: Any, dlq_url: str | None, stepfunctions: Any, state_machines: list[str]) -> None:
-        """DLQ depth now; executions started or finished since the last sample."""
+    def sample(
+        self, sqs: Any, dlq_urls: Mapping[str, str], stepfunctions: Any, state_machines: list[str]
+    ) -> None:
+        """Depth of each dead-letter queue (key -> URL) now; executions started or finished since the
+        last sample."""
         with self._sample_lock:
-            self._sample(sqs, dlq_url, stepfunctions, state_machines)
+            self._sample(sqs, dlq_urls, stepfunctions, state_machines)
 
-    def _sample(self, sqs: Any, dlq_url: str | None, stepfunctions: Any, state_machines: list[str]) -> None:
-        if dlq_url:
-            attrs = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessages"])
+    def _sample(
+        self, sqs: Any, dlq_urls: Mapping[str, str], stepfunctions: Any, state_machines: list[str]
+    ) -> None:
+        for key, url in sorted(dlq_urls.items()):
+            attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
             depth = int(attrs.get("Attributes", {}).get("ApproximateNumberOfMessages", 0))
-            self.add("AWS/SQS", "ApproximateNumberOfMessagesVisible", depth, {"Queue": "dlq"}, "Count")
+            dims = {"DeadLetterQueue": key}
+            self.add("AWS/SQS", "ApproximateNumberOfMessagesVisible", depth, dims, "Count")
         for arn in state_machines:
             dims = {"StateMachineArn": arn}
             for page in stepfunctions.get_paginator("list_executions").paginate(stateMachineArn=arn):

@@ -23,10 +23,12 @@ import yaml
 from infra.twin.auth import LocalIssuer
 from infra.twin.clock import ClockMode, TwinClock
 from infra.twin.deploy import ACCOUNT, REGION, Deployer, StackDeployment
+from infra.twin.iam import enforce_tenant_roles
 from infra.twin.lambdas import FunctionFailed, LocalLambdas
 from infra.twin.meter import METER
 from infra.twin.metrics_store import MetricsStore
-from infra.twin.moto_fixes import serialize_dynamodb
+from infra.twin.moto_fixes import install as install_moto_fixes
+from infra.twin.rules import ScheduledRules, function_name
 from infra.twin.server import Router, _error, _json, serve
 from shared import clock as shared_clock
 
@@ -89,6 +91,7 @@ class LocalTwin:
         self.deployments: list[StackDeployment] = []
         self.messages: list[dict[str, Any]] = []
         self.fired: set[str] = set()
+        self.rules = ScheduledRules([])  # EventBridge rate() rules (infra/twin/rules.py)
         self._seen_sms: set[str] = set()
         self._seen_email = 0
         self._stop = threading.Event()
@@ -113,7 +116,8 @@ class LocalTwin:
         logging.getLogger("moto").setLevel(logging.CRITICAL)
         from moto import mock_aws
 
-        serialize_dynamodb()
+        install_moto_fixes()
+        enforce_tenant_roles()  # the tenant data-access roles' LeadingKeys fence, as IAM would
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
         shared_clock.install(self.clock.now)
@@ -130,6 +134,8 @@ class LocalTwin:
                 self.log(f"deploying {stack.stack_name} into the embedded AWS (moto)")
                 self.deployments.append(deployer.deploy(stack.stack_name, stack.template))
         self.lambdas.load()
+        events = boto3.client("events", region_name=REGION)
+        self.rules = ScheduledRules.load(events, self.clock.now(), self.log)
         if self.function_log_level:
             self._set_function_log_level(self.function_log_level)
         self._verify_sender()
@@ -202,7 +208,8 @@ class LocalTwin:
                 self.fire_due()
 
     def fire_due(self) -> int:
-        """Fire every one-time schedule whose ``at()`` time has come on the twin clock."""
+        """Fire every one-time schedule whose ``at()`` time has come on the twin clock (the count),
+        then the scheduled EventBridge rules that are due (not counted)."""
         fired = 0
         with self._fire_lock:
             client: Any = boto3.client("scheduler", region_name=REGION)
@@ -221,7 +228,17 @@ class LocalTwin:
             for _when, schedule in sorted(due, key=lambda d: (d[0], d[1]["Name"])):
                 self._fire(client, schedule)
                 fired += 1
+            self._fire_rules()
         return fired
+
+    def _fire_rules(self) -> None:
+        now = self.clock.now()
+        for rule, target in self.rules.due(now):
+            try:
+                event = rule.event(target, now, ACCOUNT, REGION)
+                self.lambdas.invoke(str(function_name(target["Arn"])), event)
+            except FunctionFailed as exc:
+                self.log(f"rule {rule.name} failed: {exc}")
 
     def _fire(self, client: Any, schedule: dict[str, Any]) -> None:
         key = f"{schedule.get('GroupName')}/{schedule['Name']}"
@@ -364,7 +381,7 @@ class LocalTwin:
         machines = [arn for d in self.deployments for arn in d.state_machines.values()]
         self.metrics.sample(
             boto3.client("sqs", region_name=REGION),
-            outputs.get("IntakeDlqUrl"),
+            {k.removesuffix("DlqUrl").lower(): v for k, v in outputs.items() if k.endswith("DlqUrl")},
             boto3.client("stepfunctions", region_name=REGION),
             machines,
         )

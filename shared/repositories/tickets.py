@@ -8,6 +8,11 @@ Access patterns (all Query/GetItem, never Scan):
 | history of a ticket, oldest first | pk=``TENANT#t#TICKET#id``, sk begins_with ``EVT#`` |
 | a tenant's tickets, newest first | gsi1: gsi1pk=``TENANT#t#TICKETS``, gsi1sk=``<created_at>#<id>`` |
 | an assignee's tickets, newest first | gsi2: ``TENANT#t#ASSIGNEE#<ref>``, ``<created_at>#<id>`` |
+| a tenant's open tickets (type, node only) | gsi3: gsi3pk=``TENANT#t#OPEN``, gsi3sk=``<created_at>#<id>`` |
+
+``gsi3`` is sparse: only open tickets carry its keys (a ticket leaves it when it closes, fails or
+is cancelled), and it projects only ``type`` and ``node``, so counting a tenant's open tickets per
+node (the ``OpenTickets`` gauge) is one Query that reads about 150 bytes per open ticket.
 
 Filters on type, status and node are applied to the chosen index's pages (pynamodb keeps
 reading until the page is full), so a filtered page costs reads in proportion to what it skips.
@@ -21,6 +26,7 @@ from __future__ import annotations
 import gzip
 import json
 import secrets
+from collections.abc import Iterator
 from typing import Any
 
 from pynamodb.attributes import (
@@ -30,18 +36,32 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.expressions.condition import Condition
+from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.transactions import TransactWrite
 
 from shared.clock import iso
 from shared.domain.ticket import Assignee, Ticket, TicketEvent
 from shared.errors import Conflict, NotFound
-from shared.repositories.base import Gsi1, Gsi2, TableItem, bind, tenant_key
+from shared.repositories.base import Gsi1, Gsi2, TableItem, bind, refused, tenant_key, transaction_connection
 
 TICKET_SK = "TICKET"
 EVENT_PREFIX = "EVT#"
+OPEN_INDEX = "gsi3"
+OPEN_INDEX_ATTRIBUTES = ("type", "node")
+"""Non-key attributes the open-tickets index projects (``infra/constructs/table.py`` builds it)."""
+
+
+class OpenTicketsIndex(GlobalSecondaryIndex["TicketItem"]):
+    """Sparse: only open tickets have ``gsi3pk``."""
+
+    class Meta:
+        index_name = OPEN_INDEX
+        projection = IncludeProjection(list(OPEN_INDEX_ATTRIBUTES))
+
+    gsi3pk = UnicodeAttribute(hash_key=True)
+    gsi3sk = UnicodeAttribute(range_key=True)
 
 
 class TicketItem(TableItem):
@@ -49,8 +69,11 @@ class TicketItem(TableItem):
     gsi1sk = UnicodeAttribute()
     gsi2pk = UnicodeAttribute(null=True)
     gsi2sk = UnicodeAttribute(null=True)
+    gsi3pk = UnicodeAttribute(null=True)
+    gsi3sk = UnicodeAttribute(null=True)
     by_tenant = Gsi1()
     by_assignee = Gsi2()
+    open_by_tenant = OpenTicketsIndex()
 
     tenant = UnicodeAttribute()
     id = UnicodeAttribute()
@@ -104,6 +127,7 @@ def _assignee_key(tenant: str, assignee: Assignee | None) -> str | None:
 def _to_item(ticket: Ticket) -> TicketItem:
     sort = f"{iso(ticket.created_at)}#{ticket.id}"
     assignee_pk = _assignee_key(ticket.tenant, ticket.assignee)
+    is_open = ticket.status == "open"
     body = _pack(ticket.model_dump(mode="json", exclude=_COLUMNS))
     return TicketItem(
         _ticket_pk(ticket.tenant, ticket.id),
@@ -112,6 +136,8 @@ def _to_item(ticket: Ticket) -> TicketItem:
         gsi1sk=sort,
         gsi2pk=assignee_pk,
         gsi2sk=sort if assignee_pk else None,
+        gsi3pk=tenant_key(ticket.tenant, "OPEN") if is_open else None,
+        gsi3sk=sort if is_open else None,
         tenant=ticket.tenant,
         id=ticket.id,
         type=ticket.type,
@@ -160,7 +186,7 @@ class TicketRepository:
 
     def __init__(self) -> None:
         bind(TicketItem, TicketEventItem)
-        self._connection = Connection(region=TicketItem.Meta.region)
+        self._connection = transaction_connection()
 
     def create(self, ticket: Ticket, event: TicketEvent) -> None:
         """Store a new ticket; ``Conflict`` if a ticket with that id exists (idempotent intake)."""
@@ -170,6 +196,7 @@ class TicketRepository:
                 tx.save(item, condition=TicketItem.pk.does_not_exist())
                 tx.save(_event_item(ticket.tenant, ticket.id, event))
         except TransactWriteError as exc:
+            refused(exc)
             raise Conflict(f"ticket {ticket.id} already exists") from exc
 
     def get(self, tenant: str, ticket_id: str) -> Ticket:
@@ -203,6 +230,7 @@ class TicketRepository:
                 if event is not None:
                     tx.save(_event_item(ticket.tenant, ticket.id, event))
         except TransactWriteError as exc:
+            refused(exc)
             raise Conflict(conflict_message) from exc
 
     def save_in(
@@ -240,6 +268,15 @@ class TicketRepository:
             )
             for i in items
         ]
+
+    def open_positions(self, tenant: str) -> Iterator[tuple[str, str]]:
+        """(ticket type, node) of each open ticket of the tenant: one Query of the open-tickets index
+        (paged by DynamoDB, eventually consistent), never a Scan."""
+        query = TicketItem.open_by_tenant.query(
+            tenant_key(tenant, "OPEN"), attributes_to_get=list(OPEN_INDEX_ATTRIBUTES)
+        )
+        for item in query:
+            yield item.type, item.node
 
     def page(
         self,

@@ -47,18 +47,18 @@ H = timedelta(hours=1)
 @pytest.fixture
 def sla_wired(twin: LocalTwin) -> Iterator[None]:
     """The ticket functions run in this process: give them `SchedulerSla` if their deps lack one yet."""
-    from functions.ticket import handler
+    from functions.ticket import wiring
 
-    current = handler.deps()
+    current = wiring.deps()
     if not isinstance(current.sla, NoSla):
         yield
         return
     settings.cache_clear()  # read the twin's environment (scheduler group, role, reminders ARN)
-    handler._deps = dataclasses.replace(current, sla=SchedulerSla.from_environment())
+    wiring._deps = dataclasses.replace(current, sla=SchedulerSla.from_environment())
     try:
         yield
     finally:
-        handler._deps = current
+        wiring._deps = current
 
 
 def clock_now(client: TwinClient) -> datetime:

@@ -11,7 +11,12 @@ from typing import Any
 
 import pytest
 
-from infra.constructs.observability import PLATFORM_WIDGETS, TENANT_WIDGETS, catalogue_metrics
+from infra.constructs.observability import (
+    DEAD_LETTER_QUEUES,
+    PLATFORM_WIDGETS,
+    TENANT_WIDGETS,
+    catalogue_metrics,
+)
 from shared import metrics as catalogue
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -204,7 +209,12 @@ def test_platform_dashboard_shows_functions_queues_executions_and_api(platform_r
         "ApproximateAgeOfOldestMessage",
         "NumberOfMessagesSent",
     ]
-    assert by_title["Intake DLQ depth"][0][:2] == ["AWS/SQS", "ApproximateNumberOfMessagesVisible"]
+    # one line per dead-letter queue, each on a queue of the template
+    dlq_lines = by_title["DLQ depth"]
+    assert len(dlq_lines) == len(DEAD_LETTER_QUEUES) == len(_dead_letter_queues(platform_raw))
+    assert all(e[:2] == ["AWS/SQS", "ApproximateNumberOfMessagesVisible"] for e in dlq_lines)
+    assert {e[-1]["label"] for e in dlq_lines} == set(DEAD_LETTER_QUEUES)
+    assert {e[-1]["stat"] for e in dlq_lines} == {"Maximum"}
     searches = [e[0]["expression"] for e in by_title["Executions failed or timed out"]]
     assert any("ExecutionsFailed" in s for s in searches) and any("ExecutionsTimedOut" in s for s in searches)
     assert [e[1] for e in by_title["HTTP API 4xx and 5xx"]] == ["4xx", "5xx"]
@@ -232,17 +242,68 @@ def _greater_than_zero(alarm: dict[str, Any]) -> bool:
     return alarm["Threshold"] == 0 and alarm["ComparisonOperator"] == "GreaterThanThreshold"
 
 
+def _dead_letter_queues(raw: dict[str, Any]) -> set[str]:
+    """Logical ids of the template's dead-letter queues, found from their uses, not by name: the
+    target of a queue's RedrivePolicy, or a queue an IAM policy lets EventBridge Scheduler's role
+    send to (the schedules' ``Target.DeadLetterConfig``, set at run time)."""
+    queues = of_type(raw, "AWS::SQS::Queue")
+    found = {
+        q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        for q in queues.values()
+        if "RedrivePolicy" in q["Properties"]
+    }
+    for policy in of_type(raw, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if "sqs:SendMessage" in json.dumps(statement["Action"]) and statement.get("Sid") == "DeadLetters":
+                found |= {lid for lid in queues if lid in json.dumps(statement["Resource"])}
+    return found
+
+
+def _queue_of(alarm: dict[str, Any]) -> str:
+    (dimension,) = _metric(alarm)["Dimensions"]
+    assert dimension["Name"] == "QueueName"
+    return str(dimension["Value"]["Fn::GetAtt"][0])
+
+
+def test_every_dead_letter_queue_has_a_depth_alarm(platform_raw: dict[str, Any]) -> None:
+    alarms = _alarms(platform_raw)
+    dlqs = _dead_letter_queues(platform_raw)
+    # Given the intake DLQ and the scheduler's (reminders, dispatch offers) DLQ
+    assert len(dlqs) == len(DEAD_LETTER_QUEUES) == 2
+    assert any(lid.startswith("IntakeDlq") for lid in dlqs) and any(
+        lid.startswith("RemindersDlq") for lid in dlqs
+    )
+    # Then each has exactly one alarm: the maximum of visible messages > 0, over 5 minutes
+    by_queue: dict[str, list[str]] = {}
+    for key in DEAD_LETTER_QUEUES:
+        alarm = alarms[f"scrm-{key}-dlq-depth"]
+        assert _greater_than_zero(alarm), key
+        assert (_metric(alarm)["Namespace"], _metric(alarm)["MetricName"], _metric(alarm)["Stat"]) == (
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            "Maximum",
+        )
+        period = alarm.get("Period") or alarm["Metrics"][0]["MetricStat"]["Period"]
+        assert period == 300 and alarm["EvaluationPeriods"] == 1
+        assert alarm["TreatMissingData"] == "notBreaching"
+        assert key in alarm["AlarmDescription"]
+        by_queue.setdefault(_queue_of(alarm), []).append(key)
+    assert set(by_queue) == dlqs and all(len(keys) == 1 for keys in by_queue.values())
+    assert by_queue[next(lid for lid in dlqs if lid.startswith("RemindersDlq"))] == ["reminders"]
+
+
 def test_platform_alarms_and_thresholds(platform_raw: dict[str, Any]) -> None:
     alarms = _alarms(platform_raw)
     (topic_id,) = (k for k, v in of_type(platform_raw, "AWS::SNS::Topic").items() if "AlarmTopic" in k)
-    # DLQ depth > 0 (the maximum of visible messages on the intake DLQ)
-    dlq = alarms["scrm-intake-dlq-depth"]
-    assert _greater_than_zero(dlq)
-    assert (_metric(dlq)["MetricName"], _metric(dlq)["Stat"]) == (
-        "ApproximateNumberOfMessagesVisible",
-        "Maximum",
-    )
-    assert "Dlq" in json.dumps(_metric(dlq)["Dimensions"])
+    # DLQ depth > 0 (the maximum of visible messages on each DLQ)
+    for key in DEAD_LETTER_QUEUES:
+        dlq = alarms[f"scrm-{key}-dlq-depth"]
+        assert _greater_than_zero(dlq)
+        assert (_metric(dlq)["MetricName"], _metric(dlq)["Stat"]) == (
+            "ApproximateNumberOfMessagesVisible",
+            "Maximum",
+        )
+        assert "Dlq" in json.dumps(_metric(dlq)["Dimensions"])
     # API 5xx > 0
     api = alarms["scrm-api-5xx"]
     assert _greater_than_zero(api)
@@ -267,3 +328,46 @@ def test_tenant_alarms_on_failed_executions(tenant_raws: dict[str, dict[str, Any
             assert name.startswith(f"scrm-{tenant_id}-") and name.endswith("-failed")
             assert _greater_than_zero(alarm) and _metric(alarm)["MetricName"] == "ExecutionsFailed"
             assert ":scrm-platform-alarms" in json.dumps(alarm["AlarmActions"])
+
+
+# ----------------------------------------------------------------------------- the OpenTickets gauge
+def test_each_tenant_has_a_5_minute_rule_invoking_the_gauge_function(
+    tenant_raws: dict[str, dict[str, Any]],
+) -> None:
+    for tenant_id, raw in tenant_raws.items():
+        # Given the tenant stack, Then one enabled rule fires every 5 minutes ...
+        ((rule_id, rule),) = of_type(raw, "AWS::Events::Rule").items()
+        props = rule["Properties"]
+        assert props["Name"] == f"scrm-{tenant_id}-open-tickets"
+        assert (props["ScheduleExpression"], props["State"]) == ("rate(5 minutes)", "ENABLED")
+        # ... at scrm-ticket-gauges, with the tenant as its constant input, not retried past 5 minutes
+        (target,) = props["Targets"]
+        assert _flatten(target["Arn"]).endswith(":function:scrm-ticket-gauges")
+        assert json.loads(target["Input"]) == {"tenant": tenant_id}
+        assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] == 300
+        # And the function may be invoked by EventBridge for this rule only
+        (permission,) = of_type(raw, "AWS::Lambda::Permission").values()
+        allowed = permission["Properties"]
+        assert (allowed["Action"], allowed["Principal"]) == ("lambda:InvokeFunction", "events.amazonaws.com")
+        assert allowed["SourceArn"] == {"Fn::GetAtt": [rule_id, "Arn"]}
+        assert _flatten(allowed["FunctionName"]).endswith(":function:scrm-ticket-gauges")
+
+
+def test_gauge_function_may_only_query_the_open_tickets_index(platform_raw: dict[str, Any]) -> None:
+    functions = of_type(platform_raw, "AWS::Lambda::Function")
+    (fn,) = [f for f in functions.values() if f["Properties"]["FunctionName"] == "scrm-ticket-gauges"]
+    assert fn["Properties"]["Handler"] == "functions.ticket.gauges_handler.gauges"
+    role = fn["Properties"]["Role"]["Fn::GetAtt"][0]
+    statements = [
+        st
+        for policy in of_type(platform_raw, "AWS::IAM::Policy").values()
+        if {"Ref": role} in policy["Properties"]["Roles"]
+        for st in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    # its only table access: the tenants' open-tickets roles (Query on gsi3, test_tenant_data_access.py)
+    assert not [st for st in statements if "dynamodb:" in json.dumps(st["Action"])]
+    (assume,) = [st for st in statements if st["Action"] == "sts:AssumeRole"]
+    assert _flatten(assume["Resource"]).endswith(":role/scrm-tenant-*-open-tickets")
+    assert not any(
+        "sqs:" in json.dumps(st["Action"]) or "scheduler:" in json.dumps(st["Action"]) for st in statements
+    )

@@ -18,16 +18,17 @@ from infra.constructs.functions import CODE_PACKAGES, FUNCTIONS, LocalPythonBund
 # docs/design.md, "Functions (platform stack)"
 DESIGN_FUNCTIONS = {
     "scrm-ticket-api": "functions.ticket.handler.api",
-    "scrm-ticket-park": "functions.ticket.handler.park",
-    "scrm-ticket-step": "functions.ticket.handler.step",
-    "scrm-ticket-intake": "functions.ticket.handler.intake",
+    "scrm-ticket-park": "functions.ticket.tasks.park",
+    "scrm-ticket-step": "functions.ticket.tasks.step",
+    "scrm-ticket-intake": "functions.ticket.tasks.intake",
     "scrm-webhooks-api": "functions.webhooks.handler.api",
     "scrm-dispatch-api": "functions.dispatch.handler.api",
-    "scrm-dispatch-assign": "functions.dispatch.handler.assign",
+    "scrm-dispatch-assign": "functions.dispatch.tasks.assign",
     "scrm-settlement-api": "functions.settlement.handler.api",
-    "scrm-settlement-settle": "functions.settlement.handler.settle",
+    "scrm-settlement-settle": "functions.settlement.tasks.settle",
     "scrm-reminders-fire": "functions.reminders.handler.fire",
     "scrm-webhooks-ops": "functions.webhooks.ops.api",  # intake ops: /deliveries* (issue 4)
+    "scrm-ticket-gauges": "functions.ticket.gauges_handler.gauges",  # OpenTickets gauge (issue 8)
 }
 
 # CONTRACT.md, "HTTP API": route -> (function, needs a JWT)
@@ -158,7 +159,7 @@ def test_table_keys_indexes_ttl_pitr(platform: Template, platform_raw: dict[str,
     (table,) = of_type(platform_raw, "AWS::DynamoDB::Table").values()
     props = table["Properties"]
     assert {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]} == {
-        name: "S" for name in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
+        name: "S" for name in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk")
     }
     indexes = {i["IndexName"]: i["KeySchema"] for i in props["GlobalSecondaryIndexes"]}
     assert indexes == {
@@ -166,8 +167,12 @@ def test_table_keys_indexes_ttl_pitr(platform: Template, platform_raw: dict[str,
             {"AttributeName": f"gsi{n}pk", "KeyType": "HASH"},
             {"AttributeName": f"gsi{n}sk", "KeyType": "RANGE"},
         ]
-        for n in (1, 2)
+        for n in (1, 2, 3)
     }
+    # gsi3 (a tenant's open tickets) projects only what the OpenTickets gauge counts by
+    projections = {i["IndexName"]: i["Projection"] for i in props["GlobalSecondaryIndexes"]}
+    assert projections["gsi3"] == {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["type", "node"]}
+    assert projections["gsi1"] == projections["gsi2"] == {"ProjectionType": "ALL"}
 
 
 # ----------------------------------------------------------------------------- queues
@@ -260,7 +265,7 @@ def test_function_environment(platform_raw: dict[str, Any]) -> None:
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == "Scrm"
         assert env["LOG_LEVEL"] == "INFO"
         assert json.dumps(env["STATE_MACHINE_ARN_PREFIX"]).endswith(':stateMachine:"]]}')
-        has_scheduler = service in ("ticket", "reminders")
+        has_scheduler = service in ("ticket", "reminders") or name == "scrm-dispatch-assign"  # offers
         for key in ("SCHEDULER_GROUP", "SCHEDULER_ROLE_ARN", "REMINDER_FUNCTION_ARN"):
             assert (key in env) is has_scheduler, (name, key)
         assert ("INTAKE_QUEUE_URL" in env) is (name in ("scrm-webhooks-api", "scrm-webhooks-ops")), name
@@ -275,9 +280,9 @@ def test_roles_are_least_privilege(platform_raw: dict[str, Any]) -> None:
     }
     for name, actions in every.items():
         assert not any(a.endswith(":*") or a == "*" for a in actions), (name, actions)
-        assert "dynamodb:Scan" not in actions, name
-        assert "dynamodb:Query" in actions, name
-    assert "dynamodb:PutItem" not in every["scrm-settlement-api"]
+        # tenant items only through the tenant's data-access role (test_tenant_data_access.py)
+        assert not any(a.startswith("dynamodb:") for a in actions), name
+        assert "sts:AssumeRole" in actions, name
     assert {n for n, a in every.items() if "sqs:SendMessage" in a} == {
         "scrm-webhooks-api",
         "scrm-webhooks-ops",
@@ -286,13 +291,20 @@ def test_roles_are_least_privilege(platform_raw: dict[str, Any]) -> None:
         "scrm-ticket-intake",
         "scrm-webhooks-ops",  # the intake DLQ only (redrive)
     }
-    # reminders-fire reschedules open timers after a calendar change
-    assert {n for n, a in every.items() if "iam:PassRole" in a} == {"scrm-ticket-park", "scrm-reminders-fire"}
+    # reminders-fire reschedules open timers after a calendar change; dispatch-assign sets offer timers
+    # and declines an expired offer on the technician's behalf
+    offers = {"scrm-dispatch-assign"}
+    assert {n for n, a in every.items() if "iam:PassRole" in a} == {
+        "scrm-ticket-park",
+        "scrm-reminders-fire",
+        *offers,
+    }
     assert {n for n, a in every.items() if "scheduler:CreateSchedule" in a} == {
         "scrm-ticket-park",
         "scrm-reminders-fire",
+        *offers,
     }
-    assert {n for n, a in every.items() if "states:SendTaskSuccess" in a} == {"scrm-ticket-api"}
+    assert {n for n, a in every.items() if "states:SendTaskSuccess" in a} == {"scrm-ticket-api", *offers}
     assert {n for n, a in every.items() if "states:StartExecution" in a} == {
         "scrm-ticket-api",
         "scrm-ticket-step",
@@ -374,7 +386,11 @@ def test_scheduler_group_and_role(platform: Template, platform_raw: dict[str, An
     assert (
         dead_letters["Action"] == "sqs:SendMessage"
     )  # the schedules' DLQ (tests/infra/test_reminders_infra.py)
-    assert json.dumps(statement["Resource"]).endswith(':function:scrm-reminders-fire"]]}')
+    # the SLA reminders' and the dispatch offers' targets, and nothing else
+    targets = [json.dumps(r) for r in statement["Resource"]]
+    assert len(targets) == 2
+    assert targets[0].endswith(':function:scrm-reminders-fire"]]}')
+    assert targets[1].endswith(':function:scrm-dispatch-assign"]]}')
 
 
 def test_dashboard_and_alarms(platform: Template, platform_raw: dict[str, Any]) -> None:

@@ -9,12 +9,13 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from infra.twin.moto_fixes import serialize_dynamodb
+from infra.twin.moto_fixes import install as install_moto_fixes
+from shared.repositories.tickets import OPEN_INDEX, OPEN_INDEX_ATTRIBUTES
 from shared.settings import settings
 
 
 def create_table(name: str) -> None:
-    keys = ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"]
+    keys = ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk"]
     boto3.client("dynamodb", region_name="us-east-1").create_table(
         TableName=name,
         BillingMode="PAY_PER_REQUEST",
@@ -30,6 +31,16 @@ def create_table(name: str) -> None:
                 "Projection": {"ProjectionType": "ALL"},
             }
             for n in (1, 2)
+        ]
+        + [
+            {  # the open-tickets index (sparse, type and node only)
+                "IndexName": OPEN_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "gsi3pk", "KeyType": "HASH"},
+                    {"AttributeName": "gsi3sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(OPEN_INDEX_ATTRIBUTES)},
+            }
         ],
     )
 
@@ -39,7 +50,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     table = f"scrm-test-{uuid.uuid4().hex[:8]}"  # unique even if another moto session is active
     monkeypatch.setenv("TABLE_NAME", table)
     settings.cache_clear()
-    serialize_dynamodb()  # moto's transactions are not safe under concurrency; DynamoDB's are
+    install_moto_fixes()  # moto's transactions: unsafe under concurrency, and O(table) to roll back
     with mock_aws():
         create_table(table)
         yield
