@@ -53,6 +53,14 @@ class Workload(Protocol):
         ...
 
 
+class Timers(Protocol):
+    """One-time timers by name (``shared.adapters.scheduler.OneTimeScheduler`` implements it)."""
+
+    def delete(self, name: str) -> None:
+        """Remove the timer; a timer that is gone (fired, deleted) is not an error."""
+        ...
+
+
 class NoSla:
     """For tenants and ticket types without SLA policies, and for unit tests that ignore SLAs."""
 

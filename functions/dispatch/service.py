@@ -12,11 +12,11 @@ from typing import Any, Protocol
 
 from functions.dispatch.notify import Notifier, notify_no_candidate
 from functions.dispatch.scoring import Job, Policy, rank
-from shared.adapters.scheduler import schedule_name
 from shared.calendar import BusinessCalendar
 from shared.clock import iso, now
 from shared.domain.failures import mark_failed
 from shared.domain.ticket import Assignee, Ticket, TicketEvent
+from shared.domain.timers import offer_timer_name
 from shared.errors import Conflict, ValidationFailed
 from shared.ports import TaskTokenGone, WorkflowEngine
 from shared.repositories.technicians import TechnicianBusy, TechnicianRecord
@@ -207,7 +207,7 @@ def assign(
             "technician": answer["technician"],
             "attempt": answer["attempt"],
         }
-        name = schedule_name("offer", cfg.tenant.id, ticket_id, str(answer["attempt"]))
+        name = offer_timer_name(cfg.tenant.id, ticket_id, answer["attempt"])
         deadline = (ticket.dispatch or {}).get("offer_expires_at")
         when = datetime.fromisoformat(deadline) if deadline else now() + cfg.dispatch.offer_timeout_delta
         deps.offers.at(name, when, offer_target, payload)

@@ -43,10 +43,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from shared.adapters.scheduler import schedule_name
 from shared.calendar import BusinessCalendar
 from shared.clock import now
 from shared.domain.ticket import Ticket
+from shared.domain.timers import schedule_name
 from shared.sla import SlaPlan, plan, seconds, sla_digest
 from shared.tenant.models import Calendar, SlaPolicy, TenantConfig
 

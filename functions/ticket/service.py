@@ -9,9 +9,11 @@ from typing import Any, Protocol
 
 from shared.clock import now
 from shared.domain.ticket import Assignee, Ticket, TicketEvent
+from shared.domain.timers import offer_timer_name
 from shared.errors import Conflict, Forbidden, LoopLimitExceeded, NotFound, ValidationFailed
 from shared.identity import Caller
-from shared.ports import NoSla, SlaScheduler, TaskTokenGone, WorkflowEngine, Workload
+from shared.observability import logger
+from shared.ports import NoSla, SlaScheduler, TaskTokenGone, Timers, WorkflowEngine, Workload
 from shared.tenant.models import FieldDef, Node, TenantConfig, TicketType
 from shared.workflow.compiler import MAX_NODE_VISITS, outgoing
 from shared.workflow.forms import FormContext, validate_form
@@ -50,6 +52,8 @@ class Deps:
     sla: SlaScheduler = field(default_factory=NoSla)
     workload: Workload | None = None
     catalogs: CatalogStore | None = None
+    offers: Timers | None = None
+    """The dispatch offers' timers: cancelled once the technician takes or leaves the offered node."""
 
 
 class CatalogStore(Protocol):
@@ -363,6 +367,8 @@ def act(
         _undo(deps, ticket, moved, reason, keep_token=True)
         raise
     deps.sla.stop(cfg, ticket, ticket.node)
+    if takes_offers(node):
+        _cancel_offer(deps, ticket)
     return moved
 
 
@@ -397,7 +403,23 @@ def _accept(deps: Deps, caller: Caller, ticket: Ticket, version: int) -> Ticket:
     )
     stale = f"stale version {version}: someone acted on ticket {ticket.id} first; read it again"
     deps.tickets.save(accepted, expected_version=version, event=event, conflict_message=stale)
+    _cancel_offer(deps, ticket)
     return accepted
+
+
+def _cancel_offer(deps: Deps, ticket: Ticket) -> None:
+    """The offer's timer has nothing left to do: delete it rather than let it fire and find so.
+
+    Best effort: a timer that stays fires, sees the acceptance or the move, and does nothing.
+    """
+    offer = ticket.dispatch or {}
+    if deps.offers is None or not offer.get("offer_expires_at") or offer.get("attempt") is None:
+        return
+    name = offer_timer_name(ticket.tenant, ticket.id, offer["attempt"])
+    try:
+        deps.offers.delete(name)
+    except Exception as exc:
+        logger.warning("offer timer not deleted", extra={"schedule": name, "error": type(exc).__name__})
 
 
 def _without_offer(dispatch: dict[str, Any] | None) -> dict[str, Any]:

@@ -36,11 +36,13 @@ def deps() -> service.Deps:
         from shared.repositories.catalogs import CatalogRepository
         from shared.repositories.technicians import TechnicianRepository
 
+        sla = SchedulerSla.from_environment()
         _deps = service.Deps(
             tickets=ticket_repository(),
             engine=StepFunctionsEngine(),
             catalogs=CatalogRepository(),
             workload=TechnicianRepository(ticket_repository()),
-            sla=SchedulerSla.from_environment(),
+            sla=sla,
+            offers=sla.schedules,  # the same schedule group: dispatch offers' timers live there too
         )
     return _deps

@@ -11,37 +11,26 @@ being dropped. The platform stack creates that queue beside the schedule group.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.exceptions import ClientError
 
+from shared.domain.timers import schedule_name
 from shared.settings import settings
+
+__all__ = ["OneTimeScheduler", "schedule_name"]
 
 if TYPE_CHECKING:
     from mypy_boto3_scheduler.type_defs import TargetTypeDef
-
-_NAME_OK = re.compile(r"[^0-9A-Za-z_.-]")
 
 MAX_RETRY_ATTEMPTS = 10
 MAX_EVENT_AGE_SECONDS = 3600
 DLQ_ENV = "SCHEDULER_DLQ_ARN"
 """Environment variable with the ARN of the schedules' dead-letter queue (SQS)."""
-
-
-def schedule_name(*parts: str) -> str:
-    """A valid schedule name (≤ 64 of [0-9A-Za-z_.-]) that is stable for the same parts."""
-    raw = "-".join(parts)
-    clean = _NAME_OK.sub("_", raw)
-    if len(clean) <= 64:
-        return clean
-    digest = hashlib.sha256(raw.encode()).hexdigest()[:16]
-    return f"{clean[:47]}-{digest}"
 
 
 class OneTimeScheduler:

@@ -192,7 +192,9 @@ def test_an_offer_nobody_accepts_expires_and_an_accepted_one_stays(
 
     # and the clock passes both deadlines
     moved = anonymous.post("/_local/clock/advance", {"seconds": 31 * 60})
-    assert moved.status == 200 and moved.body["fired"] >= 2, moved.body
+    assert moved.status == 200 and moved.body["fired"] >= 1, (
+        moved.body
+    )  # the accepted offer's timer was deleted
 
     # Then the unaccepted offer was declined on its technician's behalf and offered to someone else
     nobody = lapsed["dispatch"]["technician"]

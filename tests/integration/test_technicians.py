@@ -277,6 +277,14 @@ class RecordingTimer:
         self.schedules.setdefault(name, (when, target_arn, payload))
 
 
+class CancelledTimers:
+    def __init__(self) -> None:
+        self.deleted: list[str] = []
+
+    def delete(self, name: str) -> None:
+        self.deleted.append(name)
+
+
 ASSIGN_ARN = "arn:aws:lambda:us-east-1:123456789012:function:scrm-dispatch-assign"
 
 
@@ -377,7 +385,8 @@ def test_the_offered_technician_accepts_and_the_offer_no_longer_expires(acme: Te
     (when, _target, payload) = timer.schedules["offer-acme-home-TK-1-1"]
     assert ticket.dispatch is not None
     assert datetime.fromisoformat(ticket.dispatch["offer_expires_at"]) == when
-    ticket_deps = tickets.Deps(tickets=deps.tickets, engine=engine)
+    cancelled = CancelledTimers()
+    ticket_deps = tickets.Deps(tickets=deps.tickets, engine=engine, offers=cancelled)
     wang = Caller(sub="t-wang", tenant="acme-home", roles=frozenset({"technician"}))
     li = Caller(sub="t-li", tenant="acme-home", roles=frozenset({"technician"}))
 
@@ -398,6 +407,8 @@ def test_the_offered_technician_accepts_and_the_offer_no_longer_expires(acme: Te
     assert engine.resumed == []
     last = deps.tickets.history("acme-home", "TK-1")[-1]
     assert (last.kind, last.action, last.actor) == ("action", "accept", "t-wang")
+    # its timer is deleted (were it still there, firing would do nothing: below)
+    assert cancelled.deleted == ["offer-acme-home-TK-1-1"]
     # a second accept is refused and says when it was accepted
     with pytest.raises(Conflict, match="already accepted by t-wang"):
         tickets.act(ticket_deps, acme, wang, "TK-1", "accept", {}, accepted.version)
@@ -413,6 +424,7 @@ def test_the_offered_technician_accepts_and_the_offer_no_longer_expires(acme: Te
     declined = tickets.act(ticket_deps, acme, wang, "TK-1", "decline", {}, accepted.version)
     assert declined.node == "dispatching"
     assert engine.resumed == [("token-1", {"action": "decline", "node": "on_site"})]
+    assert cancelled.deleted == ["offer-acme-home-TK-1-1"] * 2  # leaving the node cancels it too (idempotent)
 
 
 @pytest.mark.usefixtures("aws", "at_work")
