@@ -1,14 +1,15 @@
 """``scrm bench coldstart``: each handler's import-and-init time against a boto3 baseline.
 
 Every sample is a fresh interpreter in the environment a Lambda runtime gives the function
-(``LAMBDA_TASK_ROOT``, the function's name and powertools service, X-Ray tracing on as the stack
-sets it): the handler module is imported, which is what Lambda does at init (the module-level
-work: powertools, resolvers, models). The baseline is ``import boto3; boto3.client("dynamodb")``
-in the same environment. Samples are taken in rounds, one of the baseline and one of every
-handler per round, so a change of load on the machine moves them alike; each figure is the
-median of ROUNDS rounds, and the ratio (goal ≤ 1.5x) is a handler's median over the baseline's.
-The same is given for the CPU time of the import (``cpu_ms``, ``cpu_ratio``): on a machine shared
-with other work it moves much less than wall time, which is what Lambda waits for.
+(``LAMBDA_TASK_ROOT``, the function's name and powertools service, X-Ray tracing on and the runtime
+settings of every function, ``RUNTIME_ENV``, as the stack sets them): the handler module is
+imported, which is what Lambda does at init (the module-level work: powertools, resolvers, models).
+The baseline is ``import boto3; boto3.client("dynamodb")`` in the same environment. Samples are
+taken in rounds, one of the baseline and one of every handler per round, so a change of load on the
+machine moves them alike; each figure is the median of ROUNDS rounds, and the ratio (goal ≤ 1.5x)
+is a handler's median over the baseline's. The same is given for the CPU time of the import
+(``cpu_ms``, ``cpu_ratio``): on a machine shared with other work it moves much less than wall time,
+which is what Lambda waits for.
 
 Work that init leaves to the first event is reported apart, not hidden: ``deferred_ms`` is, in
 the same interpreter right after the import, starting the tracer (X-Ray SDK import, botocore
@@ -47,9 +48,17 @@ UNSET = ("POWERTOOLS_TRACE_DISABLED", "POWERTOOLS_DEV", "AWS_SAM_LOCAL", "AWS_CH
 
 
 def _env(function: str) -> dict[str, str]:
+    from infra.constructs.functions import RUNTIME_ENV  # what the stack sets on every function
+
     env = {k: v for k, v in os.environ.items() if k not in UNSET}
     service = function.removeprefix("scrm-").split("-", 1)[0]
-    return {**env, **ENV, "AWS_LAMBDA_FUNCTION_NAME": function, "POWERTOOLS_SERVICE_NAME": service}
+    return {
+        **env,
+        **ENV,
+        **RUNTIME_ENV,
+        "AWS_LAMBDA_FUNCTION_NAME": function,
+        "POWERTOOLS_SERVICE_NAME": service,
+    }
 
 
 def _sample(function: str, code: str, after: str = "pass") -> tuple[float, float, float]:

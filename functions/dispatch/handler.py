@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.dispatch import service
+from functions.dispatch import registry
 from functions.dispatch.schemas import TechnicianOut, TechnicianPage, TechnicianUpdate, technician_out
 from functions.dispatch.wiring import deps
 from shared.clock import now
@@ -24,7 +24,7 @@ install_error_handlers(app)
 
 def _registry_caller() -> tuple[Caller, TenantConfig]:
     caller = current_caller(app)
-    if not caller.has_any(*service.REGISTRY_ROLES):
+    if not caller.has_any(*registry.REGISTRY_ROLES):
         raise Forbidden("the technician registry needs the role dispatcher or admin")
     cfg = tenant_config(caller.tenant)
     deps().technicians.ensure_seeded(cfg.tenant.id, list(cfg.technicians))
@@ -42,7 +42,7 @@ def list_technicians() -> TechnicianPage:
 def update_technician(technician_id: str, body: TechnicianUpdate) -> TechnicianOut:
     caller, cfg = _registry_caller()
     changes = body.changes()
-    service.check_changes(cfg, changes)
+    registry.check_changes(cfg, changes)
     record = deps().technicians.update(cfg.tenant.id, technician_id, changes, actor=caller.sub)
     return technician_out(record, now())
 

@@ -7,17 +7,17 @@ engine, the offer timer and the notifier to them).
 
 from __future__ import annotations
 
-from functions.dispatch import service
+from functions.dispatch.ports import DispatchDeps
 
-_deps: service.DispatchDeps | None = None
+_deps: DispatchDeps | None = None
 
 
-def deps() -> service.DispatchDeps:
+def deps() -> DispatchDeps:
     global _deps
     if _deps is None:
         from shared.repositories.technicians import TechnicianRepository
         from shared.repositories.tickets import TicketRepository
 
         tickets = TicketRepository()
-        _deps = service.DispatchDeps(tickets=tickets, technicians=TechnicianRepository(tickets))
+        _deps = DispatchDeps(tickets=tickets, technicians=TechnicianRepository(tickets))
     return _deps

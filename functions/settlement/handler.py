@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.settlement import service
+from functions.settlement import reports
 from functions.settlement.schemas import (
     PERIOD_PATTERN,
     EarningsOut,
@@ -35,8 +35,8 @@ PeriodQuery = Annotated[
 def earnings(technician_id: str, period: PeriodQuery = None) -> EarningsOut:
     caller = current_caller(app)
     cfg = tenant_config(caller.tenant)
-    statement = service.earnings_statement(
-        deps(), cfg, caller, technician_id, period or service.current_period(cfg)
+    statement = reports.earnings_statement(
+        deps(), cfg, caller, technician_id, period or reports.current_period(cfg)
     )
     return earnings_out(statement)
 
@@ -49,7 +49,7 @@ def revenue(
 ) -> Response[Any]:
     caller = current_caller(app)
     cfg = tenant_config(caller.tenant)
-    report = service.revenue_report(deps(), cfg, caller, period or service.current_period(cfg), group_by)
+    report = reports.revenue_report(deps(), cfg, caller, period or reports.current_period(cfg), group_by)
     if format == "csv":
         filename = f"revenue-{report.period}-{report.group_by}.csv"
         return Response(

@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict
 
+from functions.settlement.currency import minor_unit
 from shared.errors import DomainError
 from shared.tenant.models import (
     Catalog,
@@ -59,12 +60,6 @@ __all__ = [
 
 PartnerType = Literal["direct", "dealer"]
 
-_MINOR_UNITS: dict[str, int] = {
-    **dict.fromkeys(("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW"), 0),
-    **dict.fromkeys(("PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"), 0),
-    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
-}
-"""ISO 4217 currencies whose minor unit is not 2 decimals."""
 _HUNDRED = Decimal(100)
 _EXACT = Context(prec=80, traps=[InvalidOperation, Inexact])
 """Products and quotients are computed exactly (an inexact step raises); only `_Rounder` rounds."""
@@ -74,11 +69,6 @@ class PricingError(DomainError):
     """The ticket cannot be priced with this catalog (unknown code, missing price, no rule, bad quantity)."""
 
     status, code = 422, "pricing_error"
-
-
-def minor_unit(currency: str) -> int:
-    """Decimals of the currency's minor unit (ISO 4217): 2 for CNY, 0 for JPY, 3 for KWD."""
-    return _MINOR_UNITS.get(currency, 2)
 
 
 # --------------------------------------------------------------------------- models

@@ -10,8 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from functions.settlement.pricing import minor_unit
-from functions.settlement.service import RevenueReport, Statement
+from functions.settlement.currency import minor_unit
+from functions.settlement.reports import RevenueReport, Statement
 
 PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 GroupBy = Literal["tier", "region", "item", "ticket_type", "channel"]

@@ -1,7 +1,8 @@
-"""Settlement logic: price a finished ticket once per visit, record it, and read statements and reports.
+"""Settlement logic: price a finished ticket once per visit and record it (statements and reports:
+``reports.py``).
 
-Pure Python: the ticket store and the ledger come in as arguments (handlers build them; tests pass
-fakes). Pricing rules live in ``pricing.py``; this module decides *what* is priced and *how it is
+Pure Python: the ticket store and the ledger come in as arguments (``ports.py``; handlers build them,
+tests pass fakes). Pricing rules live in ``pricing.py``; this module decides *what* is priced and *how it is
 recorded*:
 
 - the **visit** of the settlement node is named by the human action that led to it (the last
@@ -23,57 +24,29 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
-from zoneinfo import ZoneInfo
+from typing import Any
 
 from pydantic import ValidationError
 
+from functions.settlement.ports import Deps
 from functions.settlement.pricing import PricingError, PricingInput, Settlement, price
+from functions.settlement.reports import period_of
 from shared.clock import now
 from shared.domain.failures import mark_failed
 from shared.domain.ticket import Ticket, TicketEvent
-from shared.errors import Conflict, Forbidden, NotFound
-from shared.identity import Caller
+from shared.errors import Conflict
 from shared.repositories.catalogs import PricingSnapshot
 from shared.repositories.ledger import (
     GroupAmount,
     LedgerEntry,
     RevenueChange,
-    RevenueGroup,
     SettlementRecord,
 )
 from shared.tenant.models import TenantConfig
 
 SYSTEM = "system"
-REPORT_ROLES = ("finance", "admin")
 NO_CHANNEL = "none"
 _ATTEMPTS = 6
-
-
-class TicketStore(Protocol):
-    def get(self, tenant: str, ticket_id: str) -> Ticket: ...
-    def save(self, ticket: Ticket, *, expected_version: int, event: TicketEvent | None = ...) -> None: ...
-    def history(self, tenant: str, ticket_id: str) -> list[TicketEvent]: ...
-
-
-class LedgerStore(Protocol):
-    def settlements(self, tenant: str, ticket_id: str) -> list[SettlementRecord]: ...
-    def record(
-        self, record: SettlementRecord, entries: list[LedgerEntry], changes: list[RevenueChange]
-    ) -> None: ...
-    def earnings(self, tenant: str, technician: str, period: str) -> list[LedgerEntry]: ...
-    def revenue(self, tenant: str, period: str, group_by: str) -> list[RevenueGroup]: ...
-
-
-class CatalogStore(Protocol):
-    def get(self, tenant: str, version: str) -> PricingSnapshot | None: ...
-
-
-@dataclass
-class Deps:
-    tickets: TicketStore
-    ledger: LedgerStore
-    catalogs: CatalogStore | None = None
 
 
 @dataclass(frozen=True)
@@ -202,11 +175,6 @@ def _lines(cfg: TenantConfig, ticket: Ticket) -> tuple[list[dict[str, Any]], lis
                     quantity = repr(quantity)
                 out[kind].append({key: line[key], "quantity": quantity})
     return out["service_items"], out["parts"]
-
-
-def period_of(instant: datetime, timezone: str) -> str:
-    """``YYYY-MM`` of an instant in the tenant's time zone."""
-    return instant.astimezone(ZoneInfo(timezone)).strftime("%Y-%m")
 
 
 def _groups(ticket: Ticket, region: str, priced: Settlement) -> dict[str, GroupAmount]:
@@ -411,67 +379,4 @@ def _fail(deps: Deps, ticket_id: str, tenant: str, node_name: str, reason: str) 
         reason,
         updates={"token": None, "token_node": None, "settlement": {"error": reason}},
         attempts=_ATTEMPTS,
-    )
-
-
-# --------------------------------------------------------------------------- statements and reports
-
-
-@dataclass(frozen=True)
-class Statement:
-    technician: str
-    period: str
-    currency: str
-    lines: list[LedgerEntry]
-    total: Decimal
-
-
-@dataclass(frozen=True)
-class RevenueReport:
-    period: str
-    group_by: str
-    currency: str
-    groups: list[RevenueGroup]
-    total: Decimal
-    earnings: Decimal
-
-
-def current_period(cfg: TenantConfig) -> str:
-    return period_of(now(), cfg.tenant.timezone)
-
-
-def earnings_statement(
-    deps: Deps, cfg: TenantConfig, caller: Caller, technician: str, period: str
-) -> Statement:
-    """A technician's earnings of a month: the technician themself, finance or admin."""
-    if caller.sub != technician and not caller.has_any(*REPORT_ROLES):
-        raise Forbidden("an earnings statement is shown to its technician and to the finance or admin roles")
-    if not any(t.id == technician for t in cfg.technicians):
-        raise NotFound(f"technician '{technician}' does not exist")
-    lines = deps.ledger.earnings(cfg.tenant.id, technician, period)
-    return Statement(
-        technician=technician,
-        period=period,
-        currency=cfg.tenant.currency,
-        lines=lines,
-        total=sum((line.amount for line in lines), Decimal(0)),
-    )
-
-
-def revenue_report(
-    deps: Deps, cfg: TenantConfig, caller: Caller, period: str, group_by: str
-) -> RevenueReport:
-    """Revenue of a month grouped by one dimension (finance, admin), from the aggregate items."""
-    if not caller.has_any(*REPORT_ROLES):
-        raise Forbidden("revenue reports need the finance or admin role")
-    groups = [
-        g for g in deps.ledger.revenue(cfg.tenant.id, period, group_by) if g.count or g.total or g.earnings
-    ]
-    return RevenueReport(
-        period=period,
-        group_by=group_by,
-        currency=cfg.tenant.currency,
-        groups=groups,
-        total=sum((g.total for g in groups), Decimal(0)),
-        earnings=sum((g.earnings for g in groups), Decimal(0)),
     )

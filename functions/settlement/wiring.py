@@ -6,19 +6,17 @@ Shared by the settlement service's entry points, which Lambda runs as separate f
 
 from __future__ import annotations
 
-from functions.settlement import service
+from functions.settlement.ports import Deps
 
-_deps: service.Deps | None = None
+_deps: Deps | None = None
 
 
-def deps() -> service.Deps:
+def deps() -> Deps:
     global _deps
     if _deps is None:
         from shared.repositories.catalogs import CatalogRepository
         from shared.repositories.ledger import LedgerRepository
         from shared.repositories.tickets import TicketRepository
 
-        _deps = service.Deps(
-            tickets=TicketRepository(), ledger=LedgerRepository(), catalogs=CatalogRepository()
-        )
+        _deps = Deps(tickets=TicketRepository(), ledger=LedgerRepository(), catalogs=CatalogRepository())
     return _deps

@@ -8,12 +8,19 @@ from typing import Any
 
 import pytest
 from aws_cdk import App, DockerImage, Stack
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Match, Template
 
 from infra.app import add_nag_checks, tenant_files_from
 from infra.constructs.api import ROUTES
-from infra.constructs.functions import CODE_PACKAGES, FUNCTIONS, LocalPythonBundler
+from infra.constructs.functions import (
+    CODE_PACKAGES,
+    FUNCTIONS,
+    LocalPythonBundler,
+    function_code,
+    runtime_python,
+)
 
 # docs/design.md, "Functions (platform stack)"
 DESIGN_FUNCTIONS = {
@@ -417,7 +424,7 @@ def test_local_bundler_copies_cached_dependencies_and_packages(tmp_path: Path) -
         (root / package / "__init__.py").write_text("")
         (root / package / "__pycache__" / "x.pyc").write_text("")
     (root / "pyproject.toml").write_text('[project]\nname = "x"\ndependencies = ["pydantic>=2"]\n')
-    bundler = LocalPythonBundler(root, cache_dir=tmp_path / "cache")
+    bundler = LocalPythonBundler(root, cache_dir=tmp_path / "cache", python=None)
     layer = tmp_path / "cache" / f"deps-{bundler.cache_key}"
     (layer / "pydantic").mkdir(parents=True)
     (layer / "pydantic" / "__init__.py").write_text("")
@@ -441,3 +448,32 @@ def test_unbundled_asset_holds_only_the_code_packages(synth: Any, platform_raw: 
     assert not list(staged.rglob("__pycache__"))
     codes = {json.dumps(p["Code"], sort_keys=True) for _, p in functions_by_name(platform_raw).values()}
     assert len(codes) == 1, "all functions share one asset"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(runtime_python() is None, reason="no Python 3.13 here to byte-compile the asset")
+def test_bundled_asset_ships_runtime_bytecode_of_every_handler(tmp_path: Path) -> None:
+    # Given a function on the bundled asset (the dependency cache of .build/, built by pip once)
+    app = App(outdir=str(tmp_path / "cdk.out"), analytics_reporting=False)
+    stack = Stack(app, "Bundled")
+    lambda_.Function(
+        stack,
+        "Fn",
+        runtime=lambda_.Runtime.PYTHON_3_13,
+        handler=FUNCTIONS[0].handler,
+        code=function_code(bundle=True),
+    )
+    # When the app is synthesized
+    app.synth()
+    (staged,) = [p for p in (tmp_path / "cdk.out").iterdir() if p.name.startswith("asset.")]
+    # Then every handler module and the dependencies come with unchecked-hash pyc of Python 3.13
+    for spec in FUNCTIONS:
+        module = spec.handler.rpartition(".")[0].split(".")
+        pyc = staged.joinpath(*module[:-1], "__pycache__", f"{module[-1]}.cpython-313.pyc")
+        assert pyc.exists(), pyc
+        assert int.from_bytes(pyc.read_bytes()[4:8], "little") == 0b01, "unchecked-hash pyc"
+    assert (staged / "pydantic" / "__pycache__" / "main.cpython-313.pyc").exists()
+    assert (staged / "boto3" / "__pycache__" / "__init__.cpython-313.pyc").exists()
+    # ... and no pyc of another Python (the development tree's) and no cache markers
+    assert not [p for p in staged.rglob("*.pyc") if not p.name.endswith(".cpython-313.pyc")]
+    assert not (staged / ".complete").exists() and not (staged / ".compiled").exists()

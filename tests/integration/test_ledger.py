@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from functions.settlement import service
+from functions.settlement import reports, service
 from shared.domain.ticket import Ticket, TicketEvent
 from shared.identity import Caller
 from shared.repositories.catalogs import CatalogRepository
@@ -103,7 +103,7 @@ def test_reports_sum_settlements_and_rework_adjustments_exactly() -> None:
     assert latest.sequence == 2
 
     # Then the ledger of t-wang adds up to the latest earnings of each ticket
-    wang = service.earnings_statement(d, TENANT, FINANCE, "t-wang", "2026-11")
+    wang = reports.earnings_statement(d, TENANT, FINANCE, "t-wang", "2026-11")
     tk3 = d.ledger.settlements("acme-home", "TK-3")[-1]
     assert wang.total == latest.earnings + tk3.earnings
     assert [line.kind for line in wang.lines] == ["settlement", "settlement", "adjustment"]
@@ -111,7 +111,7 @@ def test_reports_sum_settlements_and_rework_adjustments_exactly() -> None:
     # And every grouping sums to the same revenue, with one count per ticket
     totals = {}
     for group_by in ("tier", "region", "item", "ticket_type", "channel"):
-        report = service.revenue_report(d, TENANT, FINANCE, "2026-11", group_by)
+        report = reports.revenue_report(d, TENANT, FINANCE, "2026-11", group_by)
         totals[group_by] = report.total
         if group_by != "item":
             assert sum(g.count for g in report.groups) == 3
@@ -120,9 +120,9 @@ def test_reports_sum_settlements_and_rework_adjustments_exactly() -> None:
     )
     assert set(totals.values()) == {expected}
     by_region = {
-        g.key: g.total for g in service.revenue_report(d, TENANT, FINANCE, "2026-11", "region").groups
+        g.key: g.total for g in reports.revenue_report(d, TENANT, FINANCE, "2026-11", "region").groups
     }
     assert by_region == {"CN-BJ": latest.total + tk3.total, "CN-SH": D("299.00")}
     # Money came back as Decimal, to the cent
     assert all(isinstance(g, Decimal) for g in by_region.values())
-    assert service.revenue_report(d, TENANT, FINANCE, "2026-10", "tier").groups == []
+    assert reports.revenue_report(d, TENANT, FINANCE, "2026-10", "tier").groups == []

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from functions.dispatch import service
+from functions.dispatch import registry, service
 from shared.domain.ticket import Ticket
 from shared.errors import ValidationFailed
 from shared.repositories.technicians import TechnicianRecord
@@ -62,9 +62,9 @@ def test_the_job_reads_region_location_and_node_skills(acme: TenantConfig) -> No
 
 
 def test_registry_changes_name_each_unknown_region_and_skill(acme: TenantConfig) -> None:
-    service.check_changes(acme, {"regions": ["CN-BJ", "CN-SH"], "skills": {"ac-repair": 1}})
+    registry.check_changes(acme, {"regions": ["CN-BJ", "CN-SH"], "skills": {"ac-repair": 1}})
     with pytest.raises(ValidationFailed) as raised:
-        service.check_changes(
+        registry.check_changes(
             acme, {"regions": ["CN-BJ", "XX-01"], "skills": {"ac-install": 2, "plumbing": 1}}
         )
     assert [d["field"] for d in raised.value.details] == ["regions.1", "skills.plumbing"]

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from functions.settlement import service
+from functions.settlement import reports, service
 from functions.settlement.pricing import PricingError
 from functions.settlement.schemas import revenue_csv
 from shared import clock
@@ -435,16 +435,16 @@ AGENT = Caller(sub="u-lin", tenant="acme-home", roles=frozenset({"agent"}))
 def test_earnings_statement_is_for_the_technician_finance_and_admin(deps: service.Deps) -> None:
     install_ticket(deps)
     service.settle(deps, TENANT, "TK-1", "settle")
-    mine = service.earnings_statement(deps, TENANT, WANG, "t-wang", "2026-11")
+    mine = reports.earnings_statement(deps, TENANT, WANG, "t-wang", "2026-11")
     assert mine.total == D("225.00") and [line.ticket_id for line in mine.lines] == ["TK-1"]
-    assert service.earnings_statement(deps, TENANT, FINANCE, "t-wang", "2026-11").total == D("225.00")
-    assert service.earnings_statement(deps, TENANT, FINANCE, "t-wang", "2026-10").total == D(0)
+    assert reports.earnings_statement(deps, TENANT, FINANCE, "t-wang", "2026-11").total == D("225.00")
+    assert reports.earnings_statement(deps, TENANT, FINANCE, "t-wang", "2026-10").total == D(0)
     with pytest.raises(Forbidden):
-        service.earnings_statement(deps, TENANT, LI, "t-wang", "2026-11")
+        reports.earnings_statement(deps, TENANT, LI, "t-wang", "2026-11")
     with pytest.raises(Forbidden):
-        service.earnings_statement(deps, TENANT, AGENT, "t-wang", "2026-11")
+        reports.earnings_statement(deps, TENANT, AGENT, "t-wang", "2026-11")
     with pytest.raises(NotFound):
-        service.earnings_statement(deps, TENANT, FINANCE, "t-ghost", "2026-11")
+        reports.earnings_statement(deps, TENANT, FINANCE, "t-ghost", "2026-11")
 
 
 def test_revenue_report_sums_the_groups_and_renders_csv(deps: service.Deps) -> None:
@@ -452,7 +452,7 @@ def test_revenue_report_sums_the_groups_and_renders_csv(deps: service.Deps) -> N
     install_ticket(deps, ticket_id="TK-2", technician="t-li", region="CN-SH")
     for ticket_id in ("TK-1", "TK-2"):
         service.settle(deps, TENANT, ticket_id, "settle")
-    report = service.revenue_report(deps, TENANT, FINANCE, "2026-11", "tier")
+    report = reports.revenue_report(deps, TENANT, FINANCE, "2026-11", "tier")
     # TK-2: dealer in CN-SH (T2, ×1.15): 160×1.15 = 184.00 + 40×2.5×1.15 = 115.00 → 299.00
     assert [(g.key, g.total, g.count) for g in report.groups] == [
         ("T1", D("375.00"), 1),
@@ -463,4 +463,4 @@ def test_revenue_report_sums_the_groups_and_renders_csv(deps: service.Deps) -> N
     assert lines[0] == "period,group_by,key,currency,total,earnings,count"
     assert lines[1:] == ["2026-11,tier,T1,CNY,375.00,225.00,1", "2026-11,tier,T2,CNY,299.00,254.15,1"]
     with pytest.raises(Forbidden):
-        service.revenue_report(deps, TENANT, WANG, "2026-11", "tier")
+        reports.revenue_report(deps, TENANT, WANG, "2026-11", "tier")
