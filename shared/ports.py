@@ -23,6 +23,10 @@ class WorkflowEngine(Protocol):
         """Resume a parked task; raises ``TaskTokenGone`` when the token no longer works."""
         ...
 
+    def send_failure(self, token: str, error: str, cause: str) -> None:
+        """Fail a parked task with ``error`` (a route error its Catch follows); ``TaskTokenGone`` as above."""
+        ...
+
     def stop(self, execution_arn: str, cause: str) -> None: ...
 
 

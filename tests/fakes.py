@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
@@ -60,6 +61,7 @@ class FakeEngine:
     def __init__(self) -> None:
         self.started: list[tuple[str, str, str]] = []
         self.resumed: list[tuple[str, dict[str, Any]]] = []
+        self.failed: list[tuple[str, str, dict[str, Any]]] = []  # token, error, cause
         self.gone_tokens: set[str] = set()
 
     def start(
@@ -73,6 +75,11 @@ class FakeEngine:
         if token in self.gone_tokens:
             raise TaskTokenGone("Task Timed Out")
         self.resumed.append((token, output))
+
+    def send_failure(self, token: str, error: str, cause: str) -> None:
+        if token in self.gone_tokens:
+            raise TaskTokenGone("Task Timed Out")
+        self.failed.append((token, error, json.loads(cause)))
 
     def stop(self, execution_arn: str, cause: str) -> None:
         pass

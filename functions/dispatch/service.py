@@ -1,79 +1,34 @@
-"""Dispatch logic: the ``dispatch`` node's task and the technician registry's rules.
+"""Dispatch logic: the ``dispatch`` node's task and its expiring offers.
 
-Pure Python: the ticket store and the technician registry come in as arguments.
+Pure Python: the ticket store and the technician registry come in as arguments (``ports.py``).
+The registry's rules of the /technicians API are in ``registry.py``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
-from functions.dispatch.notify import Notifier, notify_no_candidate
+from functions.dispatch.notify import notify_no_candidate
+from functions.dispatch.ports import DispatchDeps
 from functions.dispatch.scoring import Job, Policy, rank
 from shared.calendar import BusinessCalendar
 from shared.clock import iso, now
 from shared.domain.failures import mark_failed
 from shared.domain.ticket import Assignee, Ticket, TicketEvent
 from shared.domain.timers import offer_timer_name
-from shared.errors import Conflict, ValidationFailed
-from shared.ports import TaskTokenGone, WorkflowEngine
+from shared.errors import Conflict
+from shared.ports import TaskTokenGone
 from shared.repositories.technicians import TechnicianBusy, TechnicianRecord
-from shared.tenant.models import Node, Technician, TenantConfig, TicketType
+from shared.tenant.models import Node, TenantConfig, TicketType
 from shared.workflow.compiler import MAX_NODE_VISITS
 
 SYSTEM = "system"
 DECLINE = "decline"
-REGISTRY_ROLES = ("dispatcher", "admin")
 _TICKET_RETRIES = 5
 _SAME_TECHNICIAN_RETRIES = 3
 _RANKING_ROUNDS = 3
-
-
-class TicketStore(Protocol):
-    def get(self, tenant: str, ticket_id: str) -> Ticket: ...
-    def history(self, tenant: str, ticket_id: str) -> list[TicketEvent]: ...
-    def save(
-        self,
-        ticket: Ticket,
-        *,
-        expected_version: int,
-        event: TicketEvent | None = ...,
-        condition: Any = ...,
-        conflict_message: str = ...,
-    ) -> None: ...
-
-
-class Registry(Protocol):
-    def ensure_seeded(self, tenant: str, technicians: list[Technician]) -> None: ...
-    def roster(self, tenant: str) -> list[TechnicianRecord]: ...
-    def get(self, tenant: str, technician_id: str) -> TechnicianRecord: ...
-    def assign(
-        self, technician: TechnicianRecord, ticket: Ticket, *, expected_version: int, event: TicketEvent
-    ) -> None: ...
-    def release(self, tenant: str, technician_id: str, ticket_id: str) -> None: ...
-    def update(
-        self, tenant: str, technician_id: str, changes: dict[str, Any], *, actor: str
-    ) -> TechnicianRecord: ...
-
-
-class OfferTimer(Protocol):
-    """One-time schedules (``shared.adapters.scheduler.OneTimeScheduler``)."""
-
-    def at(self, name: str, when: datetime, target_arn: str, payload: dict[str, Any]) -> None: ...
-
-
-@dataclass
-class DispatchDeps:
-    tickets: TicketStore
-    technicians: Registry
-    offers: OfferTimer | None = None
-    """``None``: offers do not expire (no scheduler configured for the function)."""
-    engine: WorkflowEngine | None = None
-    """Needed only to decline an expired offer on the technician's behalf."""
-    notifier: Notifier | None = None
-    """``None``: nobody is told when dispatch finds no technician (the ticket still says so)."""
 
 
 class LoopLimit(Exception):
@@ -430,8 +385,11 @@ def offer_expired(deps: DispatchDeps, cfg: TenantConfig, payload: dict[str, Any]
         deps.tickets.save(moved, expected_version=ticket.version, event=event)
     except Conflict:
         return {"declined": False, "reason": "acted"}  # the technician acted at the last moment
+    from shared.workflow.resume import resume  # the offer timer's path only
+
+    offered_node = cfg.ticket_types[ticket.type].nodes[offered]
     try:
-        deps.engine.send_success(ticket.token, {"action": DECLINE, "node": offered})
+        resume(deps.engine, ticket.token, offered_node, offered, DECLINE, ticket.routing)
     except TaskTokenGone as exc:
         restored = ticket.model_copy(
             update={"version": moved.version + 1, "token": None, "updated_at": now()}
@@ -447,40 +405,3 @@ def offer_expired(deps: DispatchDeps, cfg: TenantConfig, payload: dict[str, Any]
         deps.tickets.save(restored, expected_version=moved.version, event=failed)
         return {"declined": False, "reason": "workflow gone"}
     return {"declined": True, "technician": technician}
-
-
-# --------------------------------------------------------------------------- the registry
-
-
-def known_skills(cfg: TenantConfig) -> set[str]:
-    """Skills the tenant file mentions: technicians' and dispatch nodes' requirements."""
-    skills = {skill for tech in cfg.technicians for skill in tech.skills}
-    for ticket_type in cfg.ticket_types.values():
-        for node in ticket_type.nodes.values():
-            skills.update(node.skills)
-    return skills
-
-
-def check_changes(cfg: TenantConfig, changes: dict[str, Any]) -> None:
-    """Regions and skills must be the tenant's: ``ValidationFailed`` with one entry per bad value."""
-    problems: list[dict[str, Any]] = []
-    regions = {r.code for r in cfg.regions}
-    for i, code in enumerate(changes.get("regions") or []):
-        if code not in regions:
-            problems.append(
-                {
-                    "field": f"regions.{i}",
-                    "message": f"unknown region '{code}'; known: {', '.join(sorted(regions))}",
-                }
-            )
-    skills = known_skills(cfg)
-    for name in changes.get("skills") or {}:
-        if name not in skills:
-            problems.append(
-                {
-                    "field": f"skills.{name}",
-                    "message": f"unknown skill '{name}'; known: {', '.join(sorted(skills))}",
-                }
-            )
-    if problems:
-        raise ValidationFailed(f"{len(problems)} value(s) of the technician are not valid", problems)

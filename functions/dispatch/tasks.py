@@ -6,6 +6,7 @@ stays small.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from functools import lru_cache
@@ -16,15 +17,18 @@ from pydantic import BaseModel
 
 from functions.dispatch import service
 from functions.dispatch.notify import Notifier
+from functions.dispatch.ports import DispatchDeps
 from functions.dispatch.wiring import deps
 from shared import metrics as catalogue
 from shared.observability import emit_metric, logger, tracer
 from shared.settings import settings
+from shared.tenant.models import TenantConfig
 from shared.tenant.store import tenant_config
-from shared.workflow.task_errors import LoopLimitError, NoCandidateError
+from shared.workflow.compiler import CATCH_ROUTING, is_success_path
+from shared.workflow.task_errors import LoopLimitError, NoCandidateError, route_error_class
 
 
-def task_deps() -> service.DispatchDeps:
+def task_deps() -> DispatchDeps:
     """The task also needs the offer timer (when the function has a scheduler) and the engine."""
     built = deps()
     if built.engine is None:
@@ -107,4 +111,17 @@ def assign(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.info(
         "dispatched", extra={"outcome": answer.get("outcome"), "technician": answer.get("technician")}
     )
+    if answer.get("outcome") == "no_candidate" and event.get("routing") == CATCH_ROUTING:
+        _route_no_candidate(cfg, event["ticket_id"], node, answer)
     return answer
+
+
+def _route_no_candidate(cfg: TenantConfig, ticket_id: str, node_name: str, answer: dict[str, Any]) -> None:
+    """ASL with Catch routing takes ``on_no_candidate`` by an error, not by a Choice on the outcome.
+
+    The ticket was written by ``service.assign`` already; a retried task finds it so and raises again.
+    """
+    ticket_type = deps().tickets.get(cfg.tenant.id, ticket_id).type
+    node = cfg.ticket_types[ticket_type].nodes[node_name]
+    if not is_success_path(node, "no_candidate"):
+        raise route_error_class("no_candidate")(json.dumps(answer))

@@ -98,5 +98,5 @@ class HistoryOut(BaseModel):
 
 
 def ticket_out(ticket: Ticket) -> TicketOut:
-    data = ticket.model_dump(exclude={"token", "token_node", "execution_arn", "visits", "tenant"})
+    data = ticket.model_dump(exclude={"token", "token_node", "routing", "execution_arn", "visits", "tenant"})
     return TicketOut(**data, ready=ticket.parked)

@@ -17,6 +17,7 @@ from shared.ports import NoSla, SlaScheduler, TaskTokenGone, Timers, WorkflowEng
 from shared.tenant.models import FieldDef, Node, TenantConfig, TicketType
 from shared.workflow.compiler import MAX_NODE_VISITS, outgoing
 from shared.workflow.forms import FormContext, validate_form
+from shared.workflow.resume import resume
 
 CREATOR_ROLES = ("agent", "dispatcher", "admin", "supervisor")
 STAFF_ROLES = (*CREATOR_ROLES, "finance")  # see every ticket of their tenant
@@ -233,8 +234,14 @@ def _fail_loop(deps: Deps, ticket: Ticket, node: str) -> None:
     raise LoopLimitExceeded(reason)
 
 
-def park(deps: Deps, cfg: TenantConfig, ticket_id: str, node_name: str, token: str) -> dict[str, Any]:
-    """A human node was reached: store its task token on the ticket so an action can resume it."""
+def park(
+    deps: Deps, cfg: TenantConfig, ticket_id: str, node_name: str, token: str, routing: str | None = None
+) -> dict[str, Any]:
+    """A human node was reached: store its task token on the ticket so an action can resume it.
+
+    ``routing`` is the Task payload's (``"catch"`` from ASL with Catch routing, None from older
+    versions); it is stored with the token and decides how the action resumes the task.
+    """
     for _attempt in range(5):
         ticket = deps.tickets.get(cfg.tenant.id, ticket_id)
         if ticket.status != "open":
@@ -248,6 +255,7 @@ def park(deps: Deps, cfg: TenantConfig, ticket_id: str, node_name: str, token: s
                 "node": node_name,
                 "token": token,
                 "token_node": node_name,
+                "routing": routing,
                 "assignee": assignee_for(node, ticket),
                 "updated_at": now(),
                 "version": ticket.version + 1,
@@ -352,7 +360,7 @@ def act(
     else:
         deps.tickets.save(moved, expected_version=version, event=event, conflict_message=stale)
     try:
-        deps.engine.send_success(token, {"action": action, "node": ticket.node})
+        resume(deps.engine, token, node, ticket.node, action, ticket.routing)
     except TaskTokenGone as exc:
         if chosen is not None and deps.workload is not None:
             deps.workload.release(ticket.tenant, chosen, ticket.id)

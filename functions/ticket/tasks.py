@@ -26,7 +26,9 @@ def park(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     cfg = tenant_config(event["tenant"])
     logger.append_keys(ticket_id=event["ticket_id"], node=event["node"])
     try:
-        return service.park(deps(), cfg, event["ticket_id"], event["node"], event["token"])
+        return service.park(
+            deps(), cfg, event["ticket_id"], event["node"], event["token"], routing=event.get("routing")
+        )
     except LoopLimitExceeded as exc:
         emit_metric(catalogue.TICKETS_FAILED, 1, tenant=cfg.tenant.id, node=event["node"])
         raise LoopLimitError(str(exc)) from None

@@ -194,6 +194,7 @@ _METERED = {
     "ses.SendEmail": "ses:SendEmail",
     "stepfunctions.StartExecution": "states:StartExecution",
     "stepfunctions.SendTaskSuccess": "states:SendTaskSuccess",
+    "stepfunctions.SendTaskFailure": "states:SendTaskFailure",
 }
 
 

@@ -64,6 +64,14 @@ class StepFunctionsEngine:
                 raise TaskTokenGone(exc.response["Error"].get("Message", "")) from exc
             raise
 
+    def send_failure(self, token: str, error: str, cause: str) -> None:
+        try:
+            self._client.send_task_failure(taskToken=token, error=error[:256], cause=cause[:32768])
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in _GONE:
+                raise TaskTokenGone(exc.response["Error"].get("Message", "")) from exc
+            raise
+
     def stop(self, execution_arn: str, cause: str) -> None:
         try:
             self._client.stop_execution(executionArn=execution_arn, cause=cause[:256])

@@ -36,6 +36,7 @@ class Ticket(BaseModel):
     execution_arn: str | None = None
     token: str | None = None
     token_node: str | None = None
+    routing: str | None = None  # the parked Task's "routing" ("catch"); None: an older, Choice-shaped ASL
     visits: dict[str, int] = Field(default_factory=dict)
     parent_id: str | None = None
     children: list[str] = Field(default_factory=list)

@@ -4,14 +4,24 @@ Deterministic: the same definition always gives byte-identical JSON (states in t
 order of the tenant file, keys in a fixed order), so the compiled ASL of the example
 tenants is kept as golden files and any compiler change shows in review.
 
-Shape, chosen to keep state transitions per ticket near the floor:
+Shape, chosen to keep state transitions per ticket at the floor (one per node visited):
 
 - ``human`` node: one ``lambda:invoke.waitForTaskToken`` Task that parks the token on
-  the ticket; the action taken comes back as ``$.result.action``. A Choice follows only
-  when the node has more than one way out.
-- ``dispatch`` / ``settlement`` / ``create_ticket``: one Task on the platform function;
-  a Choice on ``$.result.outcome`` only where there is more than one way out.
+  the ticket; the action taken comes back as ``$.result.action``.
+- ``dispatch`` / ``settlement`` / ``create_ticket``: one Task on the platform function.
 - ``end``: one Task that closes the ticket, then the execution ends.
+
+Routing without Choice states (a Choice is a state transition of its own, and Standard
+workflows bill per transition): a node's first way out (``outgoing(node)``'s first label,
+the primary action or ``done``) is the Task's ``Next``, taken on success. Every other
+distinct target gets one Catch entry whose ``ErrorEquals`` lists ``route_error(label)`` of
+each label leading there; the resumer sends ``SendTaskFailure`` with that error (a human
+node) or the task raises it (a dispatch node's ``no_candidate``), and Step Functions goes
+straight to the target. Labels that lead to the primary target are sent as success
+(``is_success_path``). The Retry lists only Lambda service errors, so a route error is
+never retried. Every Task payload carries ``"routing": "catch"``; the park task stores it
+with the token, so an execution still running on an older, Choice-shaped version (no
+``routing``) keeps being resumed with success and ``{"action", "node"}``.
 
 Loop cap: every Task reports its visit to the ticket; past ``MAX_NODE_VISITS`` visits of
 one node the function raises ``Scrm.LoopLimitExceeded`` and the Task's Catch sends the
@@ -29,6 +39,9 @@ from shared.tenant.models import Node, TenantConfig, TicketType
 MAX_NODE_VISITS = 50
 LOOP_LIMIT_ERROR = "Scrm.LoopLimitExceeded"
 LOOP_FAIL_STATE = "LoopLimitExceeded"
+CATCH_ROUTING = "catch"
+"""``routing`` of a Task payload whose non-primary ways out are Catch entries on route errors."""
+ROUTE_ERROR_PREFIX = "Scrm.Route."
 
 # Placeholder in the ASL -> fixed platform function name (see docs/design.md).
 SUBSTITUTIONS: dict[str, str] = {
@@ -67,8 +80,20 @@ def state_machine_name(tenant_id: str, type_id: str) -> str:
     return f"scrm-{tenant_id}-{type_id}"
 
 
-def choice_state_name(node_name: str) -> str:
-    return f"{node_name}?"
+def route_error(label: str) -> str:
+    """The error that sends a Task along its non-primary way out ``label`` (see the module doc)."""
+    return f"{ROUTE_ERROR_PREFIX}{label}"
+
+
+def is_success_path(node: Node, label: str) -> bool:
+    """``label`` leads where the node's first way out does, so it is taken by succeeding.
+
+    A label the node does not know is taken as success too: a Choice sent it to its Default.
+    """
+    targets = outgoing(node)
+    if label not in targets:
+        return True
+    return targets[label] == next(iter(targets.values()))
 
 
 def _payload(node_name: str, node: Node) -> dict[str, Any]:
@@ -77,6 +102,7 @@ def _payload(node_name: str, node: Node) -> dict[str, Any]:
         "ticket_id.$": "$.ticket_id",
         "node": node_name,
         "kind": node.kind,
+        "routing": CATCH_ROUTING,
         "execution.$": "$$.Execution.Id",
     }
     if node.kind == "human":
@@ -92,7 +118,7 @@ def _human_task(node_name: str, node: Node) -> dict[str, Any]:
         "Parameters": {"FunctionName": "${TicketParkArn}", "Payload": _payload(node_name, node)},
         "ResultPath": "$.result",
         "Retry": _TASK_RETRY,
-        "Catch": _LOOP_CATCH,
+        "Catch": list(_LOOP_CATCH),
     }
 
 
@@ -104,26 +130,24 @@ def _system_task(node_name: str, node: Node) -> dict[str, Any]:
         "Parameters": _payload(node_name, node),
         "ResultPath": "$.result",
         "Retry": _TASK_RETRY,
-        "Catch": _LOOP_CATCH,
+        "Catch": list(_LOOP_CATCH),
     }
 
 
-def _branch(state: dict[str, Any], node_name: str, targets: dict[str, str], variable: str) -> dict[str, Any]:
-    """Wire a Task to its targets: directly when there is one, through a Choice otherwise."""
-    distinct = list(dict.fromkeys(targets.values()))
-    if len(distinct) == 1:
-        state["Next"] = distinct[0]
-        return {}
-    state["Next"] = choice_state_name(node_name)
+def _route(state: dict[str, Any], targets: dict[str, str]) -> None:
+    """Wire a Task to its targets: the first label's on success, every other one by a Catch."""
+    if not targets:
+        return
     labels = list(targets)
-    choices = [{"Variable": variable, "StringEquals": label, "Next": targets[label]} for label in labels[1:]]
-    return {
-        choice_state_name(node_name): {
-            "Type": "Choice",
-            "Choices": choices,
-            "Default": targets[labels[0]],
-        }
-    }
+    primary = targets[labels[0]]
+    state["Next"] = primary
+    errors: dict[str, list[str]] = {}
+    for label in labels[1:]:
+        if targets[label] != primary:
+            errors.setdefault(targets[label], []).append(route_error(label))
+    state["Catch"] += [
+        {"ErrorEquals": names, "ResultPath": "$.result", "Next": target} for target, names in errors.items()
+    ]
 
 
 def outgoing(node: Node) -> dict[str, str]:
@@ -147,14 +171,9 @@ def compile_definition(ticket_type: TicketType, tenant_id: str, type_id: str) ->
             state["End"] = True
             states[node_name] = state
             continue
-        if node.kind == "human":
-            state = _human_task(node_name, node)
-            variable = "$.result.action"
-        else:
-            state = _system_task(node_name, node)
-            variable = "$.result.outcome"
+        state = _human_task(node_name, node) if node.kind == "human" else _system_task(node_name, node)
+        _route(state, outgoing(node))
         states[node_name] = state
-        states.update(_branch(state, node_name, outgoing(node), variable))
     states[LOOP_FAIL_STATE] = {
         "Type": "Fail",
         "Error": LOOP_LIMIT_ERROR,

@@ -10,6 +10,8 @@ import boto3
 
 from infra.twin.client import TwinClient
 from infra.twin.twin import LocalTwin
+from shared.workflow.compiler import SUBSTITUTIONS
+from tests.factories import FIXTURES
 
 CONSULT = {"customer_name": "陈女士", "customer_phone": "+8613900000000", "question": "适合20平米吗?"}
 
@@ -52,6 +54,44 @@ def test_to_install_opens_a_linked_install_ticket(agent: TwinClient) -> None:
     assert child["fields"]["region"] == "CN-BJ"
     history = agent.get(f"/tickets/{ticket_id}/history").body["events"]
     assert any(e["kind"] == "linked" and e["changes"]["child"] == child["id"] for e in history)
+    # The second way out is taken by the Task's Catch (SendTaskFailure), no Choice state between.
+    machine = parent["workflow_version"].rsplit(":", 1)[0]
+    assert _states_entered(_execution(machine, ticket_id)) == ["answer", "handoff", "done"]
+
+
+def test_an_execution_on_a_choice_shaped_version_still_routes_by_its_choice(
+    twin: LocalTwin, agent: TwinClient
+) -> None:
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    machine = next(arn for name, arn in _machines(twin) if name == "scrm-acme-home-consult")
+    original = sfn.describe_state_machine(stateMachineArn=machine)["definition"]
+    alias = f"{machine}:live"
+    # Given a ticket started on a version the old compiler made (a Choice after the Task, no routing)
+    park_arn = json.loads(original)["States"]["answer"]["Parameters"]["FunctionName"]
+    functions = park_arn[: park_arn.index(":function:") + len(":function:")]
+    legacy = (FIXTURES / "asl" / "acme-home.consult.choice-shaped.asl.json").read_text("utf-8")
+    for placeholder, function in SUBSTITUTIONS.items():
+        legacy = legacy.replace("${" + placeholder + "}", functions + function)
+    try:
+        _publish(sfn, machine, alias, legacy)
+        ticket_id = agent.post("/tickets", {"type": "consult", "fields": CONSULT}).body["id"]
+        ready = agent.wait_ready(ticket_id, node="answer")
+    finally:
+        _publish(sfn, machine, alias, original)
+    # When the non-primary action is taken after the new code is live
+    acted = agent.post(
+        f"/tickets/{ticket_id}/actions",
+        {
+            "action": "to_install",
+            "fields": {"answer": "安排上门", "address": "朝阳区1号", "region": "CN-BJ"},
+            "version": ready["version"],
+        },
+    )
+    assert acted.status == 200, acted.body
+    # Then it was sent as success and the old version's Choice took it to the linked ticket
+    parent = agent.wait_status(ticket_id, "closed")
+    assert len(parent["children"]) == 1
+    assert _states_entered(_execution(machine, ticket_id)) == ["answer", "answer?", "handoff", "done"]
 
 
 def _states_entered(execution_arn: str) -> list[str]:
@@ -73,7 +113,7 @@ def test_a_ticket_finishes_on_the_version_it_started_on(twin: LocalTwin, agent: 
     # When the tenant deploys a changed workflow (a new version behind the live alias)
     changed = json.loads(original)
     changed["States"]["v2_marker"] = {"Type": "Pass", "Next": "done"}
-    changed["States"]["answer?"]["Default"] = "v2_marker"
+    changed["States"]["answer"]["Next"] = "v2_marker"
     try:
         _publish(sfn, machine, alias, json.dumps(changed))
         after = agent.post("/tickets", {"type": "consult", "fields": CONSULT}).body["id"]

@@ -1,4 +1,4 @@
-"""The ASL compiler: golden files, determinism, and the shape rules (one state per linear node)."""
+"""The ASL compiler: golden files, determinism, the shape rules (one state per node, Catch routing)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,18 @@ from pathlib import Path
 import pytest
 
 from shared.tenant import load_tenant_file
-from shared.tenant.models import TenantConfig
-from shared.workflow.compiler import LOOP_FAIL_STATE, compile_definition, compile_ticket_type
+from shared.tenant.models import Node, TenantConfig, TicketType
+from shared.workflow.compiler import (
+    CATCH_ROUTING,
+    LOOP_FAIL_STATE,
+    compile_definition,
+    compile_ticket_type,
+    is_success_path,
+    route_error,
+)
+from shared.workflow.resume import resume, resumption
+from shared.workflow.task_errors import route_error_class
+from tests.fakes import FakeEngine
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 UPDATE = os.environ.get("SCRM_UPDATE_GOLDEN") == "1"
@@ -39,28 +49,117 @@ def test_compilation_is_deterministic(configs: list[TenantConfig]) -> None:
             assert compile_ticket_type(cfg, type_id) == compile_ticket_type(cfg, type_id)
 
 
-def test_linear_nodes_cost_one_state_and_branches_one_choice(configs: list[TenantConfig]) -> None:
+def _route_catches(state: dict) -> dict[str, list[str]]:
+    """Target -> route errors of a Task's Catch entries (the loop cap's left out)."""
+    return {c["Next"]: c["ErrorEquals"] for c in state["Catch"] if c["Next"] != LOOP_FAIL_STATE}
+
+
+def test_every_node_costs_one_state_and_no_choice_is_left(configs: list[TenantConfig]) -> None:
+    for cfg in configs:
+        for type_id, ticket_type in cfg.ticket_types.items():
+            states = compile_definition(ticket_type, cfg.tenant.id, type_id)["States"]
+            assert not [n for n, s in states.items() if s["Type"] == "Choice"], type_id
+            assert list(states) == [*ticket_type.nodes, LOOP_FAIL_STATE]
+            for state in states.values():
+                if state["Type"] == "Task":
+                    assert state["Parameters"].get("Payload", state["Parameters"])["routing"] == CATCH_ROUTING
+
+
+def test_other_ways_out_are_catch_entries_on_route_errors(configs: list[TenantConfig]) -> None:
     acme = next(c for c in configs if c.tenant.id == "acme-home")
     states = compile_definition(acme.ticket_types["install"], "acme-home", "install")["States"]
-    # waiting_parts has one action: its Task goes straight on, no Choice.
+    # waiting_parts has one action: its Task goes straight on, nothing but the loop cap to catch.
     assert states["waiting_parts"]["Next"] == "on_site"
-    assert "waiting_parts?" not in states
-    # on_site has three actions: one Choice on the action taken.
-    choice = states["on_site?"]
-    assert choice["Type"] == "Choice"
-    targets = {c["StringEquals"]: c["Next"] for c in choice["Choices"]}
-    assert targets | {"complete": choice["Default"]} == {
-        "complete": "customer_confirm",
-        "need_parts": "waiting_parts",
-        "decline": "dispatching",
+    assert _route_catches(states["waiting_parts"]) == {}
+    # on_site: the primary action (complete) on success, one Catch per other target.
+    assert states["on_site"]["Next"] == "customer_confirm"
+    assert _route_catches(states["on_site"]) == {
+        "waiting_parts": [route_error("need_parts")],
+        "dispatching": [route_error("decline")],
     }
-    # dispatch with on_no_candidate branches on the outcome.
-    assert states["dispatching?"]["Choices"][0] == {
-        "Variable": "$.result.outcome",
-        "StringEquals": "no_candidate",
-        "Next": "manual_dispatch",
+    assert states["on_site"]["Catch"][1] == {
+        "ErrorEquals": ["Scrm.Route.need_parts"],
+        "ResultPath": "$.result",
+        "Next": "waiting_parts",
     }
-    assert states["done"]["End"] is True
+    # dispatch with on_no_candidate: done on success, no_candidate by its error.
+    assert states["dispatching"]["Next"] == "on_site"
+    assert _route_catches(states["dispatching"]) == {"manual_dispatch": ["Scrm.Route.no_candidate"]}
+    assert states["done"]["End"] is True and "Next" not in states["done"]
+
+
+def test_labels_sharing_a_target_share_one_catch_and_the_primary_target_is_success() -> None:
+    node = Node.model_validate(
+        {
+            "kind": "human",
+            "assignee": {"role": "agent"},
+            "actions": {"ok": "a", "also_ok": "a", "redo": "b", "undo": "b", "stop": "c"},
+        }
+    )
+    ticket_type = TicketType.model_validate(
+        {
+            "name": "t",
+            "start": "n",
+            "nodes": {
+                "n": node.model_dump(exclude_none=True),
+                "a": {"kind": "end"},
+                "b": {"kind": "end"},
+                "c": {"kind": "end"},
+            },
+        }
+    )
+    state = compile_definition(ticket_type, "t", "t")["States"]["n"]
+    assert state["Next"] == "a"
+    assert _route_catches(state) == {
+        "b": ["Scrm.Route.redo", "Scrm.Route.undo"],
+        "c": ["Scrm.Route.stop"],
+    }
+    assert [is_success_path(node, a) for a in ("ok", "also_ok", "redo", "undo", "stop")] == [
+        True,
+        True,
+        False,
+        False,
+        False,
+    ]
+    assert is_success_path(node, "unknown")  # a Choice sent it to its Default
+
+
+def test_route_errors_are_never_retried(configs: list[TenantConfig]) -> None:
+    for cfg in configs:
+        for type_id, ticket_type in cfg.ticket_types.items():
+            for state in compile_definition(ticket_type, cfg.tenant.id, type_id)["States"].values():
+                for retry in state.get("Retry", []):
+                    assert all(e.startswith("Lambda.") for e in retry["ErrorEquals"]), retry
+
+
+def test_resuming_decides_by_the_parked_routing(configs: list[TenantConfig]) -> None:
+    acme = next(c for c in configs if c.tenant.id == "acme-home")
+    on_site = acme.ticket_types["install"].nodes["on_site"]
+    # An execution on an older, Choice-shaped version (no routing stored): success with the action.
+    for action in ("complete", "need_parts", "decline"):
+        old = resumption(on_site, "on_site", action, None)
+        assert old == (None, {"action": action, "node": "on_site"})
+    # Catch routing: the primary action succeeds, the others fail with their route error.
+    assert resumption(on_site, "on_site", "complete", CATCH_ROUTING).error is None
+    assert resumption(on_site, "on_site", "decline", CATCH_ROUTING) == (
+        "Scrm.Route.decline",
+        {"action": "decline", "node": "on_site"},
+    )
+    engine = FakeEngine()
+    resume(engine, "t1", on_site, "on_site", "need_parts", CATCH_ROUTING)
+    resume(engine, "t2", on_site, "on_site", "need_parts", None)
+    resume(engine, "t3", on_site, "on_site", "complete", CATCH_ROUTING)
+    assert engine.failed == [("t1", "Scrm.Route.need_parts", {"action": "need_parts", "node": "on_site"})]
+    assert engine.resumed == [
+        ("t2", {"action": "need_parts", "node": "on_site"}),
+        ("t3", {"action": "complete", "node": "on_site"}),
+    ]
+
+
+def test_a_route_error_class_carries_the_route_error_name() -> None:
+    error = route_error_class("no_candidate")
+    assert error.__name__ == "Scrm.Route.no_candidate" == route_error("no_candidate")
+    assert route_error_class("no_candidate") is error
 
 
 def test_every_task_is_capped_against_endless_loops(configs: list[TenantConfig]) -> None:

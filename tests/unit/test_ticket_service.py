@@ -11,7 +11,7 @@ from shared.errors import Conflict, Forbidden, LoopLimitExceeded, ValidationFail
 from shared.identity import Caller
 from shared.tenant import load_tenant_file
 from shared.tenant.models import TenantConfig
-from shared.workflow.compiler import MAX_NODE_VISITS
+from shared.workflow.compiler import CATCH_ROUTING, MAX_NODE_VISITS
 from tests.fakes import FakeEngine, FakeTickets
 
 CONSULT = {"customer_name": "陈女士", "customer_phone": "+8613900000000", "question": "q"}
@@ -65,6 +65,48 @@ def test_act_moves_the_ticket_and_resumes_the_workflow(deps: service.Deps, acme:
     moved = service.act(deps, acme, AGENT, ticket_id, "answered", {"answer": "yes"}, version)
     assert (moved.node, moved.version, moved.token) == ("done", version + 1, None)
     assert deps.engine.resumed == [("tok-1", {"action": "answered", "node": "answer"})]  # type: ignore[attr-defined]
+
+
+def test_act_under_catch_routing_fails_the_task_into_the_other_way_out(
+    deps: service.Deps, acme: TenantConfig
+) -> None:
+    # Given consult tickets parked by ASL with Catch routing
+    first = service.create_ticket(deps, acme, "u-lin", "consult", CONSULT)
+    service.park(deps, acme, first.id, "answer", "tok-a", routing=CATCH_ROUTING)
+    second = service.create_ticket(deps, acme, "u-lin", "consult", CONSULT)
+    service.park(deps, acme, second.id, "answer", "tok-b", routing=CATCH_ROUTING)
+    assert deps.tickets.get("acme-home", first.id).routing == CATCH_ROUTING
+    # When one takes the primary action and the other the second way out
+    service.act(deps, acme, AGENT, first.id, "answered", {"answer": "yes"}, 2)
+    moved = service.act(deps, acme, AGENT, second.id, "to_install", {}, 2)
+    # Then the primary one succeeds, the other fails the task with its route error
+    assert deps.engine.resumed == [("tok-a", {"action": "answered", "node": "answer"})]  # type: ignore[attr-defined]
+    assert deps.engine.failed == [  # type: ignore[attr-defined]
+        ("tok-b", "Scrm.Route.to_install", {"action": "to_install", "node": "answer"})
+    ]
+    assert moved.node == "handoff"
+
+
+def test_act_on_a_ticket_parked_by_choice_shaped_asl_sends_every_action_as_success(
+    deps: service.Deps, acme: TenantConfig
+) -> None:
+    # Given a ticket parked by an older version (no routing in the Task payload)
+    ticket_id = parked_consult(deps, acme)
+    assert deps.tickets.get("acme-home", ticket_id).routing is None
+    # When a non-primary action is taken, the Choice after the Task routes on it
+    service.act(deps, acme, AGENT, ticket_id, "to_install", {}, 2)
+    assert deps.engine.resumed == [("tok-1", {"action": "to_install", "node": "answer"})]  # type: ignore[attr-defined]
+    assert deps.engine.failed == []  # type: ignore[attr-defined]
+
+
+def test_a_lost_token_under_catch_routing_is_undone_too(deps: service.Deps, acme: TenantConfig) -> None:
+    ticket = service.create_ticket(deps, acme, "u-lin", "consult", CONSULT)
+    service.park(deps, acme, ticket.id, "answer", "expired", routing=CATCH_ROUTING)
+    deps.engine.gone_tokens.add("expired")  # type: ignore[attr-defined]
+    with pytest.raises(Conflict, match="not applied"):
+        service.act(deps, acme, AGENT, ticket.id, "to_install", {}, 2)
+    after = deps.tickets.get("acme-home", ticket.id)
+    assert after.node == "answer" and after.token is None
 
 
 def test_act_refuses_others_stale_versions_and_unknown_actions(
