@@ -6,7 +6,6 @@ stays small.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from functools import lru_cache
@@ -22,10 +21,8 @@ from functions.dispatch.wiring import deps
 from shared import metrics as catalogue
 from shared.observability import emit_metric, logger, tracer
 from shared.settings import settings
-from shared.tenant.models import TenantConfig
 from shared.tenant.store import tenant_config
-from shared.workflow.compiler import CATCH_ROUTING, is_success_path
-from shared.workflow.task_errors import LoopLimitError, NoCandidateError, route_error_class
+from shared.workflow.task_errors import LoopLimitError, NoCandidateError
 
 
 def task_deps() -> DispatchDeps:
@@ -111,17 +108,4 @@ def assign(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.info(
         "dispatched", extra={"outcome": answer.get("outcome"), "technician": answer.get("technician")}
     )
-    if answer.get("outcome") == "no_candidate" and event.get("routing") == CATCH_ROUTING:
-        _route_no_candidate(cfg, event["ticket_id"], node, answer)
     return answer
-
-
-def _route_no_candidate(cfg: TenantConfig, ticket_id: str, node_name: str, answer: dict[str, Any]) -> None:
-    """ASL with Catch routing takes ``on_no_candidate`` by an error, not by a Choice on the outcome.
-
-    The ticket was written by ``service.assign`` already; a retried task finds it so and raises again.
-    """
-    ticket_type = deps().tickets.get(cfg.tenant.id, ticket_id).type
-    node = cfg.ticket_types[ticket_type].nodes[node_name]
-    if not is_success_path(node, "no_candidate"):
-        raise route_error_class("no_candidate")(json.dumps(answer))

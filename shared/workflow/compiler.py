@@ -4,24 +4,28 @@ Deterministic: the same definition always gives byte-identical JSON (states in t
 order of the tenant file, keys in a fixed order), so the compiled ASL of the example
 tenants is kept as golden files and any compiler change shows in review.
 
-Shape, chosen to keep state transitions per ticket at the floor (one per node visited):
+Shape, chosen to keep state transitions per ticket at the floor (one per node visited, plus a
+Choice after a system node only when it has several ways out):
 
 - ``human`` node: one ``lambda:invoke.waitForTaskToken`` Task that parks the token on
   the ticket; the action taken comes back as ``$.result.action``.
-- ``dispatch`` / ``settlement`` / ``create_ticket``: one Task on the platform function.
+- ``dispatch`` / ``settlement`` / ``create_ticket``: one Task on the platform function; a
+  Choice on ``$.result.outcome`` only where there is more than one way out (a dispatch node's
+  ``no_candidate``). Not a Catch: that would need the function to fail, and every routed
+  no-candidate dispatch would then count as a Lambda error and trip the function-errors alarm.
 - ``end``: one Task that closes the ticket, then the execution ends.
 
-Routing without Choice states (a Choice is a state transition of its own, and Standard
-workflows bill per transition): a node's first way out (``outgoing(node)``'s first label,
-the primary action or ``done``) is the Task's ``Next``, taken on success. Every other
-distinct target gets one Catch entry whose ``ErrorEquals`` lists ``route_error(label)`` of
-each label leading there; the resumer sends ``SendTaskFailure`` with that error (a human
-node) or the task raises it (a dispatch node's ``no_candidate``), and Step Functions goes
-straight to the target. Labels that lead to the primary target are sent as success
-(``is_success_path``). The Retry lists only Lambda service errors, so a route error is
-never retried. Every Task payload carries ``"routing": "catch"``; the park task stores it
-with the token, so an execution still running on an older, Choice-shaped version (no
-``routing``) keeps being resumed with success and ``{"action", "node"}``.
+Human nodes route without Choice states (a Choice is a state transition of its own, and
+Standard workflows bill per transition): a node's first way out (``outgoing(node)``'s first
+label, the primary action) is the Task's ``Next``, taken on success. Every other distinct
+target gets one Catch entry whose ``ErrorEquals`` lists ``route_error(label)`` of each label
+leading there; the resumer sends ``SendTaskFailure`` with that error, and Step Functions goes
+straight to the target (no Lambda error is involved). Labels that lead to the primary target
+are sent as success (``is_success_path``). The Retry lists only Lambda service errors, so a
+route error is never retried. Every human Task payload carries ``"routing": "catch"``; the
+park task stores it with the token, so an execution still running on an older,
+Choice-shaped version (no ``routing``) keeps being resumed with success and
+``{"action", "node"}``.
 
 Loop cap: every Task reports its visit to the ticket; past ``MAX_NODE_VISITS`` visits of
 one node the function raises ``Scrm.LoopLimitExceeded`` and the Task's Catch sends the
@@ -102,10 +106,10 @@ def _payload(node_name: str, node: Node) -> dict[str, Any]:
         "ticket_id.$": "$.ticket_id",
         "node": node_name,
         "kind": node.kind,
-        "routing": CATCH_ROUTING,
         "execution.$": "$$.Execution.Id",
     }
     if node.kind == "human":
+        payload["routing"] = CATCH_ROUTING
         payload["token.$"] = "$$.Task.Token"
     return payload
 
@@ -131,6 +135,29 @@ def _system_task(node_name: str, node: Node) -> dict[str, Any]:
         "ResultPath": "$.result",
         "Retry": _TASK_RETRY,
         "Catch": list(_LOOP_CATCH),
+    }
+
+
+def choice_state_name(node_name: str) -> str:
+    return f"{node_name}?"
+
+
+def _branch(state: dict[str, Any], node_name: str, targets: dict[str, str]) -> dict[str, Any]:
+    """Wire a system Task to its targets: directly when there is one, through a Choice on
+    ``$.result.outcome`` otherwise (the first label is the Default)."""
+    distinct = list(dict.fromkeys(targets.values()))
+    if len(distinct) <= 1:
+        if distinct:
+            state["Next"] = distinct[0]
+        return {}
+    state["Next"] = choice_state_name(node_name)
+    labels = list(targets)
+    choices = [
+        {"Variable": "$.result.outcome", "StringEquals": label, "Next": targets[label]}
+        for label in labels[1:]
+    ]
+    return {
+        choice_state_name(node_name): {"Type": "Choice", "Choices": choices, "Default": targets[labels[0]]}
     }
 
 
@@ -171,9 +198,14 @@ def compile_definition(ticket_type: TicketType, tenant_id: str, type_id: str) ->
             state["End"] = True
             states[node_name] = state
             continue
-        state = _human_task(node_name, node) if node.kind == "human" else _system_task(node_name, node)
-        _route(state, outgoing(node))
-        states[node_name] = state
+        if node.kind == "human":
+            state = _human_task(node_name, node)
+            _route(state, outgoing(node))
+            states[node_name] = state
+        else:
+            state = _system_task(node_name, node)
+            states[node_name] = state
+            states.update(_branch(state, node_name, outgoing(node)))
     states[LOOP_FAIL_STATE] = {
         "Type": "Fail",
         "Error": LOOP_LIMIT_ERROR,

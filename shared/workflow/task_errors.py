@@ -5,9 +5,7 @@ Lambda reports an error by its class name; these classes carry the ``Scrm.*`` na
 
 from __future__ import annotations
 
-from functools import cache
-
-from shared.workflow.compiler import LOOP_LIMIT_ERROR, route_error
+from shared.workflow.compiler import LOOP_LIMIT_ERROR
 
 
 def _named(name: str, doc: str) -> type[Exception]:
@@ -23,9 +21,3 @@ NoCandidateError = _named("Scrm.NoCandidate", "Nobody fits and the node has no o
 SettlementFailed = _named(
     "Scrm.SettlementFailed", "The ticket cannot be priced; the execution fails visibly."
 )
-
-
-@cache
-def route_error_class(label: str) -> type[Exception]:
-    """``Scrm.Route.<label>``: the Task's Catch for that label sends the execution to its target."""
-    return _named(route_error(label), f"Takes the node's '{label}' way out (Catch routing).")

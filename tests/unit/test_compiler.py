@@ -16,10 +16,10 @@ from shared.workflow.compiler import (
     compile_definition,
     compile_ticket_type,
     is_success_path,
+    outgoing,
     route_error,
 )
 from shared.workflow.resume import resume, resumption
-from shared.workflow.task_errors import route_error_class
 from tests.fakes import FakeEngine
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
@@ -54,15 +54,27 @@ def _route_catches(state: dict) -> dict[str, list[str]]:
     return {c["Next"]: c["ErrorEquals"] for c in state["Catch"] if c["Next"] != LOOP_FAIL_STATE}
 
 
-def test_every_node_costs_one_state_and_no_choice_is_left(configs: list[TenantConfig]) -> None:
+def test_every_node_costs_one_state_and_only_a_branching_system_node_has_a_choice(
+    configs: list[TenantConfig],
+) -> None:
     for cfg in configs:
         for type_id, ticket_type in cfg.ticket_types.items():
             states = compile_definition(ticket_type, cfg.tenant.id, type_id)["States"]
-            assert not [n for n, s in states.items() if s["Type"] == "Choice"], type_id
-            assert list(states) == [*ticket_type.nodes, LOOP_FAIL_STATE]
-            for state in states.values():
-                if state["Type"] == "Task":
-                    assert state["Parameters"].get("Payload", state["Parameters"])["routing"] == CATCH_ROUTING
+            branching = [
+                name
+                for name, node in ticket_type.nodes.items()
+                if node.kind != "human" and len(set(outgoing(node).values())) > 1
+            ]
+            choices = [n for n, s in states.items() if s["Type"] == "Choice"]
+            assert choices == [f"{name}?" for name in branching], type_id
+            assert [n for n in states if n not in choices] == [*ticket_type.nodes, LOOP_FAIL_STATE]
+            for name, state in states.items():
+                if state["Type"] != "Task":
+                    continue
+                payload = state["Parameters"].get("Payload", state["Parameters"])
+                human = ticket_type.nodes[name].kind == "human"
+                # human nodes route by Catch; a system Task never fails to route (no Lambda error)
+                assert payload.get("routing") == (CATCH_ROUTING if human else None), name
 
 
 def test_other_ways_out_are_catch_entries_on_route_errors(configs: list[TenantConfig]) -> None:
@@ -82,9 +94,17 @@ def test_other_ways_out_are_catch_entries_on_route_errors(configs: list[TenantCo
         "ResultPath": "$.result",
         "Next": "waiting_parts",
     }
-    # dispatch with on_no_candidate: done on success, no_candidate by its error.
-    assert states["dispatching"]["Next"] == "on_site"
-    assert _route_catches(states["dispatching"]) == {"manual_dispatch": ["Scrm.Route.no_candidate"]}
+    # dispatch with on_no_candidate: a Choice on the outcome (a routed Lambda error would count as
+    # a function error and trip the errors alarm on every no-candidate dispatch)
+    assert states["dispatching"]["Next"] == "dispatching?"
+    assert _route_catches(states["dispatching"]) == {}
+    assert states["dispatching?"] == {
+        "Type": "Choice",
+        "Choices": [
+            {"Variable": "$.result.outcome", "StringEquals": "no_candidate", "Next": "manual_dispatch"}
+        ],
+        "Default": "on_site",
+    }
     assert states["done"]["End"] is True and "Next" not in states["done"]
 
 
@@ -154,12 +174,6 @@ def test_resuming_decides_by_the_parked_routing(configs: list[TenantConfig]) -> 
         ("t2", {"action": "need_parts", "node": "on_site"}),
         ("t3", {"action": "complete", "node": "on_site"}),
     ]
-
-
-def test_a_route_error_class_carries_the_route_error_name() -> None:
-    error = route_error_class("no_candidate")
-    assert error.__name__ == "Scrm.Route.no_candidate" == route_error("no_candidate")
-    assert route_error_class("no_candidate") is error
 
 
 def test_every_task_is_capped_against_endless_loops(configs: list[TenantConfig]) -> None:
