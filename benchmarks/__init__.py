@@ -79,6 +79,10 @@ def _print_install(r: dict[str, Any]) -> None:
         f"{sum(per['lambda_cpu_ms'].values()):.1f} ms handler CPU, "
         f"{per['rru']:.1f} RRU, {per['wru']:.1f} WRU"
     )
+    print(
+        f"              {per['write_requests']:.1f} DynamoDB write requests "
+        f"(floor {r['floor_write_requests']}: delivery, ticket, one per node entered, one per action)"
+    )
     counts = per["counts"]
     interesting = [
         "apigw:request",

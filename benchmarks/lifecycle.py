@@ -27,6 +27,28 @@ PRICE_PER_1000_TRANSITIONS = Decimal("0.025")  # USD, Standard workflows, us-eas
 START = datetime.fromisoformat("2026-11-23T10:00:00+08:00")  # a Monday morning: technicians on duty
 
 
+_WRITE_REQUESTS = (
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:TransactWriteItems",
+    "dynamodb:BatchWriteItem",
+)
+
+
+def floor_writes(ticket_type: TicketType, path: list[str]) -> int:
+    """The fewest DynamoDB write requests a ticket from a webhook along ``path`` can make.
+
+    One to record the delivery (the dedupe key), one to create the ticket, one per node entered
+    (a system node's own result: the assignment, the settlement, the closing; a human node's parked
+    token) and one per action taken on a human node. Each is a fact that must be durable before
+    the next step can rely on it, so none can be folded into another request without a
+    transaction that spans two steps.
+    """
+    humans = sum(1 for name in path if ticket_type.nodes[name].kind == "human")
+    return 2 + len(path) + humans
+
+
 def shortest_path(ticket_type: TicketType) -> list[str]:
     """Nodes from the start to the nearest end node (breadth first, file order on ties)."""
     previous: dict[str, str | None] = {ticket_type.start: None}
@@ -278,7 +300,9 @@ def run_install(tenant_files: list[str], tickets: int, progress: Any = None) -> 
         "wru": usage["wru"] / tickets,
         "counts": {k: v / tickets for k, v in usage["counts"].items()},
     }
-    path = shortest_path(load_tenant_file(tenant_files[0]).ticket_types["install"])
+    install = load_tenant_file(tenant_files[0]).ticket_types["install"]
+    path = shortest_path(install)
+    per["write_requests"] = round(sum(per["counts"].get(k, 0) for k in _WRITE_REQUESTS), 2)
     return {
         "tickets": tickets,
         "outcomes": outcomes,
@@ -286,6 +310,7 @@ def run_install(tenant_files: list[str], tickets: int, progress: Any = None) -> 
         "per_ticket": per,
         "floor_states": len(path),
         "floor_path": path,
+        "floor_write_requests": floor_writes(install, path),
         "usd_per_1000_tickets": _cost(per, memory),
     }
 

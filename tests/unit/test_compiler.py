@@ -197,3 +197,14 @@ def test_every_transition_target_is_a_state(configs: list[TenantConfig]) -> None
                 targets += [c["Next"] for c in state.get("Choices", [])]
                 targets += [c["Next"] for c in state.get("Catch", [])]
                 assert all(t in states for t in targets if t), f"{type_id}: {targets}"
+
+
+def test_the_write_floor_counts_delivery_ticket_nodes_and_actions(configs: list[TenantConfig]) -> None:
+    from benchmarks.lifecycle import floor_writes, shortest_path
+
+    acme = next(c for c in configs if c.tenant.id == "acme-home")
+    install = acme.ticket_types["install"]
+    path = shortest_path(install)
+    assert path == ["dispatching", "on_site", "customer_confirm", "settle", "done"]
+    # delivery + ticket, 5 nodes entered, 2 human actions (complete, confirm)
+    assert floor_writes(install, path) == 2 + 5 + 2
