@@ -17,6 +17,7 @@ from infra.constructs.intake import Intake
 from infra.constructs.observability import PlatformObservability, TenantObservability
 from infra.constructs.reminders import Reminders
 from infra.constructs.table import DataTable
+from infra.constructs.technicians import TechnicianSeeding
 from infra.constructs.tenant_config import TenantConfiguration
 from infra.constructs.tenant_data import TABLE_ARN_EXPORT, TenantDataAccess
 from infra.constructs.workflows import TenantWorkflows, pascal
@@ -117,6 +118,8 @@ class TenantStack(Stack):
         observability = TenantObservability(
             self, "Observability", tenant_id=tenant_id, workflows=workflows.workflows
         )
+        seeding = TechnicianSeeding(self, "Technicians", config=config)
+        seeding.node.add_dependency(configuration, data_access)  # config readable, tenant role assumable
 
         Tags.of(self).add("scrm:tenant", tenant_id)
         for construct, component in (
@@ -124,6 +127,7 @@ class TenantStack(Stack):
             (configuration, "tenant-config"),
             (data_access, "data-access"),
             (observability, "observability"),
+            (seeding, "technicians"),
         ):
             _component(construct, component)
 

@@ -80,8 +80,11 @@ def assign(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Task of a ``dispatch`` node (``{"tenant","ticket_id","node","kind","execution"}``).
 
     Also the offer timer's target: ``{"op": "offer_expired", "tenant", "ticket_id", "node",
-    "technician", "attempt"}``.
+    "technician", "attempt"}``, and the deploy-time seeding of the technician registry:
+    ``{"op": "seed_technicians", "tenant", "roster"}`` (``infra/constructs/technicians.py``).
     """
+    if event.get("op") == "seed_technicians":
+        return seed_technicians(event)
     cfg = tenant_config(event["tenant"])
     logger.append_keys(ticket_id=event["ticket_id"], node=event.get("node"))
     tenant, node = cfg.tenant.id, str(event.get("node"))
@@ -109,3 +112,25 @@ def assign(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "dispatched", extra={"outcome": answer.get("outcome"), "technician": answer.get("technician")}
     )
     return answer
+
+
+def seed_technicians(event: dict[str, Any]) -> dict[str, Any]:
+    """Copy the deployed tenant file's technicians into the registry (never over a changed record).
+
+    ``roster`` is the digest the deploy computed: a different one means the configuration read is not
+    the one just deployed, and the call fails rather than seed an old roster. The custom resource does
+    not fail the deploy on a function error (the SDK call itself succeeds); the failure shows as a
+    function error (its alarm) and the functions still seed the current roster on first use.
+    """
+    from shared.repositories.technicians import roster_digest
+
+    cfg = tenant_config(str(event["tenant"]), fresh=True)
+    roster = roster_digest(list(cfg.technicians))
+    expected = event.get("roster")
+    if expected and expected != roster:
+        raise RuntimeError(
+            f"tenant {cfg.tenant.id}: configuration has roster {roster}, the deploy expects {expected}"
+        )
+    deps().technicians.ensure_seeded(cfg.tenant.id, list(cfg.technicians))
+    logger.info("technicians seeded", extra={"tenant": cfg.tenant.id, "technicians": len(cfg.technicians)})
+    return {"seeded": len(cfg.technicians), "roster": roster}

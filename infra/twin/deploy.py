@@ -48,6 +48,7 @@ EMULATED = {
     "AWS::Lambda::EventSourceMapping": "the twin polls the queue and calls the function in-process",
     "AWS::Cognito::UserPool": "replaced by the twin's JWT issuer (/_local/token)",
     "AWS::Cognito::UserPoolClient": "replaced by the twin's JWT issuer (/_local/token)",
+    "Custom::AWS": "its SDK call (on create) is made by the twin once the functions run in-process",
 }
 
 
@@ -66,6 +67,7 @@ class StackDeployment:
     routes: list[Route] = field(default_factory=list)
     state_machines: dict[str, str] = field(default_factory=dict)  # name -> arn
     event_sources: list[tuple[str, str, int]] = field(default_factory=list)  # queue url, function, batch
+    sdk_calls: list[dict[str, Any]] = field(default_factory=list)  # Custom::AWS "Create" calls
 
 
 def _is_intrinsic(node: Any) -> bool:
@@ -320,6 +322,10 @@ class Deployer:
                     authorized=props.get("AuthorizationType", "NONE") != "NONE",
                 )
             )
+        for _logical, props in by_type.get("Custom::AWS", []):
+            create = props.get("Create")
+            if create:
+                deployment.sdk_calls.append(json.loads(create) if isinstance(create, str) else create)
         for _logical, props in by_type.get("AWS::Lambda::EventSourceMapping", []):
             queue_arn = str(props["EventSourceArn"])
             queue_name = queue_arn.rsplit(":", 1)[-1]

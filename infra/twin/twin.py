@@ -91,6 +91,7 @@ class LocalTwin:
         self.deployments: list[StackDeployment] = []
         self.messages: list[dict[str, Any]] = []
         self.fired: set[str] = set()
+        self.sdk_results: list[tuple[str, Any, Any]] = []  # custom resources: (function, payload, answer)
         self.rules = ScheduledRules([])  # EventBridge rate() rules (infra/twin/rules.py)
         self._seen_sms: set[str] = set()
         self._seen_email = 0
@@ -140,6 +141,8 @@ class LocalTwin:
             self._set_function_log_level(self.function_log_level)
         self._verify_sender()
         self.lambdas.install_hook()
+        for call in (c for d in self.deployments for c in d.sdk_calls):
+            self._sdk_call(call)
         self.metrics.install()
         self.metrics.wrap_lambdas(self.lambdas)
         self.lambdas.after_invoke.append(lambda _name: self._collect_messages())
@@ -152,6 +155,29 @@ class LocalTwin:
         self._spawn(self._server.serve_forever, "http")
         self.log(f"clock: {self.clock.mode}, now {self.clock.now().isoformat()}")
         return self
+
+    def _sdk_call(self, call: dict[str, Any]) -> None:
+        """A custom resource's SDK call, as the CDK provider would make it at deploy time (only
+        ``Lambda.invoke`` occurs in the templates; anything else is reported, not guessed at)."""
+        service, action = str(call.get("service", "")), str(call.get("action", ""))
+        if service.lower() not in ("lambda", "@aws-sdk/client-lambda") or action.lower() not in (
+            "invoke",
+            "invokecommand",
+        ):
+            self.log(f"  custom resource call {service}.{action}: not emulated")
+            return
+        params = call.get("parameters", {})
+        function = str(params["FunctionName"]).rsplit(":function:", 1)[-1].split(":")[0]
+        answer = boto3.client("lambda", region_name=REGION).invoke(
+            FunctionName=function, Payload=str(params.get("Payload", "{}")).encode()
+        )
+        body = answer["Payload"].read().decode()
+        if answer.get("FunctionError"):
+            raise RuntimeError(f"custom resource call to {function} failed: {body}")
+        self.log(f"  custom resource: {function} <- {params.get('Payload')}: {body}")
+        self.sdk_results.append(
+            (function, json.loads(str(params.get("Payload", "{}"))), json.loads(body or "null"))
+        )
 
     @staticmethod
     def _set_function_log_level(level: str) -> None:

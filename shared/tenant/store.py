@@ -21,16 +21,17 @@ TENANT_ID = re.compile(r"[a-z0-9-]{3,32}")
 _decoded: dict[str, tuple[str, TenantConfig]] = {}
 
 
-def tenant_config(tenant_id: str) -> TenantConfig:
+def tenant_config(tenant_id: str, *, fresh: bool = False) -> TenantConfig:
     """The tenant's configuration; ``NotFound`` when no tenant of that id is deployed.
 
     Where a task, webhook, message or schedule names its tenant: from here on the invocation acts
     for that tenant (its table requests are signed with the tenant's role, ``shared/tenant_scope.py``).
+    ``fresh`` reads the parameters again instead of the up-to-5-minutes-old cache (a deploy just wrote them).
     """
     if not TENANT_ID.fullmatch(tenant_id):
         raise NotFound(f"unknown tenant '{tenant_id[:40]}'")
     path = config_path(tenant_id, settings().config_path_prefix)
-    chunks = parameters.get_parameters(path, max_age=CACHE_SECONDS)
+    chunks = parameters.get_parameters(path, max_age=CACHE_SECONDS, force_fetch=fresh)
     if not chunks:
         raise NotFound(f"unknown tenant '{tenant_id}'")
     tenant_scope.enter(tenant_id)

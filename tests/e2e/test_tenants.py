@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from infra.twin.client import TwinClient
+from infra.twin.twin import LocalTwin
 
 COMPLAINT = {
     "customer_name": "Frau Klein",
@@ -143,3 +144,28 @@ def test_cleaning_runs_through_manual_dispatch_a_redo_loop_and_settlement(anonym
         e["node"] for e in anna.get(f"/tickets/{ticket_id}/history").body["events"] if e["kind"] == "entered"
     ]
     assert entered == ["manual_dispatch", "on_site", "review", "on_site", "review"]
+
+
+def test_the_deploy_seeds_each_tenants_technicians(twin: LocalTwin) -> None:
+    import os
+
+    import boto3
+
+    from shared.repositories.technicians import roster_digest
+    from shared.tenant import load_tenant_file
+
+    for path in twin.tenant_files:
+        cfg = load_tenant_file(path)
+        digest = roster_digest(list(cfg.technicians))
+        # the tenant stack's custom resource called scrm-dispatch-assign at deploy time
+        payload = {"op": "seed_technicians", "tenant": cfg.tenant.id, "roster": digest}
+        answer = {"seeded": len(cfg.technicians), "roster": digest}
+        assert ("scrm-dispatch-assign", payload, answer) in twin.sdk_results
+        # and the registry holds that roster's seed marker and every technician of the file
+        table = boto3.client("dynamodb", region_name="us-east-1")
+        name = os.environ["TABLE_NAME"]
+        marker = {"pk": {"S": f"TENANT#{cfg.tenant.id}#TECHSEED"}, "sk": {"S": digest}}
+        assert "Item" in table.get_item(TableName=name, Key=marker, ConsistentRead=True)
+        for tech in cfg.technicians:
+            key = {"pk": {"S": f"TENANT#{cfg.tenant.id}#TECH#{tech.id}"}, "sk": {"S": "TECH"}}
+            assert "Item" in table.get_item(TableName=name, Key=key, ConsistentRead=True), tech.id

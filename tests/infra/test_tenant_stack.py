@@ -160,3 +160,35 @@ def test_the_same_tenant_twice_is_refused(tmp_path: Path, example_tenant_files: 
     copy.write_text(Path(example_tenant_files[0]).read_text(encoding="utf-8"), encoding="utf-8")
     with pytest.raises(TenantConfigError, match=r"copy\.yaml"):
         build_app([example_tenant_files[0], str(copy)], outdir=str(tmp_path / "out"), bundle=False)
+
+
+def test_technicians_are_seeded_at_deploy_by_one_sdk_call(tenant_raws: dict[str, dict[str, Any]]) -> None:
+    from shared.repositories.technicians import roster_digest
+    from shared.tenant import load_tenant_file
+    from tests.factories import EXAMPLES
+
+    for tenant_id, raw in tenant_raws.items():
+        cfg = load_tenant_file(str(EXAMPLES / f"{tenant_id}.yaml"))
+        resources = raw["Resources"]
+        (logical, seed), *rest = [(k, r) for k, r in resources.items() if r["Type"] == "Custom::AWS"]
+        assert not rest, tenant_id
+        # one Lambda invoke of scrm-dispatch-assign with the deployed roster's digest, on create and update
+        digest = roster_digest(list(cfg.technicians))
+        for phase in ("Create", "Update"):
+            _sep, parts = seed["Properties"][phase]["Fn::Join"]
+            call = json.loads("".join(p if isinstance(p, str) else "X" for p in parts))
+            assert (call["service"], call["action"]) == ("Lambda", "invoke")
+            assert call["parameters"]["FunctionName"].endswith(":function:scrm-dispatch-assign")
+            payload = json.loads(call["parameters"]["Payload"])
+            assert payload == {"op": "seed_technicians", "tenant": tenant_id, "roster": digest}
+            assert call["physicalResourceId"]["id"] == f"technicians-{tenant_id}-{digest}"
+        # after the configuration and the tenant's data roles exist
+        depends = set(seed.get("DependsOn", []))
+        kinds = {resources[d]["Type"] for d in depends}
+        assert {"AWS::SSM::Parameter", "AWS::IAM::Role"} <= kinds, kinds
+        # the provider may invoke exactly that function
+        policies = [r for r in resources.values() if r["Type"] == "AWS::IAM::Policy"]
+        seed_policy = next(p for p in policies if logical[:20] in json.dumps(p) or "Seed" in json.dumps(p))
+        statements = seed_policy["Properties"]["PolicyDocument"]["Statement"]
+        assert [s["Action"] for s in statements] == ["lambda:InvokeFunction"]
+        assert "function:scrm-dispatch-assign" in json.dumps(statements[0]["Resource"])
