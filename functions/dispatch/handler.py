@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -15,8 +15,10 @@ from shared.errors import Forbidden
 from shared.http import current_caller, install_error_handlers
 from shared.identity import Caller
 from shared.observability import logger, metrics, tracer
-from shared.tenant.models import TenantConfig
 from shared.tenant.store import tenant_config
+
+if TYPE_CHECKING:
+    from shared.tenant.models import TenantConfig
 
 app = APIGatewayHttpResolver(enable_validation=True)
 install_error_handlers(app)

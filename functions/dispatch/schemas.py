@@ -1,17 +1,24 @@
-"""API input and output models of the technician registry (separate from the stored records)."""
+"""API input and output models of the technician registry (separate from the stored records).
+
+The stored records (``shared.repositories.technicians``: pynamodb, the ticket models) are not
+imported here: the API imports these models at its cold start, the repository on its first request.
+Every model is ``defer_build``: its validator and serializer are built when a request first uses
+it (powertools builds a route's models when the route is first resolved), not at the cold start.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.repositories.technicians import FAIRNESS_WINDOW, TechnicianRecord
+if TYPE_CHECKING:
+    from shared.repositories.technicians import TechnicianRecord
 
 
 class GeoIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
@@ -20,7 +27,7 @@ class GeoIn(BaseModel):
 class TechnicianUpdate(BaseModel):
     """``PUT /technicians/{id}``: the fields given are changed, the others kept."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     status: Literal["active", "off"] | None = None
     skills: dict[str, Annotated[int, Field(ge=1, le=10)]] | None = Field(
@@ -47,6 +54,8 @@ class TechnicianUpdate(BaseModel):
 
 
 class TechnicianOut(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     id: str
     name: str
     status: Literal["active", "off"]
@@ -65,12 +74,17 @@ class TechnicianOut(BaseModel):
 
 
 class TechnicianPage(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     items: list[TechnicianOut]
 
 
-def technician_out(
-    record: TechnicianRecord, at: datetime, window: timedelta = FAIRNESS_WINDOW
-) -> TechnicianOut:
+def technician_out(record: TechnicianRecord, at: datetime, window: timedelta | None = None) -> TechnicianOut:
+    """The API view of a stored technician; ``window``: of ``assignments_7d`` (the fairness window)."""
+    if window is None:
+        from shared.repositories.technicians import FAIRNESS_WINDOW
+
+        window = FAIRNESS_WINDOW
     return TechnicianOut(
         id=record.id,
         name=record.name,

@@ -1,4 +1,8 @@
-"""API output models of the settlement service (separate from the domain and stored models)."""
+"""API output models of the settlement service (separate from the domain and stored models).
+
+Every model is ``defer_build``: its validator and serializer are built when a request first uses
+it (powertools builds a route's models when the route is first resolved), not at the cold start.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from functions.settlement.currency import minor_unit
 from functions.settlement.reports import RevenueReport, Statement
@@ -19,6 +23,8 @@ Money = Annotated[str, Field(description="decimal string, e.g. '240.00'", exampl
 
 
 class EarningsLineOut(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     ticket_id: str
     sequence: int = Field(description="1 for the settlement, 2+ for rework adjustments")
     kind: Literal["settlement", "adjustment"]
@@ -30,6 +36,8 @@ class EarningsLineOut(BaseModel):
 
 
 class EarningsOut(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     technician: str
     period: str
     currency: str
@@ -38,6 +46,8 @@ class EarningsOut(BaseModel):
 
 
 class RevenueGroupOut(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     key: str
     total: Money
     earnings: Money
@@ -45,6 +55,8 @@ class RevenueGroupOut(BaseModel):
 
 
 class RevenueOut(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     period: str
     group_by: GroupBy
     currency: str

@@ -18,12 +18,11 @@ from functions.ticket.schemas import (
     HistoryOut,
     TicketOut,
     TicketPage,
-    decode_cursor,
-    encode_cursor,
     ticket_out,
 )
 from functions.ticket.wiring import deps, ticket_repository
 from shared import metrics as catalogue
+from shared.cursors import decode_cursor, encode_cursor
 from shared.errors import Forbidden
 from shared.http import current_caller, install_error_handlers
 from shared.observability import emit_metric, logger, metrics, tracer

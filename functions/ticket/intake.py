@@ -38,7 +38,8 @@ from shared.tenant_scope import tenant_scope
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from shared.repositories.deliveries import DeliveryStatus, StoredDelivery
+    from shared.domain.deliveries import DeliveryStatus
+    from shared.repositories.deliveries import StoredDelivery
     from shared.tenant.models import TenantConfig
 
 ACTOR_PREFIX = "channel:"

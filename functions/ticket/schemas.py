@@ -1,20 +1,21 @@
-"""API input and output models of the ticket service (separate from the domain and stored models)."""
+"""API input and output models of the ticket service (separate from the domain and stored models).
+
+Every model is ``defer_build``: its validator and serializer are built when a request first uses
+it (powertools builds a route's models when the route is first resolved), not at the cold start.
+"""
 
 from __future__ import annotations
 
-import base64
-import json
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.domain.ticket import Assignee, Ticket, TicketEvent, TicketStatus
-from shared.errors import ValidationFailed
 
 
 class CreateTicketRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     type: str = Field(description="ticket type id from the tenant file, e.g. 'install'")
     fields: dict[str, Any] = Field(
@@ -23,7 +24,7 @@ class CreateTicketRequest(BaseModel):
 
 
 class ActRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     action: str = Field(description="one of the current node's actions")
     fields: dict[str, Any] = Field(default_factory=dict, description="the node's form")
@@ -31,12 +32,14 @@ class ActRequest(BaseModel):
 
 
 class CancelRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     reason: str = Field(min_length=1, max_length=500)
 
 
 class TicketOut(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     id: str
     type: str
     status: TicketStatus
@@ -65,34 +68,15 @@ class TicketOut(BaseModel):
 
 
 class TicketPage(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     items: list[TicketOut]
     next: str | None = Field(description="pass as ?next= for the following page; null at the end")
 
 
-def encode_cursor(key: dict[str, Any] | None, tenant: str) -> str | None:
-    if not key:
-        return None
-    raw = json.dumps({"t": tenant, "k": key}, separators=(",", ":"), sort_keys=True).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None, tenant: str) -> dict[str, Any] | None:
-    """The cursor names its tenant, so one tenant's cursor can never read another's keys."""
-    if not cursor:
-        return None
-    try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if data["t"] != tenant or not isinstance(data["k"], dict):
-            raise ValueError
-        return dict(data["k"])
-    except (ValueError, KeyError, TypeError):
-        raise ValidationFailed(
-            "the 'next' cursor is not valid",
-            [{"field": "next", "message": "pass the cursor of the previous page"}],
-        ) from None
-
-
 class HistoryOut(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     ticket_id: str
     events: list[TicketEvent]
 

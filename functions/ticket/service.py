@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.clock import now
 from shared.domain.ticket import Assignee, Ticket, TicketEvent
@@ -14,10 +14,12 @@ from shared.errors import Conflict, Forbidden, LoopLimitExceeded, NotFound, Vali
 from shared.identity import Caller
 from shared.observability import logger
 from shared.ports import NoSla, SlaScheduler, TaskTokenGone, Timers, WorkflowEngine, Workload
-from shared.tenant.models import FieldDef, Node, TenantConfig, TicketType
 from shared.workflow.compiler import MAX_NODE_VISITS, outgoing
 from shared.workflow.forms import FormContext, validate_form
 from shared.workflow.resume import resume
+
+if TYPE_CHECKING:
+    from shared.tenant.models import FieldDef, Node, TenantConfig, TicketType
 
 CREATOR_ROLES = ("agent", "dispatcher", "admin", "supervisor")
 STAFF_ROLES = (*CREATOR_ROLES, "finance")  # see every ticket of their tenant

@@ -13,6 +13,8 @@ caller's tenant and needs the role dispatcher or admin.
   messages that name no tenant at all, are left where they are (made visible again at the end)
   and counted as `left`. SQS's own `StartMessageMoveTask` would move every tenant's messages
   at once, so it is not used.
+
+The answers' models are ``defer_build``: built by the first request that uses them, not at the cold start.
 """
 
 from __future__ import annotations
@@ -21,14 +23,16 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from functions.webhooks.intake import queue_message
 from shared.errors import Forbidden
 from shared.identity import Caller
-from shared.repositories.deliveries import StoredDelivery
+
+if TYPE_CHECKING:
+    from shared.repositories.deliveries import StoredDelivery
 
 OPS_ROLES = ("dispatcher", "admin")
 REDACTED = "[redacted]"
@@ -84,6 +88,8 @@ class DeadLetters(Protocol):
 class DeliveryOut(BaseModel):
     """One delivery in a list: what came in and what became of it."""
 
+    model_config = ConfigDict(defer_build=True)
+
     channel: str
     delivery_id: str
     platform: str
@@ -108,11 +114,15 @@ class DeliveryDetail(DeliveryOut):
 
 
 class DeliveryPage(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     items: list[DeliveryOut]
     next: str | None
 
 
 class RedriveOut(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     moved: int
     """Messages of the caller's tenant moved from the DLQ back to the intake queue."""
     left: int

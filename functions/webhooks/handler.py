@@ -30,7 +30,6 @@ from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.parameters import GetParameterError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.ticket import service
 from functions.webhooks import intake
 from functions.webhooks.platforms import Refusal, success_body, url_check, verify
 from shared import metrics as catalogue
@@ -38,12 +37,11 @@ from shared.clock import now
 from shared.errors import NotFound, ValidationFailed
 from shared.http import install_error_handlers
 from shared.observability import emit_metric, logger, metrics, tracer
-from shared.repositories.deliveries import DeliveryRepository, body_store_from_env
 from shared.settings import settings
 from shared.tenant.store import tenant_config
-from shared.workflow.forms import validate_form
 
 if TYPE_CHECKING:
+    from shared.repositories.deliveries import DeliveryRepository
     from shared.tenant.models import TenantConfig
 
 SECRET_CACHE_SECONDS = 300
@@ -75,6 +73,8 @@ _queue: SqsIntakeQueue | None = None
 def deliveries() -> DeliveryRepository:
     global _deliveries
     if _deliveries is None:
+        from shared.repositories.deliveries import DeliveryRepository, body_store_from_env
+
         _deliveries = DeliveryRepository(body_store_from_env())
     return _deliveries
 
@@ -222,6 +222,10 @@ def form(tenant: str, channel: str) -> Response[str]:
         body=body,
         now=received_at,
     )
+    # Forms only: the ticket service (domain models, form validation) is imported by the first form.
+    from functions.ticket import service
+    from shared.workflow.forms import validate_form
+
     ticket_type = service.ticket_type_of(cfg, chan.ticket_type)
     _accepted, problems = validate_form(ticket_type.fields, delivery.payload, service.form_context(cfg))
     if problems:

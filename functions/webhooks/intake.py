@@ -33,11 +33,11 @@ from jmespath.exceptions import JMESPathError
 from jmespath.parser import ParsedResult
 
 from shared.errors import ValidationFailed
-from shared.repositories.deliveries import StoredDelivery, kept_headers
 
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from shared.repositories.deliveries import StoredDelivery
     from shared.tenant.models import ChannelRule
 
 
@@ -182,6 +182,9 @@ def accept(
     message cannot be queued the record is discarded and the error raised, so the
     platform's retry is recorded and queued afresh instead of being taken for a duplicate.
     """
+    # the stored record (pynamodb, pydantic) is imported by the first delivery, not at the API's init
+    from shared.repositories.deliveries import StoredDelivery, kept_headers
+
     stored = StoredDelivery(
         tenant=tenant,
         channel=channel,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import unquote
 
 import boto3
@@ -22,16 +22,19 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from functions.ticket.schemas import decode_cursor, encode_cursor
 from functions.webhooks import deliveries as ops
 from shared import metrics as catalogue
 from shared.clock import now
+from shared.cursors import decode_cursor, encode_cursor
+from shared.domain.deliveries import STATUSES
 from shared.errors import NotFound
 from shared.http import current_caller, install_error_handlers
 from shared.identity import Caller
 from shared.observability import emit_metric, logger, metrics, tracer
-from shared.repositories.deliveries import STATUSES, DeliveryRepository
 from shared.settings import settings
+
+if TYPE_CHECKING:
+    from shared.repositories.deliveries import DeliveryRepository
 
 app = APIGatewayHttpResolver(enable_validation=True)
 install_error_handlers(app)
@@ -103,6 +106,8 @@ _repository: DeliveryRepository | None = None
 def repository() -> DeliveryRepository:
     global _repository
     if _repository is None:
+        from shared.repositories.deliveries import DeliveryRepository
+
         _repository = DeliveryRepository()  # reads records only: raw bodies are never served
     return _repository
 

@@ -47,6 +47,7 @@ from pynamodb.attributes import (
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from shared.clock import iso
+from shared.domain.deliveries import REPLAYABLE, STATUSES, DeliveryStatus
 from shared.errors import Conflict, NotFound
 from shared.repositories.base import Gsi1, TableItem, bind, tenant_key
 from shared.settings import settings
@@ -59,11 +60,6 @@ MAX_STORED_CHARS = 380_000
 INLINE_BODY_BYTES = 64 * 1024
 """Raw bodies up to this size stay in the item; bigger ones go to the deliveries bucket."""
 BODY_PREFIX = "deliveries/"
-
-DeliveryStatus = Literal["queued", "ticket_created", "unmatched", "failed"]
-STATUSES: tuple[str, ...] = ("queued", "ticket_created", "unmatched", "failed")
-REPLAYABLE: tuple[str, ...] = ("failed", "unmatched", "queued")
-"""Statuses a delivery can be replayed from (``ticket_created`` is final: its ticket exists)."""
 
 
 class StoredDelivery(BaseModel):

@@ -1,25 +1,16 @@
 """The tenant file: models, loading and validation.
 
 Functions that only decode a deployed configuration import `shared.tenant.models`
-(or `transport`); the loader and validator (YAML, holiday tables, ...) are imported
-on first use so they do not add to a Lambda's cold start.
+(or `transport`). Every public name here is imported on first use (PEP 562), the models
+included: importing a submodule (``shared.tenant.store``, ``transport``) runs this package's
+init, which must not build the models (pydantic, zoneinfo, jmespath) at a Lambda's cold start;
+the loader and validator (YAML, holiday tables, ...) are only ever needed by the CLI and stacks.
 """
 
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any
-
-from shared.tenant.models import (
-    BUILTIN_ROLES,
-    Node,
-    TenantConfig,
-    TicketType,
-    format_duration,
-    format_money,
-    parse_duration,
-    parse_money,
-)
 
 if TYPE_CHECKING:
     from shared.tenant.loader import (
@@ -29,6 +20,16 @@ if TYPE_CHECKING:
         load_tenant_file,
         load_tenant_files,
         validate_tenant_files,
+    )
+    from shared.tenant.models import (
+        BUILTIN_ROLES,
+        Node,
+        TenantConfig,
+        TicketType,
+        format_duration,
+        format_money,
+        parse_duration,
+        parse_money,
     )
     from shared.tenant.validate import Problem, TenantConfigError, validate_tenant_data
 
@@ -53,6 +54,19 @@ __all__ = [
 ]
 
 _LAZY = {
+    **dict.fromkeys(
+        (
+            "BUILTIN_ROLES",
+            "Node",
+            "TenantConfig",
+            "TicketType",
+            "format_duration",
+            "format_money",
+            "parse_duration",
+            "parse_money",
+        ),
+        "shared.tenant.models",
+    ),
     "FileCheck": "shared.tenant.loader",
     "check_tenant_files": "shared.tenant.loader",
     "load_secrets_file": "shared.tenant.loader",

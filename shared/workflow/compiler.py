@@ -36,9 +36,10 @@ execution can approach the 25,000-event history limit silently.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shared.tenant.models import Node, TenantConfig, TicketType
+if TYPE_CHECKING:
+    from shared.tenant.models import Node, TenantConfig, TicketType
 
 MAX_NODE_VISITS = 50
 LOOP_LIMIT_ERROR = "Scrm.LoopLimitExceeded"

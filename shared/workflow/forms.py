@@ -10,9 +10,10 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shared.tenant.models import FieldDef
+if TYPE_CHECKING:
+    from shared.tenant.models import FieldDef
 
 _PHONE = re.compile(r"^\+?[0-9][0-9 \-]{4,19}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

@@ -9,11 +9,13 @@ Choice-shaped version) every action is sent as success and the Choice routes on 
 from __future__ import annotations
 
 import json
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from shared.ports import WorkflowEngine
-from shared.tenant.models import Node
 from shared.workflow.compiler import CATCH_ROUTING, is_success_path, route_error
+
+if TYPE_CHECKING:
+    from shared.tenant.models import Node
 
 
 class Resumption(NamedTuple):

@@ -22,6 +22,8 @@ from tests.conftest import ROOT
 
 XRAY = "aws_xray_sdk.core"
 HTTP_RESOLVER = "aws_lambda_powertools.event_handler"
+FIRST_REQUEST = ("pynamodb", "shared.tenant.models")
+"""What the HTTP APIs load on their first request, not at init: the repositories and the tenant models."""
 
 
 def _run(code: str) -> Any:
@@ -52,7 +54,8 @@ def test_no_handler_loads_the_xray_sdk_at_init_and_no_task_loads_the_http_resolv
             import json, sys
             import {module} as m
             assert callable(m.{attr})
-            print(json.dumps([name for name in ({XRAY!r}, {HTTP_RESOLVER!r}) if name in sys.modules]))
+            watched = ({XRAY!r}, {HTTP_RESOLVER!r}, *{FIRST_REQUEST!r})
+            print(json.dumps([name for name in watched if name in sys.modules]))
             """
         )
     # Then none imported the X-Ray SDK (the tracer starts on the first event) ...
@@ -62,6 +65,10 @@ def test_no_handler_loads_the_xray_sdk_at_init_and_no_task_loads_the_http_resolv
     assert {name for name in tasks if HTTP_RESOLVER in loaded[name]} == set()
     apis = {spec.name for spec in FUNCTIONS if spec.kind == "api"}
     assert all(HTTP_RESOLVER in loaded[name] for name in apis)  # the check sees what it looks for
+    # ... and the HTTP APIs left the repositories (pynamodb) and the tenant models to their first request
+    assert {name: sorted(set(loaded[name]) & set(FIRST_REQUEST)) for name in apis} == {
+        name: [] for name in apis
+    }
 
 
 def test_the_first_traced_event_starts_the_tracer_and_traces_the_handler_and_its_aws_calls() -> None:
