@@ -502,6 +502,7 @@ def cancel(deps: Deps, cfg: TenantConfig, caller: Caller, ticket_id: str, reason
             deps.engine.stop(ticket.execution_arn, f"cancelled by {caller.sub}: {reason}")
         deps.sla.stop(cfg, ticket, ticket.node)
         _release(deps, ticket)
+        _cancel_offer(deps, ticket)
         return cancelled
     raise Conflict(f"ticket {ticket_id} kept changing; try again")
 

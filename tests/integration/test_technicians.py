@@ -454,3 +454,26 @@ def test_accept_is_only_built_in_on_the_dispatched_technicians_nodes(acme: Tenan
     with pytest.raises(ValidationFailed) as caught:
         tickets.act(tickets.Deps(deps.tickets, engine), acme, dispatcher, "TK-2", "accept", {}, 2)
     assert "accept" not in caught.value.details[0]["message"]
+
+
+@pytest.mark.usefixtures("aws", "at_work")
+def test_cancelling_an_offered_ticket_deletes_its_offer_timer(acme: TenantConfig) -> None:
+    from functions.ticket import service as tickets
+    from shared.identity import Caller
+
+    timer, engine = RecordingTimer(), FakeEngine()
+    deps = dispatch_deps()
+    deps.offers, deps.engine = timer, engine
+    stored(deps.tickets, install_ticket("TK-3", location=NEAR_WANG))
+    service.assign(deps, acme, "TK-3", "dispatching", offer_target=ASSIGN_ARN)
+    parked_on_site(deps, "TK-3", "token-3")
+    cancelled = CancelledTimers()
+    ticket_deps = tickets.Deps(
+        tickets=deps.tickets, engine=engine, workload=deps.technicians, offers=cancelled
+    )
+    admin = Caller(sub="u-admin", tenant="acme-home", roles=frozenset({"admin"}))
+
+    tickets.cancel(ticket_deps, acme, admin, "TK-3", "customer called it off")
+
+    assert cancelled.deleted == ["offer-acme-home-TK-3-1"]
+    assert deps.technicians.get("acme-home", "t-wang").load == 0
