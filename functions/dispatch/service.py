@@ -15,7 +15,7 @@ from functions.dispatch.ports import DispatchDeps
 from functions.dispatch.scoring import Job, Policy, rank
 from shared.calendar import BusinessCalendar
 from shared.clock import iso, now
-from shared.domain.failures import mark_failed
+from shared.domain.failures import fail_past_loop_cap, mark_failed
 from shared.domain.ticket import Assignee, Ticket, TicketEvent
 from shared.domain.timers import offer_timer_name
 from shared.errors import Conflict
@@ -320,15 +320,7 @@ def _try_candidate(
 
 
 def _fail_loop(deps: DispatchDeps, ticket: Ticket, node_name: str, at: datetime) -> None:
-    reason = f"node '{node_name}' was reached more than {MAX_NODE_VISITS} times; the workflow stopped"
-    failed = ticket.model_copy(
-        update={"status": "failed", "reason": reason, "updated_at": at, "version": ticket.version + 1}
-    )
-    event = TicketEvent(
-        at=at, actor=SYSTEM, kind="failed", node=node_name, changes={"reason": reason}, version=failed.version
-    )
-    deps.tickets.save(failed, expected_version=ticket.version, event=event)
-    raise LoopLimit(reason)
+    raise LoopLimit(fail_past_loop_cap(deps.tickets, ticket, node_name, MAX_NODE_VISITS, at=at))
 
 
 # --------------------------------------------------------------------------- offers

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.clock import now
+from shared.domain.failures import fail_past_loop_cap
 from shared.domain.ticket import Assignee, Ticket, TicketEvent
 from shared.domain.timers import offer_timer_name
 from shared.errors import Conflict, Forbidden, LoopLimitExceeded, NotFound, ValidationFailed
@@ -219,21 +220,10 @@ def _visit(cfg: TenantConfig, ticket: Ticket, node: str) -> Ticket:
 
 
 def _fail_loop(deps: Deps, ticket: Ticket, node: str) -> None:
-    reason = f"node '{node}' was reached more than {MAX_NODE_VISITS} times; the workflow stopped"
-    failed = ticket.model_copy(
-        update={
-            "status": "failed",
-            "reason": reason,
-            "token": None,
-            "updated_at": now(),
-            "version": ticket.version + 1,
-        }
+    updates = {"token": None}
+    raise LoopLimitExceeded(
+        fail_past_loop_cap(deps.tickets, ticket, node, MAX_NODE_VISITS, at=now(), updates=updates)
     )
-    event = TicketEvent(
-        at=now(), actor=SYSTEM, kind="failed", node=node, changes={"reason": reason}, version=failed.version
-    )
-    deps.tickets.save(failed, expected_version=ticket.version, event=event)
-    raise LoopLimitExceeded(reason)
 
 
 def park(
@@ -356,7 +346,7 @@ def act(
         changes={"fields": changed, "to": target},
         version=moved.version,
     )
-    stale = f"stale version {version}: someone acted on ticket {ticket_id} first; read it again"
+    stale = _stale(version, ticket_id)
     if chosen is not None and deps.workload is not None:
         deps.workload.take(chosen, moved, expected_version=version, event=event)
     else:
@@ -380,6 +370,10 @@ def act(
     if takes_offers(node):
         _cancel_offer(deps, ticket)
     return moved
+
+
+def _stale(version: int, ticket_id: str) -> str:
+    return f"stale version {version}: someone acted on ticket {ticket_id} first; read it again"
 
 
 def takes_offers(node: Node) -> bool:
@@ -411,7 +405,7 @@ def _accept(deps: Deps, caller: Caller, ticket: Ticket, version: int) -> Ticket:
         changes={"accepted": True},
         version=accepted.version,
     )
-    stale = f"stale version {version}: someone acted on ticket {ticket.id} first; read it again"
+    stale = _stale(version, ticket.id)
     deps.tickets.save(accepted, expected_version=version, event=event, conflict_message=stale)
     _cancel_offer(deps, ticket)
     return accepted

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Protocol
 
 from shared.clock import now
@@ -55,3 +56,31 @@ def mark_failed(
             return
         except Conflict:
             continue
+
+
+def fail_past_loop_cap(
+    tickets: _Tickets,
+    ticket: Ticket,
+    node: str,
+    cap: int,
+    *,
+    at: datetime,
+    updates: dict[str, Any] | None = None,
+) -> str:
+    """``ticket`` reached ``node`` more than ``cap`` times: mark it failed at the version read
+    (``Conflict`` when it changed meanwhile) and answer the reason, for the caller's own error."""
+    reason = f"node '{node}' was reached more than {cap} times; the workflow stopped"
+    failed = ticket.model_copy(
+        update={
+            "status": "failed",
+            "reason": reason,
+            **(updates or {}),
+            "updated_at": at,
+            "version": ticket.version + 1,
+        }
+    )
+    event = TicketEvent(
+        at=at, actor=SYSTEM, kind="failed", node=node, changes={"reason": reason}, version=failed.version
+    )
+    tickets.save(failed, expected_version=ticket.version, event=event)
+    return reason
