@@ -259,3 +259,15 @@ def drop_in(data: Data, path: str) -> Data:
     parent, key = _walk(data, path)
     del parent[key]
     return data
+
+
+INSTALL_FIELDS: dict[str, Any] = {
+    "customer_name": "陈女士",
+    "customer_phone": "+8613900000000",
+    "address": "北京市朝阳区建国路1号",
+    "region": "CN-BJ",
+    "location": {"lat": 39.91, "lon": 116.45},
+    "product_model": "KFR-35GW",
+    "priority": "normal",
+}
+"""A complete acme-home install ticket in Beijing (e2e tests that create one through the API)."""

@@ -24,6 +24,8 @@ from functions.webhooks.adapters import shopify
 from functions.webhooks.intake import delivery_ticket_id
 from infra.twin.client import Answer, TwinClient
 from infra.twin.twin import LocalTwin
+from tests.e2e.test_intake import shopify_order
+from tests.factories import INSTALL_FIELDS
 from tests.faults import (
     Census,
     census,
@@ -37,15 +39,7 @@ TENANT = "acme-home"
 CHANNEL = "shopify-main"
 SHOPIFY_SECRET = "test-webhook-secret"  # examples/tenants/acme-home.secrets.yaml
 CONSULT = {"customer_name": "陈女士", "customer_phone": "+8613900000000", "question": "适合20平米吗?"}
-INSTALL = {
-    "customer_name": "陈女士",
-    "customer_phone": "+8613900000000",
-    "address": "北京市朝阳区建国路1号",
-    "region": "CN-BJ",
-    "location": {"lat": 39.91, "lon": 116.45},
-    "product_model": "KFR-35GW",
-    "priority": "normal",
-}
+INSTALL = INSTALL_FIELDS
 ON_SITE = {
     "photos": ["photos/before.jpg", "photos/after.jpg"],
     "service_items": [{"code": "SVC-AC-INSTALL", "quantity": 1}],
@@ -57,25 +51,9 @@ WAIT_SECONDS = 20.0
 # --------------------------------------------------------------------------- helpers
 
 
-def shopify_order(marker: str) -> bytes:
-    """A signed-able Shopify orders/create body with an install line; ``marker`` makes it unique."""
-    return json.dumps(
-        {
-            "id": 820982911946154508,
-            "name": "#1001",
-            "currency": "CNY",
-            "total_price": "3999.00",
-            "customer": {"id": 115310627314723954, "first_name": "Lin", "last_name": "Wei"},
-            "shipping_address": {
-                "address1": f"1 Chaoyang Rd ({marker})",
-                "city": "Beijing",
-                "province_code": "CN-BJ",
-                "country_code": "CN",
-                "phone": "+8613800000001",
-            },
-            "line_items": [{"id": 466157049, "title": "AC-35", "quantity": 1, "tags": ["install"]}],
-        }
-    ).encode()
+def order_body(marker: str) -> bytes:
+    """A Shopify orders/create body with an install line (``tests/e2e/test_intake.py``), as sent."""
+    return json.dumps(shopify_order(marker)).encode()
 
 
 def deliver(client: TwinClient, webhook_id: str, body: bytes) -> Answer:
@@ -158,8 +136,8 @@ def test_throttling_within_the_sdk_retries_changes_no_answer(
     ids = [f"wh-throttle-{marker}-{n}" for n in range(3)]
     with dynamodb_throttled(10, every=3, code="ProvisionedThroughputExceededException") as throttled:
         # When Shopify delivers three orders (one of them twice) and an agent opens a ticket
-        answers = [deliver(anonymous, i, shopify_order(f"{marker}-{n}")) for n, i in enumerate(ids)]
-        answers.append(deliver(anonymous, ids[0], shopify_order(f"{marker}-0")))
+        answers = [deliver(anonymous, i, order_body(f"{marker}-{n}")) for n, i in enumerate(ids)]
+        answers.append(deliver(anonymous, ids[0], order_body(f"{marker}-0")))
         created = agent.post("/tickets", {"type": "consult", "fields": CONSULT})
         for webhook_id in ids:
             wait_until(f"delivery {webhook_id} handled", delivery_done(webhook_id))
@@ -184,7 +162,7 @@ def test_throttling_beyond_the_retries_is_retried_by_the_sender_and_makes_one_ti
     # Given DynamoDB throttles every request for a while (more than the SDKs retry)
     marker = uuid.uuid4().hex[:8]
     webhook_id = f"wh-burst-{marker}"
-    body = shopify_order(marker)
+    body = order_body(marker)
     with dynamodb_throttled(12, code="ThrottlingException") as throttled:
         # When Shopify delivers an order during the burst
         during = deliver(anonymous, webhook_id, body)
@@ -221,7 +199,7 @@ def test_intake_crash_after_the_ticket_before_the_mark_is_retried_without_a_seco
         ) as crashed,
     ):
         # When Shopify delivers an order
-        assert deliver(anonymous, webhook_id, shopify_order(marker)).status == 200
+        assert deliver(anonymous, webhook_id, order_body(marker)).status == 200
         # Then the message comes back after the crash and the delivery is marked
         item = wait_until(f"delivery {webhook_id} handled", delivery_done(webhook_id))
 

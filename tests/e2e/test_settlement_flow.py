@@ -13,18 +13,11 @@ import pytest
 
 from infra.twin.client import TwinClient
 from infra.twin.twin import LocalTwin
+from tests.factories import INSTALL_FIELDS
 
 TENANT = "acme-home"
 PERIOD = "2026-11"  # the e2e twin's manual clock starts at 2026-11-23 09:00 +08:00
-INSTALL = {
-    "customer_name": "陈女士",
-    "customer_phone": "+8613900000000",
-    "address": "北京市朝阳区建国路1号",
-    "region": "CN-BJ",
-    "location": {"lat": 39.91, "lon": 116.45},
-    "product_model": "KFR-35GW",
-    "priority": "normal",
-}
+INSTALL = INSTALL_FIELDS
 ON_SITE = {
     "photos": ["photos/before.jpg", "photos/after.jpg"],
     "service_items": [{"code": "SVC-AC-INSTALL", "quantity": 1}],
