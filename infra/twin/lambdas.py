@@ -139,7 +139,7 @@ class LocalLambdas:
 
     def _on_invoke(self, params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
         path = unquote(params.get("url_path", ""))
-        name = path.split("/functions/", 1)[-1].split("/", 1)[0].rsplit(":function:", 1)[-1].split(":")[0]
+        name = function_of(path.split("/functions/", 1)[-1].split("/", 1)[0])
         body = params.get("body") or b"{}"
         event = json.loads(body.decode() if isinstance(body, bytes) else body or "{}")
         asynchronous = (params.get("headers") or {}).get("X-Amz-Invocation-Type") == "Event"
@@ -168,6 +168,11 @@ class LocalLambdas:
         if error:
             parsed["FunctionError"] = error
         return AWSResponse("local://lambda", status, {}, None), parsed  # type: ignore[arg-type]
+
+
+def function_of(reference: str) -> str:
+    """The function a name or ARN (``...:function:<name>[:qualifier]``) refers to."""
+    return reference.rsplit(":function:", 1)[-1].split(":")[0]
 
 
 _VERSIONED = re.compile(r"^(arn:[^:]+:states:[^:]+:[^:]+:stateMachine:[^:]+):\d+$")

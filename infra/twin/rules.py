@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from infra.twin.lambdas import function_of
+
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 
@@ -72,7 +74,7 @@ def function_name(target_arn: str) -> str | None:
     """The function a target ARN names (``...:function:<name>[:qualifier]``), else ``None``."""
     if ":function:" not in target_arn:
         return None
-    return target_arn.rsplit(":function:", 1)[-1].split(":")[0]
+    return function_of(target_arn)
 
 
 class ScheduledRules:

@@ -24,7 +24,7 @@ from infra.twin.auth import LocalIssuer
 from infra.twin.clock import ClockMode, TwinClock
 from infra.twin.deploy import ACCOUNT, REGION, Deployer, StackDeployment
 from infra.twin.iam import enforce_tenant_roles
-from infra.twin.lambdas import FunctionFailed, LocalLambdas
+from infra.twin.lambdas import FunctionFailed, LocalLambdas, function_of
 from infra.twin.meter import METER
 from infra.twin.metrics_store import MetricsStore
 from infra.twin.moto_fixes import install as install_moto_fixes
@@ -167,7 +167,7 @@ class LocalTwin:
             self.log(f"  custom resource call {service}.{action}: not emulated")
             return
         params = call.get("parameters", {})
-        function = str(params["FunctionName"]).rsplit(":function:", 1)[-1].split(":")[0]
+        function = function_of(str(params["FunctionName"]))
         answer = boto3.client("lambda", region_name=REGION).invoke(
             FunctionName=function, Payload=str(params.get("Payload", "{}")).encode()
         )
@@ -271,7 +271,7 @@ class LocalTwin:
         self.fired.add(key)
         METER.count("scheduler:Invocation")
         target = schedule["Target"]
-        function = str(target["Arn"]).rsplit(":function:", 1)[-1].split(":")[0]
+        function = function_of(str(target["Arn"]))
         event = json.loads(target.get("Input") or "{}")
         try:
             self.lambdas.invoke(function, event)
