@@ -19,10 +19,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.exceptions import ClientError
 
-from shared.domain.timers import schedule_name
 from shared.settings import settings
-
-__all__ = ["OneTimeScheduler", "schedule_name"]
 
 if TYPE_CHECKING:
     from mypy_boto3_scheduler.type_defs import TargetTypeDef
