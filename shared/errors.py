@@ -40,6 +40,22 @@ class Conflict(DomainError):
     status, code = 409, "conflict"
 
 
+class NotReady(Conflict):
+    """409 ``not_ready``: the node does not take actions yet (the workflow has not parked there);
+    the same request succeeds shortly. Answered with ``Retry-After``."""
+
+    code = "not_ready"
+    retry_after = 1
+
+
+class Unavailable(DomainError):
+    """503: a service the request needs refused it (after the SDK's retries); nothing was kept,
+    so the same request can simply be sent again. Answered with ``Retry-After``."""
+
+    status, code = 503, "unavailable"
+    retry_after = 1
+
+
 class PayloadTooLarge(DomainError):
     status, code = 413, "payload_too_large"
 

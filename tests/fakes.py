@@ -56,6 +56,14 @@ class FakeTickets:
     def history(self, tenant: str, ticket_id: str) -> list[TicketEvent]:
         return list(self.events[(tenant, ticket_id)])
 
+    def discard(self, ticket: Ticket) -> None:
+        with self._lock:
+            key = (ticket.tenant, ticket.id)
+            if self.tickets[key].version != 1:
+                raise Conflict(f"ticket {ticket.id} changed meanwhile; it was kept")
+            del self.tickets[key]
+            del self.events[key]
+
 
 class FakeEngine:
     def __init__(self) -> None:

@@ -1,4 +1,4 @@
-"""Tell the tenant's dispatchers when dispatch finds nobody, so a person takes the ticket.
+"""Tell the tenant's dispatchers when a ticket needs a person: dispatch found nobody, or the ticket failed.
 
 Pure logic: the sender (SMS/email, ``functions.reminders.channels.AwsSender`` in AWS) and the
 sent-markers (``shared.repositories.reminders.ReminderMarkers``) come in as arguments.
@@ -90,8 +90,23 @@ def notify_no_candidate(
     filtered: Mapping[str, int] | None = None,
 ) -> Notified:
     """Notify the dispatchers that ``ticket`` found no technician at ``node`` (visit ``visit``)."""
-    result = Notified()
     subject, body = _texts(cfg, ticket, node, dict(filtered or {}))
+    return notify_dispatchers(notifier, cfg, ticket, node, visit, LEVEL, subject, body)
+
+
+def notify_dispatchers(
+    notifier: Notifier,
+    cfg: TenantConfig,
+    ticket: Ticket,
+    node: str,
+    visit: int,
+    level: str,
+    subject: str,
+    body: str,
+) -> Notified:
+    """Send ``subject``/``body`` to every dispatcher by SMS and email, at most once per
+    (ticket, node, visit, level, recipient, channel)."""
+    result = Notified()
     for person in dispatchers(cfg):
         for channel in CHANNELS:
             address = person.phone if channel == "sms" else person.email
@@ -102,7 +117,7 @@ def notify_no_candidate(
             if channel == "email" and not notifier.email_enabled:
                 result.skipped.append({**entry, "why": "no sender address configured"})
                 continue
-            key = notifier.marker_key(cfg.tenant.id, ticket.id, node, visit, LEVEL, person.id, channel)
+            key = notifier.marker_key(cfg.tenant.id, ticket.id, node, visit, level, person.id, channel)
             if not notifier.markers.claim(key, address, now()):
                 result.skipped.append({**entry, "why": "already sent"})
                 continue
@@ -111,10 +126,10 @@ def notify_no_candidate(
                     notifier.sender.sms(address, body)
                 else:
                     notifier.sender.email(address, subject, body)
-            except Exception as exc:  # a notice must not fail the dispatch
+            except Exception as exc:  # a notice must not fail the work that sends it
                 notifier.markers.release(key)
                 result.failed.append({**entry, "why": f"{type(exc).__name__}: {exc}"})
-                logger.warning("no-candidate notice not sent", extra={**entry, "error": str(exc)})
+                logger.warning("dispatcher notice not sent", extra={**entry, "error": str(exc)})
                 continue
             result.sent.append(entry)
     return result

@@ -22,10 +22,9 @@ from shared.errors import Conflict
 from shared.ports import TaskTokenGone
 from shared.repositories.technicians import TechnicianBusy, TechnicianRecord
 from shared.tenant.models import Node, TenantConfig, TicketType
-from shared.workflow.compiler import MAX_NODE_VISITS
+from shared.workflow.routing import MAX_NODE_VISITS, decline_action, is_decline
 
 SYSTEM = "system"
-DECLINE = "decline"
 _TICKET_RETRIES = 5
 _SAME_TECHNICIAN_RETRIES = 3
 _RANKING_ROUNDS = 3
@@ -110,15 +109,10 @@ def _last_decline(cfg: TenantConfig, ticket: Ticket, history: list[TicketEvent])
     if not actions:
         return None
     last = actions[-1]
-    nodes = cfg.ticket_types[ticket.type].nodes
-    node = nodes.get(last.node or "")
-    declined_by_assignee = (
-        last.action == DECLINE
-        and node is not None
-        and node.assignee is not None
-        and node.assignee.is_dispatched_technician
-    )
-    return str(technician) if declined_by_assignee else None
+    # A decline is an action of the dispatched technician's node that leads back to a dispatch node,
+    # whatever the tenant called it (decline, refuse, 拒单): routing.is_decline.
+    declined = is_decline(cfg.ticket_types[ticket.type], last.node or "", last.action or "")
+    return str(technician) if declined else None
 
 
 def assign(
@@ -351,9 +345,10 @@ def offer_expired(deps: DispatchDeps, cfg: TenantConfig, payload: dict[str, Any]
     since = int(current.get("version", 0))
     if any(e.kind == "action" and e.version > since for e in deps.tickets.history(cfg.tenant.id, ticket.id)):
         return {"declined": False, "reason": "acted"}
-    target = cfg.ticket_types[ticket.type].nodes[offered].actions.get(DECLINE)
-    if target is None or deps.engine is None:
-        return {"declined": False, "reason": f"node '{offered}' has no '{DECLINE}' action"}
+    decline = decline_action(cfg.ticket_types[ticket.type], offered)
+    if decline is None or deps.engine is None:
+        return {"declined": False, "reason": f"node '{offered}' has no action back to a dispatch node"}
+    target = cfg.ticket_types[ticket.type].nodes[offered].actions[decline]
     at = now()
     moved = ticket.model_copy(
         update={
@@ -369,7 +364,7 @@ def offer_expired(deps: DispatchDeps, cfg: TenantConfig, payload: dict[str, Any]
         actor=SYSTEM,
         kind="action",
         node=offered,
-        action=DECLINE,
+        action=decline,
         changes={"to": target, "on_behalf_of": technician, "reason": "the offer expired"},
         version=moved.version,
     )
@@ -381,7 +376,9 @@ def offer_expired(deps: DispatchDeps, cfg: TenantConfig, payload: dict[str, Any]
 
     offered_node = cfg.ticket_types[ticket.type].nodes[offered]
     try:
-        resume(deps.engine, ticket.token, offered_node, offered, DECLINE, ticket.routing)
+        resume(
+            deps.engine, ticket.token, offered_node, offered, decline, ticket.routing, ticket.route_success
+        )
     except TaskTokenGone as exc:
         restored = ticket.model_copy(
             update={"version": moved.version + 1, "token": None, "updated_at": now()}

@@ -99,6 +99,16 @@ def cancel(ticket_id: str, body: CancelRequest) -> TicketOut:
     return ticket_out(service.cancel(deps(), cfg, caller, ticket_id, body.reason))
 
 
+@app.post("/tickets/<ticket_id>/retry")
+def retry(ticket_id: str) -> TicketOut:
+    """A failed ticket starts again at the node where it failed (dispatcher, admin)."""
+    from functions.ticket.recovery import retry as retry_ticket
+
+    caller = current_caller(app)
+    cfg = tenant_config(caller.tenant)
+    return ticket_out(retry_ticket(deps(), cfg, caller, ticket_id))
+
+
 @app.get("/openapi.json", include_in_schema=False)
 def openapi() -> dict[str, Any]:
     """The whole API's document (all services), generated at build time by ``scrm openapi``."""

@@ -65,6 +65,11 @@ class TicketOut(BaseModel):
     incomplete: dict[str, Any] | None = Field(
         default=None, description="fields still missing or rejected (tickets from platforms or workflows)"
     )
+    execution_arn: str | None = Field(default=None, description="the Step Functions execution running it")
+    retries: int = Field(default=0, description="how many times the failed ticket was retried")
+    failure: dict[str, Any] | None = Field(
+        default=None, description="failed tickets: node, reason, execution status and error; retry it"
+    )
 
 
 class TicketPage(BaseModel):
@@ -82,5 +87,5 @@ class HistoryOut(BaseModel):
 
 
 def ticket_out(ticket: Ticket) -> TicketOut:
-    data = ticket.model_dump(exclude={"token", "token_node", "routing", "execution_arn", "visits", "tenant"})
+    data = ticket.model_dump(exclude={"token", "token_node", "routing", "route_success", "visits", "tenant"})
     return TicketOut(**data, ready=ticket.parked)

@@ -11,13 +11,21 @@ from shared.clock import now
 from shared.domain.failures import fail_past_loop_cap
 from shared.domain.ticket import Assignee, Ticket, TicketEvent
 from shared.domain.timers import offer_timer_name
-from shared.errors import Conflict, Forbidden, LoopLimitExceeded, NotFound, ValidationFailed
+from shared.errors import (
+    Conflict,
+    Forbidden,
+    LoopLimitExceeded,
+    NotFound,
+    NotReady,
+    Unavailable,
+    ValidationFailed,
+)
 from shared.identity import Caller
 from shared.observability import logger
 from shared.ports import NoSla, SlaScheduler, TaskTokenGone, Timers, WorkflowEngine, Workload
-from shared.workflow.compiler import MAX_NODE_VISITS, outgoing
 from shared.workflow.forms import FormContext, validate_form
 from shared.workflow.resume import resume
+from shared.workflow.routing import MAX_NODE_VISITS
 
 if TYPE_CHECKING:
     from shared.tenant.models import FieldDef, Node, TenantConfig, TicketType
@@ -45,6 +53,7 @@ class TicketStore(Protocol):
         conflict_message: str = ...,
     ) -> None: ...
     def history(self, tenant: str, ticket_id: str) -> list[TicketEvent]: ...
+    def discard(self, ticket: Ticket) -> None: ...
 
 
 @dataclass
@@ -58,6 +67,8 @@ class Deps:
     catalogs: CatalogStore | None = None
     offers: Timers | None = None
     """The dispatch offers' timers: cancelled once the technician takes or leaves the offered node."""
+    notifier: Any = None
+    """Tells the tenant's dispatchers about a failed ticket (``functions.dispatch.notify.Notifier``)."""
 
 
 class CatalogStore(Protocol):
@@ -194,23 +205,45 @@ def create_ticket(
         if ticket_id is None:
             raise
         ticket = deps.tickets.get(cfg.tenant.id, ticket_id)  # a retried intake: keep the first
-    if ticket.execution_arn is None:
-        ticket = _start(deps, ticket)
+    if ticket.execution_arn is None and ticket.status == "open":
+        try:
+            ticket = _start(deps, ticket)
+        except Exception as exc:
+            # All or nothing: a ticket with no workflow would stay open with nothing waiting on it.
+            # Nothing is kept, so the same request (or the queue's redelivery) can simply come again.
+            if ticket.version == 1:
+                deps.tickets.discard(ticket)
+            raise Unavailable(
+                f"the workflow of the {type_id} ticket could not be started ({type(exc).__name__}); "
+                "the ticket was not kept: send the request again"
+            ) from exc
     return ticket
 
 
-def _start(deps: Deps, ticket: Ticket) -> Ticket:
-    payload = {"tenant": ticket.tenant, "ticket_id": ticket.id, "type": ticket.type}
-    arn, version = deps.engine.start(ticket.tenant, ticket.type, ticket.id, payload)
-    fresh = deps.tickets.get(ticket.tenant, ticket.id)
-    if fresh.execution_arn:
-        return fresh
-    started = fresh.model_copy(update={"execution_arn": arn, "workflow_version": version})
-    try:
-        deps.tickets.save(started, expected_version=fresh.version)
-    except Conflict:
-        return deps.tickets.get(ticket.tenant, ticket.id)  # the workflow moved it meanwhile: fine
-    return started
+def execution_name(ticket: Ticket) -> str:
+    """The name of the ticket's current execution: its id, then ``<id>-r<n>`` for the n-th retry."""
+    return ticket.id if not ticket.retries else f"{ticket.id}-r{ticket.retries}"
+
+
+def _start(deps: Deps, ticket: Ticket, resume_at: str | None = None) -> Ticket:
+    """Start the ticket's execution (idempotent by name) and record its ARN and version.
+
+    The park task records them too when it runs first (``$$.Execution.Id`` and the version from the
+    input): whoever comes second finds them set, so the ARN is never lost to a race.
+    """
+    payload = {"tenant": ticket.tenant, "ticket_id": ticket.id, "type": ticket.type, "resume_at": resume_at}
+    arn, version = deps.engine.start(ticket.tenant, ticket.type, execution_name(ticket), payload)
+    for _attempt in range(8):
+        fresh = deps.tickets.get(ticket.tenant, ticket.id)
+        if fresh.execution_arn == arn or fresh.retries != ticket.retries:
+            return fresh  # recorded by the park task, or a later retry took over
+        started = fresh.model_copy(update={"execution_arn": arn, "workflow_version": version})
+        try:
+            deps.tickets.save(started, expected_version=fresh.version)
+        except Conflict:
+            continue  # the workflow moved it meanwhile; read again
+        return started
+    return deps.tickets.get(ticket.tenant, ticket.id)
 
 
 def _visit(cfg: TenantConfig, ticket: Ticket, node: str) -> Ticket:
@@ -227,17 +260,31 @@ def _fail_loop(deps: Deps, ticket: Ticket, node: str) -> None:
 
 
 def park(
-    deps: Deps, cfg: TenantConfig, ticket_id: str, node_name: str, token: str, routing: str | None = None
+    deps: Deps,
+    cfg: TenantConfig,
+    ticket_id: str,
+    node_name: str,
+    token: str,
+    routing: str | None = None,
+    *,
+    success: list[str] | None = None,
+    execution: str | None = None,
+    workflow_version: str | None = None,
 ) -> dict[str, Any]:
     """A human node was reached: store its task token on the ticket so an action can resume it.
 
-    ``routing`` is the Task payload's (``"catch"`` from ASL with Catch routing, None from older
-    versions); it is stored with the token and decides how the action resumes the task.
+    ``routing`` and ``success`` are the Task payload's (``"catch"`` and the labels taken by
+    succeeding, primary first, as the compiled ASL says; None from older versions); they are stored
+    with the token and decide how an action resumes the task and which one needs the full form.
+    ``execution`` (``$$.Execution.Id``) and ``workflow_version`` are recorded when the ticket has none
+    yet (the start that recorded them lost a race with this task).
     """
-    for _attempt in range(5):
+    for _attempt in range(8):
         ticket = deps.tickets.get(cfg.tenant.id, ticket_id)
         if ticket.status != "open":
             return {"parked": False, "status": ticket.status}
+        if execution and ticket.execution_arn and execution != ticket.execution_arn:
+            return {"parked": False, "status": "superseded"}  # an older execution of a retried ticket
         visited = _visit(cfg, ticket, node_name)
         if visited.visits[node_name] > MAX_NODE_VISITS:
             _fail_loop(deps, ticket, node_name)
@@ -248,7 +295,10 @@ def park(
                 "token": token,
                 "token_node": node_name,
                 "routing": routing,
+                "route_success": success,
                 "assignee": assignee_for(node, ticket),
+                "execution_arn": ticket.execution_arn or execution,
+                "workflow_version": ticket.workflow_version or workflow_version,
                 "updated_at": now(),
                 "version": ticket.version + 1,
             }
@@ -289,9 +339,21 @@ def act(
         raise Conflict(f"stale version {version}: the ticket is at version {ticket.version}; read it again")
     node = cfg.ticket_types[ticket.type].nodes[ticket.node]
     if node.kind != "human":
-        raise Conflict(f"node '{ticket.node}' is handled by the system ({node.kind}); no action can be taken")
+        raise NotReady(
+            f"node '{ticket.node}' is worked by the system ({node.kind}); retry when the ticket reaches "
+            "a person's node"
+        )
+    if not ticket.parked or ticket.token is None:
+        # Not parked yet: the assignee rule of the node says who will act; anyone else never may.
+        expected = assignee_for(node, ticket)
+        if expected is not None and not may_act(caller, expected, cfg):
+            raise Forbidden(
+                f"node '{ticket.node}' will be assigned to {expected.kind} {expected.id}; "
+                f"you ({caller.sub}) may not act on it"
+            )
+        raise NotReady(f"node '{ticket.node}' is not ready for actions yet; retry in a moment")
     if not may_act(caller, ticket.assignee, cfg):
-        who = f"{ticket.assignee.kind} {ticket.assignee.id}" if ticket.assignee else "nobody yet"
+        who = f"{ticket.assignee.kind} {ticket.assignee.id}" if ticket.assignee else "nobody"
         raise Forbidden(f"node '{ticket.node}' is assigned to {who}; you ({caller.sub}) may not act on it")
     if action == ACCEPT and takes_offers(node):
         return _accept(deps, caller, ticket, version)
@@ -301,12 +363,11 @@ def act(
             f"'{action}' is not an action of node '{ticket.node}'",
             [{"field": "action", "message": f"must be one of {', '.join(known)}"}],
         )
-    if not ticket.parked or ticket.token is None:
-        raise Conflict(f"node '{ticket.node}' is not ready for actions yet; retry in a moment")
     target = node.actions[action]
-    # The form must be complete for the node's primary (first) action, which takes the work
-    # forward; other ways out (decline, need_parts, rework) check only the values given.
-    primary = action == next(iter(node.actions))
+    # The form must be complete for the node's primary action (its first way out, as the compiled
+    # ASL told the park task), which takes the work forward; other ways out (decline, need_parts,
+    # rework) check only the values given.
+    primary = action == primary_action(node, ticket)
     specs = node.form if primary else [_optional(f) for f in node.form]
     specs = [*specs, *handoff_fields(cfg, ticket.type, target, exclude={f.name for f in node.form})]
     accepted, problems = validate_form(specs, fields, form_context(cfg))
@@ -352,7 +413,7 @@ def act(
     else:
         deps.tickets.save(moved, expected_version=version, event=event, conflict_message=stale)
     try:
-        resume(deps.engine, token, node, ticket.node, action, ticket.routing)
+        resume(deps.engine, token, node, ticket.node, action, ticket.routing, ticket.route_success)
     except TaskTokenGone as exc:
         if chosen is not None and deps.workload is not None:
             deps.workload.release(ticket.tenant, chosen, ticket.id)
@@ -370,6 +431,13 @@ def act(
     if takes_offers(node):
         _cancel_offer(deps, ticket)
     return moved
+
+
+def primary_action(node: Node, ticket: Ticket) -> str:
+    """The parked node's primary action: as stored at park (from the ASL), else the file's first."""
+    if ticket.route_success:
+        return ticket.route_success[0]
+    return next(iter(node.actions))
 
 
 def _stale(version: int, ticket_id: str) -> str:
@@ -592,7 +660,3 @@ def _inherited(cfg: TenantConfig, type_id: str, parent: Ticket) -> dict[str, Any
     """Fields of the parent that the linked ticket type also has."""
     names = {f.name for f in cfg.ticket_types[type_id].fields}
     return {k: v for k, v in parent.fields.items() if k in names}
-
-
-def outgoing_labels(node: Node) -> list[str]:
-    return list(outgoing(node))

@@ -6,6 +6,7 @@ its request validation or the API schemas, so their cold start stays small.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -27,7 +28,15 @@ def park(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.append_keys(ticket_id=event["ticket_id"], node=event["node"])
     try:
         return service.park(
-            deps(), cfg, event["ticket_id"], event["node"], event["token"], routing=event.get("routing")
+            deps(),
+            cfg,
+            event["ticket_id"],
+            event["node"],
+            event["token"],
+            routing=event.get("routing"),
+            success=event.get("success"),
+            execution=event.get("execution"),
+            workflow_version=event.get("workflow_version"),
         )
     except LoopLimitExceeded as exc:
         emit_metric(catalogue.TICKETS_FAILED, 1, tenant=cfg.tenant.id, node=event["node"])
@@ -48,6 +57,40 @@ def step(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if event.get("kind") == "end":
         closed = deps().tickets.get(cfg.tenant.id, event["ticket_id"])
         emit_metric(catalogue.TICKETS_CLOSED, 1, tenant=cfg.tenant.id, ticket_type=closed.type)
+    return answer
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def execution_status(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Target of the platform's rule on "Step Functions Execution Status Change" (FAILED, TIMED_OUT,
+    ABORTED of ``scrm-*`` state machines): the ticket becomes ``failed``, visibly and retryably."""
+    from functions.ticket.recovery import execution_stopped
+
+    detail = event.get("detail") or {}
+    try:
+        started_with = json.loads(detail.get("input") or "{}")
+    except ValueError:
+        started_with = {}
+    tenant, ticket_id = started_with.get("tenant"), started_with.get("ticket_id")
+    if not isinstance(tenant, str) or not isinstance(ticket_id, str):
+        logger.error("execution status change without a ticket in its input", extra={"detail": detail})
+        return {"handled": False, "why": "no tenant/ticket_id in the execution input"}
+    cfg = tenant_config(tenant)
+    logger.append_keys(ticket_id=ticket_id, execution=detail.get("name"), status=detail.get("status"))
+    answer = execution_stopped(
+        deps(),
+        cfg,
+        ticket_id=ticket_id,
+        execution_name_=str(detail.get("name") or ""),
+        execution_arn=str(detail.get("executionArn") or ""),
+        status=str(detail.get("status") or ""),
+        error=detail.get("error"),
+        cause=detail.get("cause"),
+    )
+    if answer.get("newly_failed"):
+        emit_metric(catalogue.TICKETS_FAILED, 1, tenant=tenant, node=str(answer.get("node")))
+    logger.info("execution stopped", extra={"answer": answer})
     return answer
 
 

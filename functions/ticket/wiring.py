@@ -8,7 +8,7 @@ imported, so a function's cold start loads only the handler it runs.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from functions.ticket import service
 
@@ -44,5 +44,25 @@ def deps() -> service.Deps:
             workload=TechnicianRepository(ticket_repository()),
             sla=sla,
             offers=sla.schedules,  # the same schedule group: dispatch offers' timers live there too
+            notifier=_notifier(),
         )
     return _deps
+
+
+def _notifier() -> Any:
+    """SMS/email to the tenant's dispatchers about a failed ticket: the reminders' channels and
+    sent-markers (email only with a sender address, ``SENDER_EMAIL``)."""
+    import os
+
+    from functions.dispatch.notify import Notifier
+    from functions.reminders.channels import AwsSender
+    from shared.repositories.reminders import ReminderMarkers, marker_key
+    from shared.settings import settings
+
+    sender_email = os.environ.get("SENDER_EMAIL", "").strip()
+    return Notifier(
+        sender=AwsSender(sender_email or "unset@invalid", settings().region),
+        markers=ReminderMarkers(),
+        marker_key=marker_key,
+        email_enabled=bool(sender_email),
+    )

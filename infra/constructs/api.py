@@ -42,6 +42,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/tickets/{id}", "ticket-api"),
     Route("POST", "/tickets/{id}/actions", "ticket-api"),
     Route("POST", "/tickets/{id}/cancel", "ticket-api"),
+    Route("POST", "/tickets/{id}/retry", "ticket-api"),
     Route("GET", "/tickets/{id}/history", "ticket-api"),
     Route("GET", "/technicians", "dispatch-api"),
     Route("PUT", "/technicians/{id}", "dispatch-api"),

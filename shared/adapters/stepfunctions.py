@@ -38,11 +38,14 @@ class StepFunctionsEngine:
     def start(
         self, tenant: str, ticket_type: str, ticket_id: str, payload: dict[str, Any]
     ) -> tuple[str, str]:
+        """``ticket_id`` names the execution (``<id>`` or ``<id>-r<n>``); the input gets the version,
+        which the Tasks pass to the park task (``$.workflow_version``)."""
         version = self._live_version(tenant, ticket_type)
         machine = version.rsplit(":", 1)[0]
+        document = {"resume_at": None, **payload, "workflow_version": version}
         try:
             answer = self._client.start_execution(
-                stateMachineArn=version, name=ticket_id, input=json.dumps(payload)
+                stateMachineArn=version, name=ticket_id, input=json.dumps(document)
             )
         except ClientError as exc:
             # Same name within 90 days: the ticket's workflow already runs (a retried start).

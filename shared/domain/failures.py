@@ -38,6 +38,7 @@ def mark_failed(
                 "status": "failed",
                 "reason": reason,
                 "node": node,
+                "failure": {"at": now().isoformat(), "node": node, "reason": reason},
                 **(updates or {}),
                 "updated_at": now(),
                 "version": ticket.version + 1,
@@ -74,6 +75,7 @@ def fail_past_loop_cap(
         update={
             "status": "failed",
             "reason": reason,
+            "failure": {"at": at.isoformat(), "node": node, "reason": reason},
             **(updates or {}),
             "updated_at": at,
             "version": ticket.version + 1,

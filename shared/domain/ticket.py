@@ -37,6 +37,13 @@ class Ticket(BaseModel):
     token: str | None = None
     token_node: str | None = None
     routing: str | None = None  # the parked Task's "routing" ("catch"); None: an older, Choice-shaped ASL
+    route_success: list[str] | None = None
+    """The parked Task's labels taken by succeeding, primary first (from the compiled ASL's payload);
+    every other action fails the task with its route error. None: parked by an older ASL."""
+    retries: int = 0
+    """How many times a person restarted the failed ticket; names its execution (``<id>-r<n>``)."""
+    failure: dict[str, Any] | None = None
+    """Why and where the ticket failed: ``{"at", "node", "reason", "execution", "status", "error"}``."""
     visits: dict[str, int] = Field(default_factory=dict)
     parent_id: str | None = None
     children: list[str] = Field(default_factory=list)

@@ -199,6 +199,25 @@ class TicketRepository:
             refused(exc)
             raise Conflict(f"ticket {ticket.id} already exists") from exc
 
+    def discard(self, ticket: Ticket) -> None:
+        """Undo a creation whose workflow could not start: the ticket (still at version 1) and its
+        history go, in one transaction. A ticket that moved on meanwhile is kept (``Conflict``)."""
+        events = list(
+            TicketEventItem.query(
+                _ticket_pk(ticket.tenant, ticket.id),
+                TicketEventItem.sk.startswith(EVENT_PREFIX),
+                consistent_read=True,
+            )
+        )
+        try:
+            with TransactWrite(connection=self._connection) as tx:
+                tx.delete(_to_item(ticket), condition=TicketItem.version == 1)
+                for event in events[:99]:
+                    tx.delete(event)
+        except TransactWriteError as exc:
+            refused(exc)
+            raise Conflict(f"ticket {ticket.id} changed meanwhile; it was kept") from exc
+
     def get(self, tenant: str, ticket_id: str) -> Ticket:
         try:
             return _from_item(TicketItem.get(_ticket_pk(tenant, ticket_id), TICKET_SK, consistent_read=True))

@@ -1,7 +1,8 @@
 """How a tenant's configuration travels from the tenant stack to the functions.
 
 The tenant stack writes the validated configuration into SSM Parameter Store as
-``<prefix>/<tenant>/config/000``, ``/001``, ...: compact JSON with sorted keys, gzip
+``<prefix>/<tenant>/config/000``, ``/001``, ...: compact JSON in the order of the tenant's
+file (a node's first action is its primary one, so key order is meaning, never sorted), gzip
 (mtime 0, so the same config always gives the same parameters), base64, cut into
 chunks that fit the standard tier. Functions read every chunk with one
 ``GetParametersByPath`` (cached by powertools) and decode them here.
@@ -28,9 +29,14 @@ def config_path(tenant_id: str, prefix: str = DEFAULT_PREFIX) -> str:
 
 
 def config_to_json(cfg: TenantConfig) -> str:
-    """Canonical JSON of a configuration: compact, keys sorted, non-ASCII kept."""
+    """Canonical JSON of a configuration: compact, non-ASCII kept, keys in the file's order.
+
+    Never sorted: the order of a mapping is part of what the tenant wrote (``actions``: the first
+    is the primary one; ``nodes``, ``ticket_types``: the order shown and compiled). The same file
+    always gives the same JSON, because the models keep insertion order.
+    """
     data = cfg.model_dump(mode="json", by_alias=True, exclude_defaults=True)
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
 
 def encode_config(cfg: TenantConfig, prefix: str = DEFAULT_PREFIX) -> dict[str, str]:

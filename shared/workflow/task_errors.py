@@ -5,7 +5,7 @@ Lambda reports an error by its class name; these classes carry the ``Scrm.*`` na
 
 from __future__ import annotations
 
-from shared.workflow.compiler import LOOP_LIMIT_ERROR
+from shared.workflow.routing import LOOP_LIMIT_ERROR
 
 
 def _named(name: str, doc: str) -> type[Exception]:

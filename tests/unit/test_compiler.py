@@ -13,13 +13,14 @@ from shared.tenant.models import Node, TenantConfig, TicketType
 from shared.workflow.compiler import (
     CATCH_ROUTING,
     LOOP_FAIL_STATE,
+    RESUME_STATE,
     compile_definition,
     compile_ticket_type,
-    is_success_path,
     outgoing,
     route_error,
 )
 from shared.workflow.resume import resume, resumption
+from shared.workflow.routing import primary_label, success_labels
 from tests.fakes import FakeEngine
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
@@ -65,9 +66,13 @@ def test_every_node_costs_one_state_and_only_a_branching_system_node_has_a_choic
                 for name, node in ticket_type.nodes.items()
                 if node.kind != "human" and len(set(outgoing(node).values())) > 1
             ]
-            choices = [n for n, s in states.items() if s["Type"] == "Choice"]
+            choices = [n for n, s in states.items() if s["Type"] == "Choice" and n != RESUME_STATE]
             assert choices == [f"{name}?" for name in branching], type_id
-            assert [n for n in states if n not in choices] == [*ticket_type.nodes, LOOP_FAIL_STATE]
+            assert [n for n in states if n not in choices] == [
+                RESUME_STATE,
+                *ticket_type.nodes,
+                LOOP_FAIL_STATE,
+            ]
             for name, state in states.items():
                 if state["Type"] != "Task":
                     continue
@@ -134,14 +139,45 @@ def test_labels_sharing_a_target_share_one_catch_and_the_primary_target_is_succe
         "b": ["Scrm.Route.redo", "Scrm.Route.undo"],
         "c": ["Scrm.Route.stop"],
     }
-    assert [is_success_path(node, a) for a in ("ok", "also_ok", "redo", "undo", "stop")] == [
-        True,
-        True,
-        False,
-        False,
-        False,
-    ]
-    assert is_success_path(node, "unknown")  # a Choice sent it to its Default
+    assert success_labels(node) == ["ok", "also_ok"]
+    assert primary_label(node) == "ok"
+    # The payload says so, and the park task stores it: the resumer never re-derives it.
+    assert state["Parameters"]["Payload"]["primary"] == "ok"
+    assert state["Parameters"]["Payload"]["success"] == ["ok", "also_ok"]
+    assert resumption(node, "n", "also_ok", CATCH_ROUTING, ["ok", "also_ok"]).error is None
+    assert resumption(node, "n", "undo", CATCH_ROUTING, ["ok", "also_ok"]).error == "Scrm.Route.undo"
+
+
+def test_the_primary_action_is_the_files_first_whatever_it_is_called() -> None:
+    # Given a node whose primary action sorts last alphabetically
+    node = Node.model_validate(
+        {"kind": "human", "assignee": {"role": "agent"}, "actions": {"zhuan": "b", "abandon": "c"}}
+    )
+    ticket_type = TicketType.model_validate(
+        {
+            "name": "t",
+            "start": "n",
+            "nodes": {"n": node.model_dump(exclude_none=True), "b": {"kind": "end"}, "c": {"kind": "end"}},
+        }
+    )
+    state = compile_definition(ticket_type, "t", "t")["States"]["n"]
+    # Then it is the Task's Next, the payload's primary, and taken by succeeding; abandon is a Catch
+    assert state["Next"] == "b"
+    assert state["Parameters"]["Payload"]["primary"] == "zhuan"
+    assert _route_catches(state) == {"c": ["Scrm.Route.abandon"]}
+    assert resumption(node, "n", "zhuan", CATCH_ROUTING, ["zhuan"]).error is None
+    assert resumption(node, "n", "abandon", CATCH_ROUTING, ["zhuan"]).error == "Scrm.Route.abandon"
+
+
+def test_a_retried_execution_enters_at_its_resume_node(configs: list[TenantConfig]) -> None:
+    for cfg in configs:
+        for type_id, ticket_type in cfg.ticket_types.items():
+            definition = compile_definition(ticket_type, cfg.tenant.id, type_id)
+            entry = definition["States"][definition["StartAt"]]
+            assert definition["StartAt"] == RESUME_STATE
+            assert entry["Default"] == ticket_type.start
+            resumable = {c["StringEquals"]: c["Next"] for c in entry["Choices"] if "StringEquals" in c}
+            assert resumable == {n: n for n in ticket_type.nodes if n != ticket_type.start}
 
 
 def test_route_errors_are_never_retried(configs: list[TenantConfig]) -> None:

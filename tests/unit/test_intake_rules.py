@@ -19,7 +19,7 @@ from functions.ticket import service
 from functions.webhooks import intake
 from functions.webhooks.adapters import youzan
 from functions.webhooks.platforms import Delivery, verify
-from shared.errors import ValidationFailed
+from shared.errors import Unavailable, ValidationFailed
 from shared.repositories.deliveries import StoredDelivery, kept_headers
 from shared.tenant import load_tenant_file
 from shared.tenant.models import ChannelRule, TenantConfig
@@ -479,11 +479,13 @@ def test_unexpected_errors_are_raised_so_the_record_is_retried(acme: TenantConfi
         def start(self, *args: Any, **kwargs: Any) -> Any:
             raise TimeoutError("step functions did not answer")
 
-    run = Consumer(acme, deps=service.Deps(tickets=FakeTickets(), engine=BrokenEngine()))
+    tickets = FakeTickets()
+    run = Consumer(acme, deps=service.Deps(tickets=tickets, engine=BrokenEngine()))
     run.receive("shopify-main", "orders/create", shopify_order(), "wh-5")
-    with pytest.raises(TimeoutError):
+    with pytest.raises(Unavailable, match="could not be started"):
         run.process("shopify-main", "wh-5")
     assert run.stored("shopify-main", "wh-5").status == "queued"
+    assert tickets.tickets == {}  # all or nothing: no open ticket without a workflow
 
 
 def test_the_batch_reports_only_the_failed_records(acme: TenantConfig) -> None:

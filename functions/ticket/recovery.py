@@ -1,0 +1,232 @@
+"""No ticket in limbo: a stopped execution fails its ticket visibly, and a person can retry it.
+
+- ``execution_stopped``: the platform's EventBridge rule on Step Functions status changes (FAILED,
+  TIMED_OUT, ABORTED of any ``scrm-*`` state machine) calls this through ``scrm-ticket-failed``.
+  When the execution is the ticket's current one and the ticket is still open (or was failed by a
+  task without the clean-up), the ticket becomes ``failed`` with the cause in its history, its
+  technician's load is released, its timers (SLA reminders, the dispatch offer) are deleted and the
+  tenant's dispatchers are told. Idempotent: EventBridge delivers at least once.
+- ``retry``: a dispatcher or admin starts a failed ticket again where it failed. A new execution
+  (``<id>-r<n>``) enters the workflow's ``Resume?`` Choice with ``resume_at`` = that node, on the
+  live version (so a corrected workflow is used); the ticket's pinned catalog and SLA policy stay.
+  The ticket's data can be corrected before that (fields, technicians, prices of a new catalog).
+
+Pure logic on the ports in ``service.Deps``: no AWS call here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from functions.ticket.service import (
+    SYSTEM,
+    Deps,
+    _cancel_offer,
+    _release,
+    _start,
+    execution_name,
+)
+from shared.clock import now
+from shared.domain.ticket import Ticket, TicketEvent
+from shared.errors import Conflict, Forbidden, Unavailable
+from shared.identity import Caller
+from shared.observability import logger
+from shared.tenant.models import TenantConfig
+
+RETRY_ROLES = ("dispatcher", "admin")
+STOPPED = ("FAILED", "TIMED_OUT", "ABORTED")
+NOTICE_LEVEL = "failed"
+
+
+def failure_reason(status: str, error: str | None, cause: str | None) -> str:
+    """A person's sentence for why the execution stopped (the cause cut to a readable length)."""
+    words = {"FAILED": "failed", "TIMED_OUT": "timed out", "ABORTED": "was stopped"}
+    what = words.get(status, status.lower())
+    detail = ": ".join(part for part in ((error or "").strip(), (cause or "").strip()[:300]) if part)
+    return f"the workflow {what}" + (f" ({detail})" if detail else "")
+
+
+def execution_stopped(
+    deps: Deps,
+    cfg: TenantConfig,
+    *,
+    ticket_id: str,
+    execution_name_: str,
+    execution_arn: str,
+    status: str,
+    error: str | None = None,
+    cause: str | None = None,
+) -> dict[str, Any]:
+    """Fail the ticket whose current execution stopped (see the module doc); what was done."""
+    if status not in STOPPED:
+        return {"handled": False, "why": f"status {status} needs nothing"}
+    ticket = deps.tickets.find(cfg.tenant.id, ticket_id)
+    if ticket is None:
+        return {"handled": False, "why": "no such ticket (its creation was undone)"}
+    if execution_name_ != execution_name(ticket):
+        return {"handled": False, "why": "an earlier execution of a retried ticket"}
+    if ticket.status in ("closed", "cancelled"):
+        return {"handled": False, "why": f"the ticket is {ticket.status}"}
+    if (ticket.failure or {}).get("handled"):
+        return {"handled": False, "why": "already handled"}
+    newly = ticket.status == "open"  # else a task marked it failed itself (and counted it)
+    reason = failure_reason(status, error, cause)
+    failed = _mark(deps, ticket, reason, execution_arn, status, error)
+    if failed is None:
+        return {"handled": False, "why": "the ticket changed meanwhile and is no longer open"}
+    deps.sla.stop(cfg, ticket, ticket.node)
+    _release(deps, ticket)
+    _cancel_offer(deps, ticket)
+    notified = _notify(deps, cfg, failed)
+    return {
+        "handled": True,
+        "newly_failed": newly,
+        "node": failed.node,
+        "reason": failed.reason,
+        "notified": notified,
+    }
+
+
+def _mark(
+    deps: Deps, ticket: Ticket, reason: str, execution_arn: str, status: str, error: str | None
+) -> Ticket | None:
+    """Save the ticket failed (or complete a task's own failure mark) with ``failure.handled``."""
+    for _attempt in range(8):
+        if ticket.status not in ("open", "failed"):
+            return None
+        at = now()
+        previous = ticket.failure or {}
+        failure = {
+            "at": previous.get("at") or at.isoformat(),
+            "node": previous.get("node") or ticket.node,
+            "reason": ticket.reason if ticket.status == "failed" and ticket.reason else reason,
+            "execution": execution_arn,
+            "status": status,
+            "error": error,
+            "handled": True,
+        }
+        failed = ticket.model_copy(
+            update={
+                "status": "failed",
+                "reason": failure["reason"],
+                "node": failure["node"],
+                "failure": failure,
+                "token": None,
+                "token_node": None,
+                "updated_at": at,
+                "version": ticket.version + 1,
+            }
+        )
+        event = TicketEvent(
+            at=at,
+            actor=SYSTEM,
+            kind="failed",
+            node=failed.node,
+            changes={"reason": failure["reason"], "status": status, "error": error},
+            version=failed.version,
+        )
+        try:
+            deps.tickets.save(failed, expected_version=ticket.version, event=event)
+        except Conflict:
+            ticket = deps.tickets.get(ticket.tenant, ticket.id)
+            continue
+        return failed
+    return None
+
+
+def _notify(deps: Deps, cfg: TenantConfig, ticket: Ticket) -> dict[str, Any] | None:
+    if deps.notifier is None:
+        return None
+    from functions.dispatch.notify import notify_dispatchers
+
+    type_name = cfg.ticket_types[ticket.type].name if ticket.type in cfg.ticket_types else ticket.type
+    subject = (
+        f"[{cfg.tenant.name}] 工单 {ticket.id} 处理失败，请修正后重试 / "
+        f"Ticket {ticket.id} failed: fix it and retry"
+    )
+    body = "\n".join(
+        [
+            f"工单 {ticket.id}（{type_name}）在节点「{ticket.node}」失败：{ticket.reason}",
+            f"Ticket {ticket.id} ({type_name}) failed at node '{ticket.node}': {ticket.reason}. "
+            f"Retry it with POST /tickets/{ticket.id}/retry once the cause is fixed.",
+            f"[FAILED {ticket.id} {NOTICE_LEVEL}]",
+        ]
+    )
+    try:
+        sent = notify_dispatchers(
+            deps.notifier, cfg, ticket, ticket.node, ticket.retries, NOTICE_LEVEL, subject, body
+        )
+    except Exception as exc:  # the failure is recorded; a notice must not undo that
+        logger.warning("failure notice not sent", extra={"error": type(exc).__name__})
+        return None
+    return sent.answer()
+
+
+def retry(deps: Deps, cfg: TenantConfig, caller: Caller, ticket_id: str) -> Ticket:
+    """Start a failed ticket again at the node where it failed (see the module doc)."""
+    if not caller.has_any(*RETRY_ROLES):
+        raise Forbidden("retrying a failed ticket needs one of the roles dispatcher or admin")
+    ticket = deps.tickets.get(cfg.tenant.id, ticket_id)
+    if ticket.status != "failed":
+        raise Conflict(f"ticket {ticket_id} is {ticket.status}; only failed tickets can be retried")
+    nodes = cfg.ticket_types[ticket.type].nodes
+    node = str((ticket.failure or {}).get("node") or ticket.node)
+    if node not in nodes:
+        node = cfg.ticket_types[ticket.type].start  # the node was removed from the workflow since
+    at = now()
+    reopened = ticket.model_copy(
+        update={
+            "status": "open",
+            "reason": None,
+            "node": node,
+            "assignee": None,
+            "token": None,
+            "token_node": None,
+            "route_success": None,
+            "visits": {},
+            "execution_arn": None,
+            "workflow_version": None,
+            "retries": ticket.retries + 1,
+            "failure": None,
+            "closed_at": None,
+            "updated_at": at,
+            "version": ticket.version + 1,
+        }
+    )
+    event = TicketEvent(
+        at=at,
+        actor=caller.sub,
+        kind="retried",
+        node=node,
+        action="retry",
+        changes={"from_node": node, "execution": execution_name(reopened), "failure": ticket.failure},
+        version=reopened.version,
+    )
+    stale = f"ticket {ticket_id} changed meanwhile (someone else retried it?); read it again"
+    deps.tickets.save(reopened, expected_version=ticket.version, event=event, conflict_message=stale)
+    try:
+        return _start(deps, reopened, resume_at=node)
+    except Exception as exc:
+        _put_back(deps, ticket, reopened, exc)
+        raise Unavailable(
+            f"the workflow of ticket {ticket_id} could not be started ({type(exc).__name__}); "
+            "it is still failed: retry again shortly"
+        ) from exc
+
+
+def _put_back(deps: Deps, failed: Ticket, reopened: Ticket, exc: Exception) -> None:
+    restored = failed.model_copy(
+        update={"retries": reopened.retries, "version": reopened.version + 1, "updated_at": now()}
+    )
+    event = TicketEvent(
+        at=now(),
+        actor=SYSTEM,
+        kind="retry_failed",
+        node=failed.node,
+        changes={"reason": f"the workflow could not be started ({type(exc).__name__})"},
+        version=restored.version,
+    )
+    try:
+        deps.tickets.save(restored, expected_version=reopened.version, event=event)
+    except Conflict:
+        logger.warning("retry not put back: the ticket changed meanwhile", extra={"ticket_id": failed.id})
