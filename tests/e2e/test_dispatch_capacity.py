@@ -1,101 +1,31 @@
 """Dispatch never overloads anyone: 10 tickets against 3 technicians whose capacities total 6.
 
-Runs on its own twin (tenant ``tests/fixtures/tenants/dispatch-lab.yaml``), started in a child
-process (``scrm local``), not in this one: a second ``LocalTwin`` in the test process would
-start a second moto mock (which resets every backend, the session twin's tables included) and
-drop the warm handler modules the session twin's functions use. A child process shares nothing
-with the session twin, so the modules that run after this one are unaffected.
+Runs on its own twin (tenant ``tests/fixtures/tenants/dispatch-lab.yaml``) in a child process
+(``tests/child_twin.py``).
 """
 
 from __future__ import annotations
 
-import os
-import queue
-import signal
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from infra.twin.client import TwinClient
+from tests.child_twin import ROOT, child_twin
 
-ROOT = Path(__file__).resolve().parents[2]
 LAB = ROOT / "tests" / "fixtures" / "tenants" / "dispatch-lab.yaml"
 TENANT = "dispatch-lab"
 CAPACITY = {"t-a": 3, "t-b": 2, "t-c": 1}
 DISPATCHER_PHONE = "+8613800009001"
-START_TIMEOUT = 180.0
 
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[TwinClient]:
     """A twin of the dispatch-lab tenant in a child process, on a free port, manual clock."""
-    command = [
-        sys.executable,
-        "-m",
-        "infra.cli",
-        "local",
-        str(LAB),
-        "--port",
-        "0",
-        "--clock",
-        "manual",
-        "--start",
-        "2026-11-23T09:00:00+08:00",
-    ]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    child = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    output: list[str] = []
-
-    def pump() -> None:
-        assert child.stdout is not None
-        for line in child.stdout:
-            output.append(line)
-            lines.put(line)
-
-    threading.Thread(target=pump, name="dispatch-lab-output", daemon=True).start()
-    url = None
-    deadline = time.monotonic() + START_TIMEOUT
-    while url is None and time.monotonic() < deadline:
-        try:
-            line = lines.get(timeout=1.0)
-        except queue.Empty:
-            if child.poll() is not None:
-                break
-            continue
-        if line.startswith("listening on "):
-            url = line.removeprefix("listening on ").strip()
-    if url is None:
-        _stop(child)
-        pytest.fail("the dispatch-lab twin did not start:\n" + "".join(output[-40:]))
-    try:
-        yield TwinClient(url)
-    finally:
-        _stop(child)
-
-
-def _stop(child: subprocess.Popen[str]) -> None:
-    if child.poll() is None:
-        child.send_signal(signal.SIGTERM)
-        try:
-            child.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait(timeout=15)
+    with child_twin([LAB], name="dispatch-lab") as client:
+        yield client
 
 
 def loads(dispatcher: TwinClient) -> dict[str, int]:
