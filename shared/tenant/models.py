@@ -748,6 +748,8 @@ class FieldDef(_Model):
     min: Number | None = None
     """Smallest value (`number`, `money`) or count (`photos`, `multiselect`, lists) or length (`text`)."""
     max: Number | None = None
+    max_quantity: Number | None = None
+    """`service_items` / `parts`: the largest quantity of one line (default 10000)."""
     default: JsonValue = None
     label: str | None = None
 
