@@ -12,7 +12,7 @@ from functions.dispatch.schemas import TechnicianOut, TechnicianPage, Technician
 from functions.dispatch.wiring import deps
 from shared.clock import now
 from shared.errors import Forbidden
-from shared.http import current_caller, install_error_handlers
+from shared.http import current_caller, install_error_handlers, resolve
 from shared.identity import Caller
 from shared.observability import logger, metrics, tracer
 from shared.tenant.store import tenant_config
@@ -53,4 +53,4 @@ def update_technician(technician_id: str, body: TechnicianUpdate) -> TechnicianO
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def api(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return resolve(app, event, context)

@@ -19,7 +19,7 @@ from functions.settlement.schemas import (
     revenue_out,
 )
 from functions.settlement.wiring import deps
-from shared.http import current_caller, install_error_handlers
+from shared.http import current_caller, install_error_handlers, resolve
 from shared.observability import logger, metrics, tracer
 from shared.tenant.store import tenant_config
 
@@ -66,4 +66,4 @@ def revenue(
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def api(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return resolve(app, event, context)

@@ -24,7 +24,7 @@ from functions.ticket.wiring import deps, ticket_repository
 from shared import metrics as catalogue
 from shared.cursors import decode_cursor, encode_cursor
 from shared.errors import Forbidden
-from shared.http import current_caller, install_error_handlers
+from shared.http import current_caller, install_error_handlers, resolve
 from shared.observability import emit_metric, logger, metrics, tracer
 from shared.tenant.store import tenant_config
 
@@ -78,7 +78,8 @@ def list_tickets(
     next: Annotated[str | None, Query(description="the cursor of the previous page")] = None,
 ) -> TicketPage:
     caller = current_caller(app)
-    tenant_config(caller.tenant)
+    cfg = tenant_config(caller.tenant)
+    service.check_filters(cfg, type, node)
     assignee = service.list_scope(caller, assignee)
     tickets, more = ticket_repository().page(
         caller.tenant,
@@ -119,7 +120,7 @@ def openapi() -> dict[str, Any]:
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def api(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    answer = app.resolve(event, context)
+    answer = resolve(app, event, context)
     if event.get("routeKey") == "POST /tickets" and answer.get("statusCode") == 200:
         answer["statusCode"] = 201
     return answer

@@ -141,6 +141,26 @@ def visible_ticket(deps: Deps, caller: Caller, ticket_id: str) -> Ticket:
     raise NotFound(f"ticket '{ticket_id}' does not exist")
 
 
+def check_filters(cfg: TenantConfig, type_id: str | None, node: str | None) -> None:
+    """A filter on a type or node the tenant does not have is a mistake, not an empty page (422)."""
+    if type_id is not None:
+        ticket_type_of(cfg, type_id)
+    if node is None:
+        return
+    types = [cfg.ticket_types[type_id]] if type_id is not None else list(cfg.ticket_types.values())
+    if not any(node in t.nodes for t in types):
+        known = list(dict.fromkeys(n for t in types for n in t.nodes))
+        raise ValidationFailed(
+            f"unknown node '{node[:64]}'",
+            [
+                {
+                    "field": "node",
+                    "message": f"no ticket type has node '{node[:64]}'; known: {', '.join(known)}",
+                }
+            ],
+        )
+
+
 def list_scope(caller: Caller, assignee: str | None) -> str | None:
     """Staff list any assignee's tickets; a technician (or anyone else) only their own."""
     if caller.has_any(*STAFF_ROLES):

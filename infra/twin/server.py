@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from infra.twin.auth import TokenError
 from infra.twin.deploy import ACCOUNT, Route
@@ -148,6 +148,30 @@ def make_handler(twin: LocalTwin) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             twin.log_request(format % args)
 
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+            """The HTTP layer's own refusals (414 URI too long, 431 headers, 400 bad request line) in
+            the API's JSON error shape, not http.server's HTML page."""
+            codes = {414: "uri_too_long", 431: "headers_too_large", 413: "payload_too_large"}
+            text = {414: "the request line (path and query string) is too long; the limit is 64 KiB"}
+            body = json.dumps(
+                {
+                    "error": codes.get(code, "bad_request" if code < 500 else "internal"),
+                    "message": text.get(code, message or explain or f"HTTP {code}"),
+                    "details": [],
+                }
+            ).encode()
+            self.close_connection = True
+            try:
+                self.send_response(code)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.send_header("connection", "close")
+                self.end_headers()
+                if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+                    self.wfile.write(body)
+            except OSError:
+                pass
+
         def _serve(self) -> None:
             split = urlsplit(self.path)
             method = self.command
@@ -174,6 +198,7 @@ def make_handler(twin: LocalTwin) -> type[BaseHTTPRequestHandler]:
                 self._send(*_error(404, "not_found", f"no route {method} {split.path}"))
                 return
             route, params = found
+            params = {k: unquote(v) for k, v in params.items()}  # API Gateway decodes path parameters
             METER.count("apigw:request")
             self._api_started = time.perf_counter()  # API Gateway's Latency, 4xx and 5xx (metrics store)
             headers: dict[str, str] = {}
