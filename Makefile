@@ -7,7 +7,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install browser demo test lint format unit integration infra e2e bench synth clean
+.PHONY: help install browser demo test lint format unit integration infra e2e bench synth fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ test: browser lint ## lint, then every test (unit, integration, infra, e2e)
 
 unit: install ## unit tests only
 	$(BIN)/pytest -q tests/unit
+
+fuzz: install ## generated tenants, long profile: 500 examples, 6 tenants, 5 min of walks (x SCRM_FUZZ_SCALE)
+	$(BIN)/pytest -q -m fuzz tests/unit/test_generated_tenants.py tests/e2e/test_generated_walk.py
 
 synth: install ## synthesize the example tenants into cdk.out
 	$(BIN)/scrm synth examples/tenants/*.yaml --out cdk.out

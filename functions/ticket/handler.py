@@ -97,7 +97,7 @@ def list_tickets(
 def cancel(ticket_id: str, body: CancelRequest) -> TicketOut:
     caller = current_caller(app)
     cfg = tenant_config(caller.tenant)
-    return ticket_out(service.cancel(deps(), cfg, caller, ticket_id, body.reason))
+    return ticket_out(service.cancel(deps(), cfg, caller, ticket_id, body.reason, body.version))
 
 
 @app.post("/tickets/<ticket_id>/retry")

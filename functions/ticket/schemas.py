@@ -35,6 +35,9 @@ class CancelRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
     reason: str = Field(min_length=1, max_length=500)
+    version: int | None = Field(
+        default=None, ge=1, description="cancel only if the ticket is still at this version (else 409)"
+    )
 
 
 class TicketOut(BaseModel):

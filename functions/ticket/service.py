@@ -548,14 +548,32 @@ def _undo(deps: Deps, before: Ticket, moved: Ticket, reason: str, *, keep_token:
     raise Conflict(f"the action was not applied: {reason}")
 
 
-def cancel(deps: Deps, cfg: TenantConfig, caller: Caller, ticket_id: str, reason: str) -> Ticket:
-    """Stop the ticket's workflow and mark it cancelled (only while it is open)."""
+def cancel(
+    deps: Deps, cfg: TenantConfig, caller: Caller, ticket_id: str, reason: str, version: int | None = None
+) -> Ticket:
+    """Stop the ticket's workflow and mark it cancelled (only while it is open).
+
+    Cancelling is one of the ways out of the current node: it claims the ticket under the same
+    version check as an action, so when a cancel and an action race exactly one of them wins. With
+    ``version`` the claim is at that version (stale: 409); without it, a change the workflow made
+    meanwhile (parking, dispatch) is read again, but a person's action meanwhile makes it 409.
+    """
     if not caller.has_any(*CREATOR_ROLES):
         raise Forbidden("cancelling tickets needs one of the roles agent, dispatcher, supervisor or admin")
-    for _attempt in range(5):
+    read: int | None = None
+    for _attempt in range(8):
         ticket = deps.tickets.get(cfg.tenant.id, ticket_id)
         if ticket.status != "open":
             raise Conflict(f"ticket {ticket_id} is {ticket.status}; only open tickets can be cancelled")
+        if version is not None and ticket.version != version:
+            raise Conflict(_stale(version, ticket_id))
+        if read is not None:
+            _no_action_since(deps, ticket, read)
+        read = ticket.version
+        if cfg.ticket_types[ticket.type].nodes[ticket.node].kind == "end":
+            raise Conflict(
+                f"ticket {ticket_id} is finishing (it reached '{ticket.node}'); it cannot be cancelled"
+            )
         cancelled = ticket.model_copy(
             update={
                 "status": "cancelled",
@@ -579,7 +597,9 @@ def cancel(deps: Deps, cfg: TenantConfig, caller: Caller, ticket_id: str, reason
         try:
             deps.tickets.save(cancelled, expected_version=ticket.version, event=event)
         except Conflict:
-            continue  # the workflow moved it meanwhile; read again
+            if version is not None:
+                raise Conflict(_stale(version, ticket_id)) from None
+            continue  # something moved it meanwhile; read again (a person's action: 409 above)
         if ticket.execution_arn:
             deps.engine.stop(ticket.execution_arn, f"cancelled by {caller.sub}: {reason}")
         deps.sla.stop(cfg, ticket, ticket.node)
@@ -589,9 +609,22 @@ def cancel(deps: Deps, cfg: TenantConfig, caller: Caller, ticket_id: str, reason
     raise Conflict(f"ticket {ticket_id} kept changing; try again")
 
 
+def _no_action_since(deps: Deps, ticket: Ticket, read: int) -> None:
+    """``Conflict`` when a person acted on the ticket after version ``read`` (the cancel lost)."""
+    for event in deps.tickets.history(ticket.tenant, ticket.id):
+        if event.version > read and event.kind == "action" and event.actor != SYSTEM:
+            raise Conflict(
+                f"{event.actor} took '{event.action}' on ticket {ticket.id} meanwhile; "
+                "read it again and cancel it if that is still wanted"
+            )
+
+
 def step(deps: Deps, cfg: TenantConfig, ticket_id: str, node_name: str) -> dict[str, Any]:
     """System nodes handled by the ticket service: ``end`` and ``create_ticket``."""
     ticket = deps.tickets.get(cfg.tenant.id, ticket_id)
+    if ticket.status != "open":
+        # Cancelled (or failed) while the workflow was on its way here: nothing more to do.
+        return {"outcome": "done"}
     node = cfg.ticket_types[ticket.type].nodes[node_name]
     visited = _visit(cfg, ticket, node_name)
     if visited.visits[node_name] > MAX_NODE_VISITS:

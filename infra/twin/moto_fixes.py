@@ -13,6 +13,11 @@
   included), and the tables' stream records as they were. moto's own checks, cancellation
   reasons and order are untouched: its transact_write_items still runs; only its table copy
   is skipped (and its restore of that copy is then a no-op).
+- Step Functions, a Catch whose ``Next`` is the state that failed (a human node's action that
+  loops back to the same node): moto's ``State._set_next`` takes "next state == this state" to
+  mean "not overridden" and follows the state's ``Next`` instead, so the loop goes to the
+  primary target. AWS enters the state again. The twin remembers that a catcher chose the next
+  state and keeps that choice (``catch_to_self``).
 
 The same wrapper meters request units (see meter.py). ``install()`` applies every fix.
 """
@@ -72,6 +77,42 @@ def install() -> None:
     """Every fix the twin needs (idempotent)."""
     serialize_dynamodb()
     roll_back_transaction_items()
+    catch_to_self()
+
+
+_CAUGHT_NEXT = "_scrm_caught_next"
+
+
+def catch_to_self() -> None:
+    """A Catch that leads back to the failing state re-enters it, as in AWS (see the module doc)."""
+    from moto.stepfunctions.parser.asl.component.common.catch import catcher_decl
+    from moto.stepfunctions.parser.asl.component.state import state as state_module
+
+    catcher = catcher_decl.CatcherDecl
+    state = state_module.CommonStateField
+    if getattr(state._set_next, "_scrm_fixed", False):
+        return
+    original_catch = catcher._eval_body
+    original_next = state._set_next
+
+    @functools.wraps(original_catch)
+    def eval_catch(self: Any, env: Any) -> None:
+        original_catch(self, env)
+        if env.stack and type(env.stack[-1]).__name__ == "CatcherOutcomeCaught":
+            setattr(env, _CAUGHT_NEXT, self.next_decl.name)
+
+    @functools.wraps(original_next)
+    def set_next(self: Any, env: Any) -> None:
+        chosen = getattr(env, _CAUGHT_NEXT, None)
+        if chosen is not None:
+            setattr(env, _CAUGHT_NEXT, None)
+            env.next_state_name = chosen
+            return
+        original_next(self, env)
+
+    set_next._scrm_fixed = True  # type: ignore[attr-defined]
+    catcher._eval_body = eval_catch  # type: ignore[method-assign]
+    state._set_next = set_next  # type: ignore[method-assign]
 
 
 class _Copy:

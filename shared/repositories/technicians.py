@@ -312,10 +312,22 @@ class TechnicianRepository:
         try:
             self.assign(record, ticket, expected_version=expected_version, event=event)
         except TechnicianBusy:
+            if self._holds(ticket.tenant, technician_id, ticket.id):
+                # Chosen again while still holding it (a technician's node sent it straight to manual
+                # dispatch): their load already counts it; only the ticket changes.
+                self._tickets.save(ticket, expected_version=expected_version, event=event)
+                return
             raise TechnicianBusy(
                 f"technician {technician_id} cannot take more tickets now "
                 f"(status {record.status}, load {record.load} of {record.capacity})"
             ) from None
+
+    def _holds(self, tenant: str, technician_id: str, ticket_id: str) -> bool:
+        try:
+            LoadMarkerItem.get(_tech_pk(tenant, technician_id), LOAD_PREFIX + ticket_id, consistent_read=True)
+        except LoadMarkerItem.DoesNotExist:
+            return False
+        return True
 
     def release(self, tenant: str, technician_id: str, ticket_id: str) -> None:
         """The ticket left the technician: delete its marker and lower the load, once."""

@@ -66,7 +66,8 @@ __all__ = [
     "state_machine_name",
 ]
 
-LOOP_FAIL_STATE = "LoopLimitExceeded"
+LOOP_FAIL_STATE = "Loop limit exceeded"
+"""Not a valid node name (it has spaces), so no node can take its place."""
 
 # Placeholder in the ASL -> fixed platform function name (see docs/design.md).
 SUBSTITUTIONS: dict[str, str] = {

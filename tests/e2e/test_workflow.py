@@ -11,7 +11,7 @@ import boto3
 
 from infra.twin.client import TwinClient
 from infra.twin.twin import LocalTwin
-from shared.workflow.compiler import SUBSTITUTIONS
+from shared.workflow.compiler import LOOP_FAIL_STATE, SUBSTITUTIONS
 from tests.factories import FIXTURES
 
 CONSULT = {"customer_name": "陈女士", "customer_phone": "+8613900000000", "question": "适合20平米吗?"}
@@ -182,4 +182,4 @@ def test_past_the_loop_cap_the_ticket_fails_loudly(monkeypatch: Any, anonymous: 
         status = sfn.describe_execution(executionArn=arn)["status"]
         time.sleep(0.05)
     assert status == "FAILED"
-    assert "LoopLimitExceeded" in _states_entered(arn)
+    assert LOOP_FAIL_STATE in _states_entered(arn)

@@ -147,6 +147,28 @@ def test_release_is_idempotent_and_frees_room() -> None:
     assert repo.get("acme-home", "t-one").load == 1
 
 
+@pytest.mark.usefixtures("aws")
+def test_taking_a_ticket_the_technician_already_holds_counts_it_once() -> None:
+    # Given t-one at capacity 1, holding TK-1 (a technician's node sent it straight to manual dispatch)
+    tickets = TicketRepository()
+    repo = TechnicianRepository(tickets)
+    repo.ensure_seeded("acme-home", [a_technician("t-one", capacity=1)])
+    ticket = stored(tickets, install_ticket("TK-1"))
+    moved, event = dispatched(ticket, "t-one")
+    repo.assign(repo.get("acme-home", "t-one"), moved, expected_version=1, event=event)
+    # When a dispatcher chooses t-one again
+    again = moved.model_copy(update={"version": 3, "node": "on_site"})
+    chosen = TicketEvent(at=MONDAY_10_BEIJING, actor="u-zhao", kind="action", version=3)
+    repo.take("t-one", again, expected_version=2, event=chosen)
+    # Then the ticket moves and the load still counts it once
+    assert tickets.get("acme-home", "TK-1").node == "on_site"
+    assert repo.get("acme-home", "t-one").load == 1
+    # And another ticket is still refused: t-one is at capacity
+    other, other_event = dispatched(stored(tickets, install_ticket("TK-2")), "t-one")
+    with pytest.raises(service.TechnicianBusy):
+        repo.take("t-one", other, expected_version=1, event=other_event)
+
+
 # --------------------------------------------------------------------------- the dispatch task
 
 

@@ -204,3 +204,38 @@ def test_a_cancelled_tickets_aborted_execution_is_not_a_failure(
         deps, acme, ticket_id=ticket_id, execution_name_=ticket_id, execution_arn="a", status="ABORTED"
     )
     assert not answer["handled"] and deps.tickets.get("acme-home", ticket_id).status == "cancelled"
+
+
+def test_cancel_and_actions_racing_exactly_one_wins(deps: service.Deps, acme: TenantConfig) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    ticket_id = _consult(deps, acme)
+    service.park(deps, acme, ticket_id, "answer", "tok", CATCH_ROUTING, success=["answered"])
+    version = deps.tickets.get("acme-home", ticket_id).version
+
+    def attempt(n: int) -> str:
+        try:
+            if n % 2:
+                service.cancel(deps, acme, AGENT, ticket_id, "race", version)
+            else:
+                service.act(deps, acme, AGENT, ticket_id, "answered", {"answer": "a"}, version)
+        except Conflict:
+            return "409"
+        return "200"
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(attempt, range(30)))
+    assert results.count("200") == 1, results
+
+
+def test_a_ticket_that_reached_its_end_node_cannot_be_cancelled(
+    deps: service.Deps, acme: TenantConfig
+) -> None:
+    ticket_id = _consult(deps, acme)
+    service.park(deps, acme, ticket_id, "answer", "tok", CATCH_ROUTING, success=["answered"])
+    version = deps.tickets.get("acme-home", ticket_id).version
+    service.act(deps, acme, AGENT, ticket_id, "answered", {"answer": "a"}, version)  # now at "done"
+    with pytest.raises(Conflict, match="finishing"):
+        service.cancel(deps, acme, AGENT, ticket_id, "too late")
+    assert service.step(deps, acme, ticket_id, "done") == {"outcome": "done"}
+    assert deps.tickets.get("acme-home", ticket_id).status == "closed"
