@@ -164,8 +164,10 @@ class TenantCredentials:
         return _Issued(credentials, time.time() + max(0.0, lifetime - REFRESH_MARGIN))
 
 
-_broker: tuple[Settings, TenantCredentials] | None = None
+_brokers: dict[int, tuple[Settings, TenantCredentials]] = {}
+"""The credential cache of each settings object (by identity): one per function in the twin."""
 _broker_lock = threading.Lock()
+_MAX_BROKERS = 64
 
 
 def _sts_client() -> Any:
@@ -175,22 +177,27 @@ def _sts_client() -> Any:
 
 
 def credentials() -> TenantCredentials | None:
-    """The process's credential cache, or None when tenant roles are not configured.
+    """The function's credential cache, or None when tenant roles are not configured.
 
     It belongs to the settings it was made for: new settings (``settings.cache_clear()``, as tests
-    do with each new embedded AWS) start with no credentials.
+    do with each new embedded AWS) start with no credentials. In AWS a process runs one function and
+    has one; the local twin runs every function in one process, each with its own settings
+    (``shared.settings.function_environment``), so each function has its own cache, assuming the
+    role of its own ``TENANT_DATA_ACCESS`` in a session named after it.
     """
-    global _broker
     cfg = settings()
     if not cfg.tenant_role_arn:
         return None
-    made = _broker
+    made = _brokers.get(id(cfg))
     if made is None or made[0] is not cfg:
         with _broker_lock:
-            if _broker is None or _broker[0] is not cfg:
+            made = _brokers.get(id(cfg))
+            if made is None or made[0] is not cfg:
+                if len(_brokers) >= _MAX_BROKERS:
+                    _brokers.clear()  # settings of earlier embedded AWS instances (tests)
                 template = cfg.tenant_role_arn.replace("{access}", cfg.tenant_data_access)
-                _broker = (cfg, TenantCredentials(template, cfg.aws_lambda_function_name, _sts_client))
-            made = _broker
+                made = (cfg, TenantCredentials(template, cfg.aws_lambda_function_name, _sts_client))
+                _brokers[id(cfg)] = made
     return made[1]
 
 

@@ -6,9 +6,7 @@ stays small.
 
 from __future__ import annotations
 
-import os
 import time
-from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -47,7 +45,7 @@ def _notifier() -> Notifier:
     from functions.reminders.channels import AwsSender
     from shared.repositories.reminders import ReminderMarkers, marker_key
 
-    sender_email = os.environ.get("SENDER_EMAIL", "").strip()
+    sender_email = (settings().sender_email or "").strip()
     return Notifier(
         sender=AwsSender(sender_email or "unset@invalid", settings().region),
         markers=ReminderMarkers(),
@@ -57,7 +55,7 @@ def _notifier() -> Notifier:
 
 
 class DispatchSettings(BaseModel):
-    """Environment of the dispatch functions beyond ``shared.settings``.
+    """What the dispatch task derives from its environment (read through ``shared.settings``).
 
     Offers expire (``dispatch.offer_timeout``) whenever the function has a scheduler: ``SCHEDULER_GROUP``
     and ``SCHEDULER_ROLE_ARN`` (a role EventBridge Scheduler assumes to invoke this function), as the
@@ -67,10 +65,15 @@ class DispatchSettings(BaseModel):
     offer_timeouts: bool = True
 
 
-@lru_cache(maxsize=1)
 def dispatch_settings() -> DispatchSettings:
-    flag = os.environ.get("DISPATCH_OFFER_TIMEOUTS", "true").strip().lower()
-    has_scheduler = bool(os.environ.get("SCHEDULER_GROUP") and os.environ.get("SCHEDULER_ROLE_ARN"))
+    cfg = settings()
+    flag = cfg.dispatch_offer_timeouts.strip().lower()
+    # set in the function's environment: the group's default name does not make a scheduler
+    configured = cfg.model_fields_set
+    has_scheduler = bool(
+        ("scheduler_group" in configured and cfg.scheduler_group)
+        and ("scheduler_role_arn" in configured and cfg.scheduler_role_arn)
+    )
     return DispatchSettings(offer_timeouts=has_scheduler and flag not in ("0", "false", "no", "off"))
 
 

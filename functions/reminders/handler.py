@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -17,9 +16,14 @@ from shared.tenant.store import tenant_config
 
 
 class ReminderSettings(BaseModel):
-    """What only this function reads from its environment."""
+    """What only this function reads from its environment (through ``shared.settings``)."""
 
     sender_email: str = "no-reply@scrm.example"
+
+    @classmethod
+    def from_settings(cls) -> ReminderSettings:
+        found = settings().sender_email
+        return cls() if found is None else cls(sender_email=found)
 
 
 _deps: FireDeps | None = None
@@ -33,9 +37,7 @@ def deps() -> FireDeps:
         from shared.repositories.reminders import ReminderMarkers, marker_key
         from shared.repositories.tickets import TicketRepository
 
-        env = ReminderSettings(
-            **{k: os.environ[k.upper()] for k in ("sender_email",) if k.upper() in os.environ}
-        )
+        env = ReminderSettings.from_settings()
         _deps = FireDeps(
             tickets=TicketRepository(),
             markers=ReminderMarkers(),

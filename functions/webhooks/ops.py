@@ -5,14 +5,13 @@
 - `POST /deliveries/{channel}/{delivery_id}/replay`: 202, queued again (failed/unmatched/queued only).
 - `POST /deliveries/redrive`: the tenant's messages moved from the intake DLQ to the intake queue.
 
-Environment: `INTAKE_QUEUE_URL`, `INTAKE_DLQ_URL` (read through `OpsSettings`). Its role may
+Environment: `INTAKE_QUEUE_URL`, `INTAKE_DLQ_URL` (`shared.settings`, through `OpsSettings`). Its role may
 read the table, send to the intake queue and receive/delete on the DLQ, nothing else.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import unquote
 
@@ -46,10 +45,8 @@ class OpsSettings(BaseModel):
 
     @classmethod
     def from_env(cls) -> OpsSettings:
-        env = os.environ
-        return cls(
-            intake_queue_url=env.get("INTAKE_QUEUE_URL", ""), intake_dlq_url=env.get("INTAKE_DLQ_URL", "")
-        )
+        cfg = settings()
+        return cls(intake_queue_url=cfg.intake_queue_url, intake_dlq_url=cfg.intake_dlq_url)
 
 
 def _sqs() -> Any:

@@ -3,6 +3,10 @@
 moto would need Docker to invoke a function; the twin answers ``lambda:Invoke`` itself
 through a botocore ``before-call`` hook on the default boto3 session (which Step Functions
 in moto uses), importing the handler named by the function's configuration.
+
+One container per function: a function handles one event at a time, as a Lambda container does
+(:class:`Container`), and each invocation sees its own function's environment through
+``shared.settings`` (:func:`shared.settings.function_environment`), not a merge of all of them.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +33,11 @@ from botocore.response import StreamingBody
 
 from infra.twin.deploy import ACCOUNT, REGION
 from infra.twin.meter import METER, aws_cpu_ms, enter_aws, leave_aws
+from shared.settings import function_environment
+
+SLOW_WAIT_SECONDS = 30.0
+"""An invocation that waits this long for its function's container is logged (a deadlock would
+show here first: an invocation that waits, through another thread, for its own function)."""
 
 
 @dataclass
@@ -63,12 +73,83 @@ class FunctionFailed(Exception):
         self.message = message
 
 
+class Container:
+    """The one warm container of a function: it handles one event at a time.
+
+    In AWS a container never runs two events at once, and a function's module state (the
+    powertools resolver's ``app.current_event``, logger keys, anything a handler keeps between
+    calls) belongs to the one event it is handling. The twin imports each handler module once, so
+    without this two threads invoking the same function would share that state and read each
+    other's request. The trade-off: two invocations of the same function are serialized in the
+    twin (AWS would start a second container), while different functions run concurrently, as they
+    do in AWS. Waiting invocations are served in arrival order.
+
+    A thread that invokes the function it is already running (a synchronous call of itself) is let
+    through: waiting for itself would never end. Lambda would give that call a second container;
+    here it shares the first one's module state, and the twin logs it once per function.
+
+    No invocation waits, through another thread, for its own function: moto runs each Step
+    Functions execution (and each of its states) in threads of its own, and ``StartExecution``,
+    ``SendTaskSuccess``/``Failure`` and ``StopExecution`` only start or signal them; asynchronous
+    invokes run in their own thread; and the ``after_invoke`` hooks run once the container is free
+    (the twin's message collection takes the lock the scheduler holds while due schedules invoke
+    functions). An invocation still waiting after :data:`SLOW_WAIT_SECONDS` is logged.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._cond = threading.Condition()
+        self._owner: int | None = None
+        self._waiting: deque[object] = deque()
+        self.waited = 0  # invocations that found the container busy and queued
+
+    def enter(self, log: Callable[[str], None]) -> bool:
+        """Wait for the container; False when this thread already holds it (a re-entry)."""
+        me = threading.get_ident()
+        with self._cond:
+            if self._owner == me:
+                return False
+            if self._owner is None and not self._waiting:
+                self._owner = me
+                return True
+            turn = object()
+            self._waiting.append(turn)
+            self.waited += 1
+            started, warned = time.monotonic(), False
+            try:
+                while self._owner is not None or self._waiting[0] is not turn:
+                    self._cond.wait(timeout=SLOW_WAIT_SECONDS)
+                    if not warned and time.monotonic() - started >= SLOW_WAIT_SECONDS:
+                        warned = True
+                        log(
+                            f"  {self.name}: an invocation has waited {SLOW_WAIT_SECONDS:.0f} s for the "
+                            f"function's container (busy with thread {self._owner}, "
+                            f"{len(self._waiting)} waiting)"
+                        )
+            except BaseException:
+                self._waiting.remove(turn)
+                self._cond.notify_all()
+                raise
+            self._waiting.popleft()
+            self._owner = me
+            return True
+
+    def leave(self) -> None:
+        with self._cond:
+            self._owner = None
+            self._cond.notify_all()
+
+
 class LocalLambdas:
     def __init__(self, log: Callable[[str], None]) -> None:
         self.log = log
         self.functions: dict[str, FunctionSpec] = {}
         self.invocations: dict[str, int] = {}
+        self.containers: dict[str, Container] = {}
+        self.environments: dict[str, dict[str, str]] = {}
+        """What each function's handler sees as its environment (``shared.settings``)."""
         self._lock = threading.Lock()
+        self._reentered: set[str] = set()
         self.after_invoke: list[Callable[[str], None]] = []
 
     def load(self) -> None:
@@ -77,44 +158,81 @@ class LocalLambdas:
         for page in client.get_paginator("list_functions").paginate():
             for fn in page["Functions"]:
                 env = (fn.get("Environment") or {}).get("Variables") or {}
-                self.functions[fn["FunctionName"]] = FunctionSpec(
-                    fn["FunctionName"],
-                    fn["Handler"],
-                    dict(env),
-                    int(fn.get("Timeout", 30)),
-                    int(fn.get("MemorySize", 512)),
+                self.add(
+                    FunctionSpec(
+                        fn["FunctionName"],
+                        fn["Handler"],
+                        dict(env),
+                        int(fn.get("Timeout", 30)),
+                        int(fn.get("MemorySize", 512)),
+                    )
                 )
         self._install_environment()
 
+    def add(self, spec: FunctionSpec) -> None:
+        """Host ``spec``: its container and the environment its invocations see."""
+        self.functions[spec.name] = spec
+        self.environments[spec.name] = runtime_environment(spec)
+        self.containers[spec.name] = Container(spec.name)
+
     def _install_environment(self) -> None:
-        """One process hosts every function: their environments must agree, and are merged."""
-        merged: dict[str, str] = {}
-        differing: set[str] = set()
+        """Put into the process environment what the functions agree on, for the code that runs
+        outside an invocation; each invocation reads its own function's environment.
+
+        Inside an invocation ``shared.settings`` answers from the invoked function's environment
+        (set around the handler call), so a function sees only its own variables, as in AWS. The
+        process still needs some: libraries configured at import (powertools' metrics namespace,
+        log level), pydantic's plugin switch, the twin itself (``LocalTwin._verify_sender`` reads
+        ``SENDER_EMAIL``) and tests or scripts that use the repositories in their own thread (the
+        table, the tenant role template). Those get every variable that has one value wherever
+        it is set (the CDK's custom-resource provider function has none of them). A variable with
+        different values (``TENANT_DATA_ACCESS``, ``POWERTOOLS_SERVICE_NAME``) stays out of the
+        process: outside an invocation its default applies.
+        """
+        values: dict[str, set[str]] = {}
         for spec in self.functions.values():
             for key, value in spec.environment.items():
-                if key in merged and merged[key] != value:
-                    differing.add(key)
-                merged.setdefault(key, value)
-        for key in differing:
-            merged.pop(key, None)
-        os.environ.update(merged)
-        if differing:
-            self.log(
-                f"  per-function variables left unset in the shared process: {', '.join(sorted(differing))}"
-            )
+                values.setdefault(key, set()).add(value)
+        agreed = {key: next(iter(found)) for key, found in values.items() if len(found) == 1}
+        os.environ.update(agreed)
+        platform = [spec for spec in self.functions.values() if spec.handler.startswith("functions.")]
+        per_function = sorted(
+            key
+            for key in values
+            if key not in agreed or any(key not in spec.environment for spec in platform)
+        )
+        if per_function:
+            self.log(f"  per-function variables, served per invocation: {', '.join(per_function)}")
 
     def invoke(self, name: str, event: Any) -> Any:
-        """Call the function's handler; raises ``FunctionFailed`` as Lambda would report an error."""
+        """Call the function's handler in its container (one event at a time, its own environment);
+        raises ``FunctionFailed`` as Lambda would report an error."""
         spec = self.functions.get(name)
         if spec is None:
             raise FunctionFailed("ResourceNotFoundException", f"function {name} is not deployed")
         module_name, _, attr = spec.handler.rpartition(".")
         handler = getattr(importlib.import_module(module_name), attr)
+        container = self.containers[name]
+        entered = container.enter(self.log)
+        if not entered:
+            self._log_reentry(name)
+        try:
+            return self._run(spec, handler, event)
+        finally:
+            if entered:
+                container.leave()
+            # after the container is free: a hook may wait for a thread that waits for this function
+            for hook in self.after_invoke:
+                hook(name)
+
+    def _run(self, spec: FunctionSpec, handler: Callable[[Any, Any], Any], event: Any) -> Any:
+        name = spec.name
         with self._lock:
             self.invocations[name] = self.invocations.get(name, 0) + 1
         cpu_start, aws_start = time.thread_time(), aws_cpu_ms()
         try:
-            return handler(event, LocalContext(spec))
+            with function_environment(self.environments[name]):
+                return handler(event, LocalContext(spec))
         except Exception as exc:
             self.log(f"  {name} failed: {type(exc).__name__}: {exc}")
             if os.environ.get("SCRM_TWIN_TRACEBACKS"):
@@ -123,8 +241,16 @@ class LocalLambdas:
         finally:
             cpu_ms = (time.thread_time() - cpu_start) * 1000 - (aws_cpu_ms() - aws_start)
             METER.lambda_call(name, max(0.0, cpu_ms))
-            for hook in self.after_invoke:
-                hook(name)
+
+    def _log_reentry(self, name: str) -> None:
+        with self._lock:
+            if name in self._reentered:
+                return
+            self._reentered.add(name)
+        self.log(
+            f"  {name} invoked itself synchronously: run in the same container "
+            "(Lambda would start another one; module state is shared here)"
+        )
 
     def install_hook(self) -> None:
         """Answer ``lambda:Invoke`` calls made through boto3's default session in-process."""
@@ -168,6 +294,19 @@ class LocalLambdas:
         if error:
             parsed["FunctionError"] = error
         return AWSResponse("local://lambda", status, {}, None), parsed  # type: ignore[arg-type]
+
+
+def runtime_environment(spec: FunctionSpec) -> dict[str, str]:
+    """The environment Lambda gives the function: its configured variables and the runtime's own."""
+    return {
+        **spec.environment,
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
+        "_HANDLER": spec.handler,
+    }
 
 
 def function_of(reference: str) -> str:

@@ -12,7 +12,6 @@ being dropped. The platform stack creates that queue beside the schedule group.
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -31,27 +30,43 @@ DLQ_ENV = "SCHEDULER_DLQ_ARN"
 
 
 class OneTimeScheduler:
+    """Schedules of the group, role and dead-letter queue of the function's settings.
+
+    Those are read when a schedule is made, not when the scheduler is built: the ticket functions
+    share one built scheduler in a process (``functions/ticket/wiring.py``), and in the local twin
+    that process hosts all of them, each with its own environment (only the functions that create
+    schedules have ``SCHEDULER_DLQ_ARN``). In AWS the values never change in a container.
+    """
+
     def __init__(self, client: Any | None = None) -> None:
-        cfg = settings()
-        self._client = client or boto3.client("scheduler", region_name=cfg.region)
-        self.group = cfg.scheduler_group
-        self.role_arn = cfg.scheduler_role_arn
-        # read here until the settings model has the field (then the settings value wins)
-        self.dlq_arn: str = getattr(cfg, "scheduler_dlq_arn", "") or os.environ.get(DLQ_ENV, "")
+        self._client = client or boto3.client("scheduler", region_name=settings().region)
+
+    @property
+    def group(self) -> str:
+        return settings().scheduler_group
+
+    @property
+    def role_arn(self) -> str:
+        return settings().scheduler_role_arn
+
+    @property
+    def dlq_arn(self) -> str:
+        return settings().scheduler_dlq_arn
 
     def target(self, target_arn: str, payload: dict[str, Any]) -> TargetTypeDef:
         """The ``Target`` of a schedule: input, role, retry policy and dead-letter queue."""
+        cfg = settings()
         target: TargetTypeDef = {
             "Arn": target_arn,
-            "RoleArn": self.role_arn,
+            "RoleArn": cfg.scheduler_role_arn,
             "Input": json.dumps(payload),
             "RetryPolicy": {
                 "MaximumRetryAttempts": MAX_RETRY_ATTEMPTS,
                 "MaximumEventAgeInSeconds": MAX_EVENT_AGE_SECONDS,
             },
         }
-        if self.dlq_arn:
-            target["DeadLetterConfig"] = {"Arn": self.dlq_arn}
+        if cfg.scheduler_dlq_arn:
+            target["DeadLetterConfig"] = {"Arn": cfg.scheduler_dlq_arn}
         return target
 
     def at(self, name: str, when: datetime, target_arn: str, payload: dict[str, Any]) -> None:

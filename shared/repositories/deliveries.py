@@ -32,7 +32,6 @@ import base64
 import gzip
 import hashlib
 import json
-import os
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
@@ -120,14 +119,10 @@ class S3BodyStore:
         )
 
 
-class _BodyStoreSettings(BaseModel):
-    delivery_bodies_bucket: str = ""
-
-
 def body_store_from_env() -> BodyStore | None:
     """The deliveries bucket named by ``DELIVERY_BODIES_BUCKET``, or None when it is not set."""
-    cfg = _BodyStoreSettings(delivery_bodies_bucket=os.environ.get("DELIVERY_BODIES_BUCKET", ""))
-    return S3BodyStore(cfg.delivery_bodies_bucket) if cfg.delivery_bodies_bucket else None
+    bucket = settings().delivery_bodies_bucket
+    return S3BodyStore(bucket) if bucket else None
 
 
 def body_key(tenant: str, channel: str, delivery_id: str) -> str:
