@@ -222,6 +222,11 @@ def _dispatch(
     deps.technicians.ensure_seeded(tenant, list(cfg.technicians))
     job = job_for(cfg, ticket, node, frozenset(declined))
     version = ticket.version + 1
+    missing = _missing_inputs(cfg, ticket, job)
+    if missing:
+        # Dispatching without a region would send anyone anywhere: the ticket goes to a person (the
+        # node's on_no_candidate), or fails visibly without one, until its fields are completed.
+        return _unassigned(deps, ticket, node_name, declined, previous, visits, version, at, missing)
     for _round in range(_RANKING_ROUNDS):
         ranking = rank(
             deps.technicians.roster(tenant), job, policy_of(cfg), at=at, on_duty=duty_check(cfg, at)
@@ -246,6 +251,53 @@ def _dispatch(
             break  # nobody fits; when others took the candidates meanwhile, rank the fresh roster again
     if lost:
         explanation["lost_to_concurrent_assignment"] = lost
+    return _no_candidate(deps, ticket, node_name, base, visits, version, at)
+
+
+def _missing_inputs(cfg: TenantConfig, ticket: Ticket, job: Job) -> list[str]:
+    """Fields dispatch needs that the ticket lacks: its region, when its type has a region field."""
+    region_field = _field_of_type(cfg.ticket_types[ticket.type], "region", "region")
+    return [region_field] if region_field and job.region is None else []
+
+
+def _unassigned(
+    deps: DispatchDeps,
+    ticket: Ticket,
+    node_name: str,
+    declined: list[str],
+    previous: dict[str, Any],
+    visits: dict[str, int],
+    version: int,
+    at: datetime,
+    missing: list[str],
+) -> dict[str, Any]:
+    base = {
+        "node": node_name,
+        "at": iso(at),
+        "declined": declined,
+        "attempt": int(previous.get("attempt", 0)) + 1,
+        "version": version,
+        "explanation": {
+            "considered": 0,
+            "filtered": {},
+            "missing": missing,
+            "why": f"the ticket lacks {', '.join(missing)}; complete it (PATCH /tickets/{ticket.id}/fields)",
+        },
+    }
+    return _no_candidate(deps, ticket, node_name, base, visits, version, at)
+
+
+def _no_candidate(
+    deps: DispatchDeps,
+    ticket: Ticket,
+    node_name: str,
+    base: dict[str, Any],
+    visits: dict[str, int],
+    version: int,
+    at: datetime,
+) -> dict[str, Any]:
+    explanation = base["explanation"]
+    declined = base["declined"]
     dispatch = {**base, "technician": None}
     unassigned = ticket.model_copy(
         update={

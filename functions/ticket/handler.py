@@ -15,6 +15,7 @@ from functions.ticket.schemas import (
     ActRequest,
     CancelRequest,
     CreateTicketRequest,
+    FieldsRequest,
     HistoryOut,
     TicketOut,
     TicketPage,
@@ -98,6 +99,14 @@ def cancel(ticket_id: str, body: CancelRequest) -> TicketOut:
     caller = current_caller(app)
     cfg = tenant_config(caller.tenant)
     return ticket_out(service.cancel(deps(), cfg, caller, ticket_id, body.reason, body.version))
+
+
+@app.patch("/tickets/<ticket_id>/fields")
+def update_fields(ticket_id: str, body: FieldsRequest) -> TicketOut:
+    """Fill in or correct the ticket's own fields (agent, dispatcher, supervisor, admin)."""
+    caller = current_caller(app)
+    cfg = tenant_config(caller.tenant)
+    return ticket_out(service.update_fields(deps(), cfg, caller, ticket_id, body.fields, body.version))
 
 
 @app.post("/tickets/<ticket_id>/retry")

@@ -31,6 +31,13 @@ class ActRequest(BaseModel):
     version: int = Field(ge=1, description="the ticket version the caller read (optimistic locking)")
 
 
+class FieldsRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    fields: dict[str, Any] = Field(description="the ticket's own fields to set or correct; null clears one")
+    version: int = Field(ge=1, description="the version you read (optimistic locking)")
+
+
 class CancelRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 

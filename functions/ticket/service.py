@@ -389,14 +389,20 @@ def act(
     # rework) check only the values given.
     primary = action == primary_action(node, ticket)
     specs = node.form if primary else [_optional(f) for f in node.form]
-    specs = [*specs, *handoff_fields(cfg, ticket.type, target, exclude={f.name for f in node.form})]
-    accepted, problems = validate_form(specs, fields, form_context(cfg))
+    carried = handoff_fields(cfg, ticket.type, target, exclude={f.name for f in node.form})
+    accepted, problems = validate_form([*specs, *carried], fields, form_context(cfg))
     if problems:
         raise ValidationFailed(f"{len(problems)} field(s) of the {ticket.node} form are not valid", problems)
+    # Values for the linked ticket a hand-off opens travel with it, not in this ticket's fields (and
+    # only those the person gave: no defaults of the other type).
+    handoff = {f.name: accepted.pop(f.name) for f in carried if f.name in accepted and f.name in fields}
+    for spec in carried:
+        accepted.pop(spec.name, None)
     token = ticket.token
     moved = ticket.model_copy(
         update={
             "fields": {**ticket.fields, **accepted},
+            "handoff": {**(ticket.handoff or {}), **handoff} or None,
             "node": target,
             "token": None,
             "token_node": None,
@@ -546,6 +552,71 @@ def _undo(deps: Deps, before: Ticket, moved: Ticket, reason: str, *, keep_token:
         return
     deps.tickets.save(restored, expected_version=moved.version, event=event)
     raise Conflict(f"the action was not applied: {reason}")
+
+
+FIELD_EDITOR_ROLES = ("agent", "dispatcher", "supervisor", "admin")
+
+
+def update_fields(
+    deps: Deps, cfg: TenantConfig, caller: Caller, ticket_id: str, fields: dict[str, Any], version: int
+) -> Ticket:
+    """Fill in or correct the ticket's own fields (an incomplete ticket from a platform or a hand-off,
+    or a failed one before its retry), by the type's field rules; every change is in the history.
+
+    A value of ``null`` clears an optional field; a required field cannot be cleared.
+    """
+    if not caller.has_any(*FIELD_EDITOR_ROLES):
+        raise Forbidden(
+            "changing ticket fields needs one of the roles agent, dispatcher, supervisor or admin"
+        )
+    ticket = deps.tickets.get(cfg.tenant.id, ticket_id)
+    if ticket.status not in ("open", "failed"):
+        raise Conflict(f"ticket {ticket_id} is {ticket.status}; only open or failed tickets can be changed")
+    if version != ticket.version:
+        raise Conflict(f"stale version {version}: the ticket is at version {ticket.version}; read it again")
+    specs = cfg.ticket_types[ticket.type].fields
+    given = {k: v for k, v in fields.items() if v is not None}
+    cleared = [k for k, v in fields.items() if v is None]
+    accepted, problems = validate_form([_optional(f) for f in specs], given, form_context(cfg))
+    accepted = {k: v for k, v in accepted.items() if k in given}  # no defaults for what was not sent
+    by_name = {f.name: f for f in specs}
+    for name in cleared:
+        if name not in by_name:
+            problems.append({"field": name[:64], "message": "is not a field of this ticket type"})
+        elif by_name[name].required:
+            problems.append({"field": name, "message": "is required and cannot be cleared"})
+    if problems:
+        raise ValidationFailed(
+            f"{len(problems)} field(s) of the {ticket.type} ticket are not valid", problems
+        )
+    values = {k: v for k, v in {**ticket.fields, **accepted}.items() if k not in cleared}
+    changed = {k: v for k, v in values.items() if ticket.fields.get(k) != v}
+    changed.update({k: None for k in cleared if k in ticket.fields})
+    missing = [f.name for f in specs if f.required and f.name not in values]
+    rejected = {
+        k: v for k, v in ((ticket.incomplete or {}).get("rejected") or {}).items() if k not in changed
+    }
+    at = now()
+    updated = ticket.model_copy(
+        update={
+            "fields": values,
+            "incomplete": ({"missing": missing, "rejected": rejected} if missing or rejected else None),
+            "updated_at": at,
+            "version": ticket.version + 1,
+        }
+    )
+    event = TicketEvent(
+        at=at,
+        actor=caller.sub,
+        kind="fields_changed",
+        node=ticket.node,
+        changes={"fields": changed, "missing": missing},
+        version=updated.version,
+    )
+    deps.tickets.save(
+        updated, expected_version=version, event=event, conflict_message=_stale(version, ticket_id)
+    )
+    return updated
 
 
 def cancel(
@@ -710,6 +781,7 @@ def handoff_fields(cfg: TenantConfig, type_id: str, target: str, exclude: set[st
 
 
 def _inherited(cfg: TenantConfig, type_id: str, parent: Ticket) -> dict[str, Any]:
-    """Fields of the parent that the linked ticket type also has."""
+    """Fields of the parent that the linked ticket type also has, and what the hand-off carried."""
     names = {f.name for f in cfg.ticket_types[type_id].fields}
-    return {k: v for k, v in parent.fields.items() if k in names}
+    given = {**parent.fields, **(parent.handoff or {})}
+    return {k: v for k, v in given.items() if k in names}

@@ -52,14 +52,12 @@ def deps() -> service.Deps:
 def _notifier() -> Any:
     """SMS/email to the tenant's dispatchers about a failed ticket: the reminders' channels and
     sent-markers (email only with a sender address, ``SENDER_EMAIL``)."""
-    import os
-
     from functions.dispatch.notify import Notifier
     from functions.reminders.channels import AwsSender
     from shared.repositories.reminders import ReminderMarkers, marker_key
     from shared.settings import settings
 
-    sender_email = os.environ.get("SENDER_EMAIL", "").strip()
+    sender_email = (settings().sender_email or "").strip()
     return Notifier(
         sender=AwsSender(sender_email or "unset@invalid", settings().region),
         markers=ReminderMarkers(),

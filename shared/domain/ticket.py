@@ -52,6 +52,8 @@ class Ticket(BaseModel):
     settlement: dict[str, Any] | None = None
     closed_at: datetime | None = None
     reason: str | None = None
+    handoff: dict[str, Any] | None = None
+    """Values given on an action for the linked ticket a hand-off (``create_ticket``) opens."""
     incomplete: dict[str, Any] | None = None  # missing / rejected fields of a leniently created ticket
 
     @property
