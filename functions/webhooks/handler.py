@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -224,12 +225,17 @@ def form(tenant: str, channel: str) -> Response[str]:
     )
     # Forms only: the ticket service (domain models, form validation) is imported by the first form.
     from functions.ticket import service
+    from functions.webhooks.adapters.webform import form_values
     from shared.workflow.forms import validate_form
 
     ticket_type = service.ticket_type_of(cfg, chan.ticket_type)
-    _accepted, problems = validate_form(ticket_type.fields, delivery.payload, service.form_context(cfg))
+    if not isinstance(delivery.payload, dict):
+        raise Refusal(400, "malformed_body", "a web form is an object of field values")
+    payload = form_values(ticket_type.fields, delivery.payload)  # an HTML form's text as wire types
+    _accepted, problems = validate_form(ticket_type.fields, payload, service.form_context(cfg))
     if problems:
         raise ValidationFailed(f"{len(problems)} field(s) of the form are not valid", problems)
+    delivery = replace(delivery, payload=payload)
     key = headers.get(IDEMPOTENCY_HEADER, "").strip()
     if len(key) > MAX_IDEMPOTENCY_KEY:
         raise Refusal(400, "bad_request", f"header Idempotency-Key has over {MAX_IDEMPOTENCY_KEY} characters")
@@ -246,6 +252,15 @@ def form(tenant: str, channel: str) -> Response[str]:
         headers=headers,
         received_at=received_at,
     )
+    if not queued and key:
+        first = deliveries().find(tenant, chan.id, delivery_id)
+        if first is not None and first.payload != payload:
+            # As payment APIs do: a key names one request; another body under it is a mistake.
+            raise Refusal(
+                422,
+                "idempotency_key_reused",
+                f"Idempotency-Key '{key[:64]}' was already used for a different form; use a new key",
+            )
     ticket_id = intake.delivery_ticket_id(tenant, chan.id, delivery_id)
     logger.info(
         "web form queued" if queued else "web form repeated", delivery_id=delivery_id, ticket_id=ticket_id

@@ -280,3 +280,61 @@ def test_a_wecom_message_is_answered_with_an_empty_200(anonymous: TwinClient) ->
     )
     assert answer.status == 200, answer.body
     assert answer.body is None
+
+
+def test_html_forms_urlencoded_and_multipart_become_tickets(anonymous: TwinClient, agent: TwinClient) -> None:
+    # An HTML <form> posts name=value pairs: the "+" of the phone is percent-encoded, as browsers do
+    encoded = urlencode(
+        {
+            "customer_name": "表单",
+            "customer_phone": "+8613900000500",
+            "address": "成都市武侯区1号",
+            "region": "CN-CD",
+        }
+    ).encode()
+    posted = anonymous.request(
+        "POST",
+        f"/forms/{TENANT}/web-repair",
+        raw=encoded,
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert posted.status == 201, posted.body
+    ticket = wait_for_ticket(agent, posted.body["ticket_id"])
+    assert ticket["fields"]["customer_phone"] == "+8613900000500"
+
+    boundary = "scrm-boundary"
+    parts = b"".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in {
+            "customer_name": "多部分",
+            "customer_phone": "+8613900000501",
+            "address": "成都市锦江区2号",
+            "region": "CN-CD",
+        }.items()
+    )
+    multipart = anonymous.request(
+        "POST",
+        f"/forms/{TENANT}/web-repair",
+        raw=parts + f"--{boundary}--\r\n".encode(),
+        headers={"content-type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert multipart.status == 201, multipart.body
+    assert wait_for_ticket(agent, multipart.body["ticket_id"])["fields"]["customer_name"] == "多部分"
+
+    xml = anonymous.request(
+        "POST", f"/forms/{TENANT}/web-repair", raw=b"<form/>", headers={"content-type": "application/xml"}
+    )
+    assert (xml.status, xml.body["error"]) == (415, "unsupported_media_type")
+
+
+def test_an_idempotency_key_reused_with_another_body_is_refused(anonymous: TwinClient) -> None:
+    form = {
+        "customer_name": "幂等",
+        "customer_phone": "+8613900000502",
+        "address": "成都市青羊区3号",
+        "region": "CN-CD",
+    }
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    assert anonymous.post(f"/forms/{TENANT}/web-repair", form, headers=key).status == 201
+    other = anonymous.post(f"/forms/{TENANT}/web-repair", {**form, "address": "别处"}, headers=key)
+    assert (other.status, other.body["error"]) == (422, "idempotency_key_reused"), other.body
