@@ -83,10 +83,25 @@ def _document_errors(document: dict[str, Any]) -> None:
             responses = operation.setdefault("responses", {})
             responses["422"] = {**error, "description": "Validation Error"}
             responses.setdefault("4XX", error)
-    text = json.dumps(document["paths"])
-    for unused in ("HTTPValidationError", "ValidationError"):
-        if f"#/components/schemas/{unused}" not in text:
-            schemas.pop(unused, None)
+    _keep_reachable(document)
+
+
+def _keep_reachable(document: dict[str, Any]) -> None:
+    """Drop the component schemas no path reaches (directly or through other schemas), so every
+    ``$ref`` left points at a schema that exists and the document is valid OpenAPI."""
+    schemas = document["components"]["schemas"]
+    prefix = "#/components/schemas/"
+    reached: set[str] = set()
+    pending = [document["paths"]]
+    while pending:
+        text = json.dumps(pending.pop())
+        for piece in text.split(f'"{prefix}')[1:]:
+            name = piece.split('"', 1)[0]
+            if name not in reached and name in schemas:
+                reached.add(name)
+                pending.append(schemas[name])
+    for name in [n for n in schemas if n not in reached and n != "Error"]:
+        schemas.pop(name)
 
 
 def render() -> str:
