@@ -71,13 +71,14 @@ class _Person:
     name: str
     phone: str | None
     email: str | None
+    locale: str | None = None
 
 
 def dispatchers(cfg: TenantConfig) -> list[_Person]:
     people: dict[str, _Person] = {}
     for user in cfg.users:
         if ROLE in user.roles:
-            people.setdefault(user.id, _Person(user.id, user.name, user.phone, user.email))
+            people.setdefault(user.id, _Person(user.id, user.name, user.phone, user.email, user.locale))
     return list(people.values())
 
 
@@ -90,8 +91,14 @@ def notify_no_candidate(
     filtered: Mapping[str, int] | None = None,
 ) -> Notified:
     """Notify the dispatchers that ``ticket`` found no technician at ``node`` (visit ``visit``)."""
-    subject, body = _texts(cfg, ticket, node, dict(filtered or {}))
-    return notify_dispatchers(notifier, cfg, ticket, node, visit, LEVEL, subject, body)
+    reasons = dict(filtered or {})
+    return notify_dispatchers(
+        notifier, cfg, ticket, node, visit, LEVEL, lambda locale: _texts(cfg, ticket, node, reasons, locale)
+    )
+
+
+Texts = Callable[[str], tuple[str, str]]
+"""Locale (``zh-CN`` | ``en``) -> (subject, body) of a notice."""
 
 
 def notify_dispatchers(
@@ -101,11 +108,10 @@ def notify_dispatchers(
     node: str,
     visit: int,
     level: str,
-    subject: str,
-    body: str,
+    texts: Texts,
 ) -> Notified:
-    """Send ``subject``/``body`` to every dispatcher by SMS and email, at most once per
-    (ticket, node, visit, level, recipient, channel)."""
+    """Send the notice to every dispatcher by SMS and email, in their language (else the tenant's),
+    at most once per (ticket, node, visit, level, recipient, channel)."""
     result = Notified()
     for person in dispatchers(cfg):
         for channel in CHANNELS:
@@ -121,6 +127,7 @@ def notify_dispatchers(
             if not notifier.markers.claim(key, address, now()):
                 result.skipped.append({**entry, "why": "already sent"})
                 continue
+            subject, body = texts(person.locale or cfg.tenant.default_locale)
             try:
                 if channel == "sms":
                     notifier.sender.sms(address, body)
@@ -135,20 +142,24 @@ def notify_dispatchers(
     return result
 
 
-def _texts(cfg: TenantConfig, ticket: Ticket, node: str, filtered: dict[str, int]) -> tuple[str, str]:
+def _texts(
+    cfg: TenantConfig, ticket: Ticket, node: str, filtered: dict[str, int], locale: str
+) -> tuple[str, str]:
     kind = cfg.ticket_types.get(ticket.type)
     type_name = kind.name if kind else ticket.type
     spec = kind.nodes.get(node) if kind else None
     target = spec.on_no_candidate if spec is not None else None
     reasons = ", ".join(f"{reason} {count}" for reason, count in filtered.items()) or "-"
-    subject = (
-        f"[{cfg.tenant.name}] 工单 {ticket.id} 无可派技师，请人工派单 / "
-        f"Ticket {ticket.id}: no technician fits, dispatch it manually"
-    )
-    lines = [
-        f"工单 {ticket.id}（{type_name}）在节点「{node}」没有符合条件的技师，已转到「{target or '-'}」。",
+    mark = f"[DISPATCH {ticket.id} {LEVEL}]"
+    if locale == "zh-CN":
+        subject = f"[{cfg.tenant.name}] 工单 {ticket.id} 无可派技师，请人工派单"
+        text = (
+            f"工单 {ticket.id}（{type_name}）在节点「{node}」没有符合条件的技师，已转到「{target or '-'}」。"
+        )
+        return subject, f"{text}\n{mark}"
+    subject = f"[{cfg.tenant.name}] Ticket {ticket.id}: no technician fits, dispatch it manually"
+    text = (
         f"Ticket {ticket.id} ({type_name}) found no technician at node '{node}'; "
-        f"it went to '{target or '-'}'. Filtered out: {reasons}.",
-        f"[DISPATCH {ticket.id} {LEVEL}]",
-    ]
-    return subject, "\n".join(lines)
+        f"it went to '{target or '-'}'. Filtered out: {reasons}."
+    )
+    return subject, f"{text}\n{mark}"

@@ -59,6 +59,7 @@ class Contact:
     name: str
     phone: str | None = None
     email: str | None = None
+    locale: str | None = None
 
 
 @dataclass(frozen=True)
@@ -296,15 +297,15 @@ def _mark_fired(deps: FireDeps, request: ReminderEvent, level: str, last: bool) 
 def _contact_of_user(cfg: TenantConfig, user_id: str) -> Contact | None:
     user = cfg.user(user_id)
     if user is not None:
-        return Contact(user.id, user.name, user.phone, user.email)
+        return Contact(user.id, user.name, user.phone, user.email, user.locale)
     tech = cfg.technician(user_id)
     if tech is not None:
-        return Contact(tech.id, tech.name, tech.phone, tech.email)
+        return Contact(tech.id, tech.name, tech.phone, tech.email, tech.locale)
     return None
 
 
 def _with_role(cfg: TenantConfig, role: str) -> list[Contact]:
-    return [Contact(u.id, u.name, u.phone, u.email) for u in cfg.users if role in u.roles]
+    return [Contact(u.id, u.name, u.phone, u.email, u.locale) for u in cfg.users if role in u.roles]
 
 
 def _assignees(cfg: TenantConfig, ticket: Ticket) -> list[Contact]:
@@ -316,7 +317,8 @@ def _assignees(cfg: TenantConfig, ticket: Ticket) -> list[Contact]:
         return [found] if found else []
     if assignee.kind == "role":
         return _with_role(cfg, assignee.id)
-    return [Contact(u.id, u.name, u.phone, u.email) for u in cfg.users if u.department == assignee.id]
+    department = [u for u in cfg.users if u.department == assignee.id]
+    return [Contact(u.id, u.name, u.phone, u.email, u.locale) for u in department]
 
 
 def _supervisors(cfg: TenantConfig, ticket: Ticket) -> list[Contact]:
@@ -379,18 +381,22 @@ def _notices(
             f"{level_zh}提醒（已用时限 {share}）",
             f"{level.name} reminder ({share} of the time used)",
         )
-    subject = f"[{cfg.tenant.name}] 工单 {ticket.id} {zh_state} / Ticket {ticket.id} {en_state}"
 
     def notice(contact: Contact) -> Notice:
-        body = "\n".join(
-            [
+        # One language per person: theirs, else the tenant's (``tenant.locale``), never both.
+        if (contact.locale or cfg.tenant.default_locale) == "zh-CN":
+            subject = f"[{cfg.tenant.name}] 工单 {ticket.id} {zh_state}"
+            text = (
                 f"{contact.name}，您好：工单 {ticket.id}（{type_name}）在节点「{node_name}」{zh_state}，"
-                f"截止时间 {due}。客户：{customer}。",
-                f"Ticket {ticket.id} ({type_name}) at node '{request.node}': {en_state}, "
-                f"due {due}. Customer: {customer}.",
-                marker(ticket.id, level.name),
-            ]
-        )
+                f"截止时间 {due}。客户：{customer}。"
+            )
+        else:
+            subject = f"[{cfg.tenant.name}] Ticket {ticket.id}: {en_state}"
+            text = (
+                f"Hello {contact.name}, ticket {ticket.id} ({type_name}) at node '{node_name}': "
+                f"{en_state}, due {due}. Customer: {customer}."
+            )
+        body = "\n".join([text, marker(ticket.id, level.name)])
         return Notice(subject, body)
 
     return notice

@@ -140,21 +140,25 @@ def _notify(deps: Deps, cfg: TenantConfig, ticket: Ticket) -> dict[str, Any] | N
     from functions.dispatch.notify import notify_dispatchers
 
     type_name = cfg.ticket_types[ticket.type].name if ticket.type in cfg.ticket_types else ticket.type
-    subject = (
-        f"[{cfg.tenant.name}] 工单 {ticket.id} 处理失败，请修正后重试 / "
-        f"Ticket {ticket.id} failed: fix it and retry"
-    )
-    body = "\n".join(
-        [
-            f"工单 {ticket.id}（{type_name}）在节点「{ticket.node}」失败：{ticket.reason}",
+    mark = f"[FAILED {ticket.id} {NOTICE_LEVEL}]"
+
+    def texts(locale: str) -> tuple[str, str]:
+        if locale == "zh-CN":
+            subject = f"[{cfg.tenant.name}] 工单 {ticket.id} 处理失败，请修正后重试"
+            text = (
+                f"工单 {ticket.id}（{type_name}）在节点「{ticket.node}」失败：{ticket.reason}。修正后可重试。"
+            )
+            return subject, f"{text}\n{mark}"
+        subject = f"[{cfg.tenant.name}] Ticket {ticket.id} failed: fix it and retry"
+        text = (
             f"Ticket {ticket.id} ({type_name}) failed at node '{ticket.node}': {ticket.reason}. "
-            f"Retry it with POST /tickets/{ticket.id}/retry once the cause is fixed.",
-            f"[FAILED {ticket.id} {NOTICE_LEVEL}]",
-        ]
-    )
+            f"Retry it with POST /tickets/{ticket.id}/retry once the cause is fixed."
+        )
+        return subject, f"{text}\n{mark}"
+
     try:
         sent = notify_dispatchers(
-            deps.notifier, cfg, ticket, ticket.node, ticket.retries, NOTICE_LEVEL, subject, body
+            deps.notifier, cfg, ticket, ticket.node, ticket.retries, NOTICE_LEVEL, texts
         )
     except Exception as exc:  # the failure is recorded; a notice must not undo that
         logger.warning("failure notice not sent", extra={"error": type(exc).__name__})

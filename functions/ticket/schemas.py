@@ -19,7 +19,7 @@ class CreateTicketRequest(BaseModel):
 
     type: str = Field(description="ticket type id from the tenant file, e.g. 'install'")
     fields: dict[str, Any] = Field(
-        default_factory=dict, description="ticket fields, in their wire format (README: Field values on the wire)"
+        default_factory=dict, description="ticket fields in their wire format (README)"
     )
 
 

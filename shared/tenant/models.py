@@ -491,11 +491,34 @@ class _Model(BaseModel):
 # --------------------------------------------------------------------------- tenant, regions, people
 
 
+Locale = Literal["zh-CN", "en"]
+CHINESE_TIMEZONES = frozenset(
+    {
+        "Asia/Shanghai",
+        "Asia/Chongqing",
+        "Asia/Harbin",
+        "Asia/Urumqi",
+        "Asia/Hong_Kong",
+        "Asia/Macau",
+        "Asia/Taipei",
+    }
+)
+
+
 class TenantInfo(_Model):
     id: TenantId
     name: Text
     timezone: TimeZoneName
     currency: Currency
+    locale: Locale | None = None
+    """Language of messages to people (SMS, email): `zh-CN` or `en`. Default: `zh-CN` for a tenant
+    in a Chinese time zone, else `en`. A user or technician may have their own `locale`."""
+
+    @property
+    def default_locale(self) -> str:
+        if self.locale is not None:
+            return self.locale
+        return "zh-CN" if self.timezone in CHINESE_TIMEZONES else "en"
 
 
 class Region(_Model):
@@ -550,6 +573,7 @@ class User(_Model):
     email: Email | None = None
     phone: Phone | None = None
     department: Ident | None = None
+    locale: Locale | None = None
 
 
 class GeoPoint(_Model):
@@ -572,6 +596,7 @@ class Technician(_Model):
     calendar: str | None = None
     supervisor: str | None = None
     """A user id."""
+    locale: Locale | None = None
 
 
 # --------------------------------------------------------------------------- catalog

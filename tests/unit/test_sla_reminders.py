@@ -288,3 +288,30 @@ def test_a_ticket_keeps_the_sla_policy_it_was_created_with(cfg: TenantConfig) ->
     # and a pinned policy the tenant file no longer has falls back to the type's current one
     gone = policy_of(changed, ticket_on("on_site", WANG, sla_policy="retired"))
     assert gone is not None and gone[0] == "strict"
+
+
+def test_each_person_gets_one_language_theirs_else_the_tenants(
+    cfg: TenantConfig, now: list[datetime]
+) -> None:
+    # Given acme-home (a Chinese tenant by its time zone) where the supervisor reads English
+    users = [u.model_copy(update={"locale": "en"}) if u.id == "u-zhao" else u for u in cfg.users]
+    mixed = cfg.model_copy(update={"users": users})
+    tickets, _ = parked(mixed, LI)
+    sender = FakeSender()
+    fire(fire_deps(tickets, sender), mixed, request("orange"))
+    by_phone = {to: text for channel, to, text in sender.sent if channel == "sms"}
+    technician, supervisor = by_phone["+8613800000002"], by_phone["+8613800000012"]
+    assert "橙色" in technician and "reminder" not in technician
+    assert "orange reminder" in supervisor and "工单" not in supervisor
+    # And a tenant whose own locale is English writes to everyone in English
+    english = cfg.model_copy(update={"tenant": cfg.tenant.model_copy(update={"locale": "en"})})
+    tickets, _ = parked(english, LI)
+    sender = FakeSender()
+    fire(fire_deps(tickets, sender), english, request("orange"))
+    assert all("工单" not in text for _, _, text in sender.sent)
+
+
+def test_the_default_locale_follows_the_tenants_time_zone(cfg: TenantConfig) -> None:
+    assert cfg.tenant.default_locale == "zh-CN"
+    berlin = cfg.tenant.model_copy(update={"timezone": "Europe/Berlin"})
+    assert berlin.default_locale == "en"
