@@ -111,6 +111,36 @@ class BusinessCalendar:
                 remaining -= available
         raise AssertionError("unreachable: _days_from ends only by raising")  # pragma: no cover
 
+    def business_days_budget(self, start: datetime, days: int) -> timedelta:
+        """Business time from `start` to the same time of day `days` working days later.
+
+        The clock starts at `start` or the next opening. The end is that local time on the
+        `days`-th working day after the starting day, moved into that day's open hours (to its
+        opening when earlier, its closing when later). A Monday 10:30 ticket with `2bd` on
+        Mon-Fri 09:00-18:00 is due Wednesday 10:30; a Monday 08:01 one starts at 09:00 and is due at
+        the close of Tuesday (18:00, the same business instant as Wednesday 09:00: deadlines are the
+        earliest instant the business time runs out).
+        """
+        if days < 1:
+            raise ValueError(f"{days} business days: give 1 or more")
+        begin = self.next_open(start)
+        local = begin.astimezone(self.tz)
+        day, found = local.date(), 0
+        for _ in range(days * 7 + 400):
+            day += _DAY
+            if self.intervals_on(day):
+                found += 1
+                if found == days:
+                    break
+        else:  # pragma: no cover - a calendar with no working day fails in next_open first
+            raise ValueError("the calendar has no working days")
+        intervals = self.intervals_on(day)
+        wanted = self._instant(day, local.hour * 60 + local.minute) + timedelta(
+            seconds=local.second, microseconds=local.microsecond
+        )
+        end = min(max(wanted, intervals[0][0]), intervals[-1][1])
+        return self.business_time_between(begin, end)
+
     def business_time_between(self, a: datetime, b: datetime) -> timedelta:
         """Business time from `a` to `b`; negative when `b` is before `a`."""
         first, last = _utc(a, "a"), _utc(b, "b")

@@ -72,12 +72,17 @@ def plan(
 
     `consumed` is business time of this node's budget already used before a pause.
     """
+    start = entered_at.astimezone(calendar.tz)
     budget = policy.budget(node, priority)
+    days = policy.budget_days(node, priority)
+    if budget is None and days is not None:
+        # Business days: the same time of day that many working days after the clock starts,
+        # as business time, so the levels' shares and pauses count the same way.
+        budget = calendar.business_days_budget(start, days)
     if budget is None:
         return None
     if consumed < _ZERO:
         raise ValueError(f"consumed time {consumed} is negative")
-    start = entered_at.astimezone(calendar.tz)
 
     def due(offset: timedelta) -> datetime:
         return _ceil_second(calendar.add_business_time(start, max(offset - consumed, _ZERO)))

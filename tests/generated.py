@@ -468,7 +468,7 @@ class _Tenant:
             self.types[plan.type_id]["sla"] = name
         targets: dict[str, Any] = {}
         for node_name in rng.sample(human, min(len(human), rng.randint(1, 3))):
-            budgets = {"normal": rng.choice(("2h", "1d", "30m"))}
+            budgets = {"normal": rng.choice(("2h", "1bd", "30m"))}
             if all(p.priority for p in users) and rng.random() < 0.5:
                 budgets["urgent"] = "20m"
             targets[node_name] = budgets

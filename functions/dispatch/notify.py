@@ -154,7 +154,8 @@ def _texts(
     if locale == "zh-CN":
         subject = f"[{cfg.tenant.name}] 工单 {ticket.id} 无可派技师，请人工派单"
         text = (
-            f"工单 {ticket.id}（{type_name}）在节点「{node}」没有符合条件的技师，已转到「{target or '-'}」。"
+            f"工单 {ticket.id}（{type_name}）在节点「{node}」没有符合条件的技师，"
+            f"已转到「{target or '-'}」。筛除：{reasons}。"
         )
         return subject, f"{text}\n{mark}"
     subject = f"[{cfg.tenant.name}] Ticket {ticket.id}: no technician fits, dispatch it manually"

@@ -142,7 +142,7 @@ class SchedulerSla:
         if node in policy.pause_on_nodes:
             return self._pause(cfg, policy, previous, node)
         priority = priority_of(ticket)
-        if policy.budget(node, priority) is None:
+        if not policy.has_budget(node, priority):
             return None
         visit = ticket.visits.get(node, 0)
         same_visit = previous.get("node") == node and previous.get("visit") == visit
@@ -213,8 +213,7 @@ class SchedulerSla:
         if policy is None or policy.calendar not in cfg.calendars:
             return None
         node, priority = str(previous["node"]), str(previous["priority"])
-        budget = policy.budget(node, priority)
-        if budget is None:
+        if not policy.has_budget(node, priority):
             return None
         calendar = calendar_of(cfg, policy)
         instant = now()

@@ -201,6 +201,30 @@ def _check_duration(value: object) -> str:
 Duration = Annotated[str, BeforeValidator(_check_duration)]
 """A duration as written in the file (`"2h"`); `parse_duration` gives its `timedelta`."""
 
+_BUSINESS_DAYS = re.compile(r"(\d+)bd")
+
+
+def business_days(text: str) -> int | None:
+    """`"2bd"` → 2 (business days: see `SlaPolicy`); None for any other duration."""
+    match = _BUSINESS_DAYS.fullmatch(text.strip())
+    return int(match.group(1)) if match else None
+
+
+def _check_budget(value: object) -> str:
+    if isinstance(value, str) and business_days(value) is not None:
+        if business_days(value) == 0:
+            raise ValueError(f'{value!r} is zero; a budget must be longer than that, such as "1bd"')
+        return value.strip()
+    try:
+        return _check_duration(value)
+    except ValueError as exc:
+        raise ValueError(f'{exc}; or business days such as "2bd"') from None
+
+
+Budget = Annotated[str, BeforeValidator(_check_budget)]
+"""An SLA budget: a duration of business time (`"4h"`, `"2d"` = 48 business hours) or business days
+(`"2bd"`: the same time of day two working days later)."""
+
 # --------------------------------------------------------------------------- money and decimals
 
 _MONEY = re.compile(r"-?\d+(?:\.\d{1,2})?")
@@ -719,15 +743,27 @@ class SlaLevel(_Model):
 
 class SlaPolicy(_Model):
     calendar: str
-    targets: dict[str, dict[str, Duration]] = {}
-    """Node → priority → business-time budget."""
+    targets: dict[str, dict[str, Budget]] = {}
+    """Node → priority → business-time budget (`"4h"`) or business days (`"2bd"`)."""
     levels: list[SlaLevel] = []
     pause_on_nodes: list[str] = []
 
     def budget(self, node: str, priority: str) -> timedelta | None:
-        """The business-time budget of `node` for `priority`, if the policy sets one."""
+        """The business-time budget of `node` for `priority`, if the policy sets one as a duration.
+
+        A budget in business days (`"2bd"`) depends on when the clock starts: `budget_days`."""
         text = self.targets.get(node, {}).get(priority)
-        return parse_duration(text) if text is not None else None
+        if text is None or business_days(text) is not None:
+            return None
+        return parse_duration(text)
+
+    def budget_days(self, node: str, priority: str) -> int | None:
+        """Business days of `node` for `priority` when the policy counts in days (`"2bd"`)."""
+        text = self.targets.get(node, {}).get(priority)
+        return business_days(text) if text is not None else None
+
+    def has_budget(self, node: str, priority: str) -> bool:
+        return self.targets.get(node, {}).get(priority) is not None
 
 
 def _default_weights() -> dict[str, Decimal]:

@@ -745,6 +745,19 @@ class _Checker:
                         f"known nodes: {_listing(nodes)}",
                     )
             self._check_sla_priorities(path, policy, users)
+            self._check_day_budgets(path, policy)
+
+    def _check_day_budgets(self, path: str, policy: SlaPolicy) -> None:
+        """`"2d"` is 48 business hours, which a person rarely means: say so, and how to write days."""
+        for node, budgets in policy.targets.items():
+            for priority, text in budgets.items():
+                if "d" in text and not text.endswith("bd"):
+                    days = text.split("d", 1)[0]
+                    self.warn(
+                        _join(path, "targets", node, priority),
+                        f"{text!r} is {int(days) * 24} hours of business time (days of 24 open hours); "
+                        f'for {days} business day(s) write "{days}bd"',
+                    )
 
     def _check_sla_priorities(self, path: str, policy: SlaPolicy, users: list[str]) -> None:
         for type_name in users:
