@@ -12,9 +12,10 @@ from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
 from infra.constructs.api import Api
-from infra.constructs.functions import PlatformFunctions, function_code
+from infra.constructs.functions import NOTIFIERS, PlatformFunctions, function_code
 from infra.constructs.intake import Intake
 from infra.constructs.observability import PlatformObservability, TenantObservability
+from infra.constructs.recovery import ExecutionRecovery
 from infra.constructs.reminders import Reminders
 from infra.constructs.table import DataTable
 from infra.constructs.technicians import TechnicianSeeding
@@ -44,7 +45,8 @@ def _component(construct: Construct, name: str) -> None:
 
 
 class PlatformStack(Stack):
-    """Table, functions, HTTP API, intake queue, reminders, platform dashboard and alarms."""
+    """Table, functions, HTTP API, intake queue, reminders, the stopped-executions rule, platform
+    dashboard and alarms."""
 
     def __init__(self, scope: Construct, construct_id: str, *, bundle: bool = True, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, description="scrm work orders: platform", **kwargs)
@@ -62,16 +64,18 @@ class PlatformStack(Stack):
             scheduler_dlq=reminders.dlq,
         )
         intake.subscribe(functions["ticket-intake"])
-        reminders.grant_notify(functions.roles["reminders-fire"])
-        # dispatch tells the tenant's dispatchers when nobody fits (SMS / email)
-        reminders.grant_notify(functions.roles["dispatch-assign"])
+        # SMS / email: SLA reminders; dispatchers told when nobody fits, and when a ticket failed
+        for key in NOTIFIERS:
+            reminders.grant_notify(functions.roles[key])
+        # the one rule on stopped executions of every tenant's state machines (no ticket in limbo)
+        recovery = ExecutionRecovery(self, "Recovery", function=functions["ticket-failed"])
         api = Api(self, "Api", functions=functions.functions)
         observability = PlatformObservability(
             self,
             "Observability",
             functions=functions.functions,
             intake_queue=intake.queue,
-            dlqs={"intake": intake.dlq, "reminders": reminders.dlq},
+            dlqs={"intake": intake.dlq, "reminders": reminders.dlq, "recovery": recovery.dlq},
             http_api=api.http_api,
         )
 
@@ -80,13 +84,14 @@ class PlatformStack(Stack):
             (data, "table"),
             (intake, "intake"),
             (reminders, "reminders"),
+            (recovery, "recovery"),
             (functions, "functions"),
             (api, "api"),
             (observability, "observability"),
         ):
             _component(construct, component)
 
-        self.data, self.intake, self.reminders = data, intake, reminders
+        self.data, self.intake, self.reminders, self.recovery = data, intake, reminders, recovery
         self.functions, self.api, self.observability = functions, api, observability
 
         _output(self, "TableName", data.table.table_name, "the DynamoDB table (env TABLE_NAME)")
@@ -97,6 +102,12 @@ class PlatformStack(Stack):
         _output(self, "IntakeDlqUrl", intake.dlq.queue_url, "dead-letter queue of the intake queue")
         _output(
             self, "RemindersDlqUrl", reminders.dlq.queue_url, "dead-letter queue of the scheduler's schedules"
+        )
+        _output(
+            self,
+            "RecoveryDlqUrl",
+            recovery.dlq.queue_url,
+            "dead-letter queue of the stopped-executions rule and of scrm-ticket-failed",
         )
         _output(self, "SchedulerGroupName", reminders.group_name, "EventBridge Scheduler group of reminders")
         _output(self, "SchedulerRoleArn", reminders.role.role_arn, "role Scheduler assumes to fire reminders")

@@ -8,7 +8,7 @@ that names the problem and where it is:
 - a body over ``MAX_JSON_BODY`` bytes: 413;
 - JSON nested deeper than ``MAX_DEPTH`` levels: 400, with the byte offset;
 - malformed JSON, ``NaN``/``Infinity`` literals, integers too long to read: 400, with line and column;
-- strings that cannot be stored as UTF-8 (lone surrogates such as ``"\ud800"``): 422, with the
+- strings that cannot be stored as UTF-8 (lone surrogates such as ``"\\ud800"``): 422, with the
   field's path (``fields.customer_name``).
 """
 

@@ -76,8 +76,11 @@ RUNTIME_ENV = {"PYDANTIC_DISABLE_PLUGINS": "__all__"}
 pydantic would otherwise scan every installed distribution's entry points for plugins when it builds
 its first model, and the functions use none."""
 SENDER_EMAIL = "no-reply@scrm.example"
-"""From-address of SLA reminders and no-candidate notices (reminders-fire, dispatch-assign); its SES
+"""From-address of SLA reminders, no-candidate and failed-ticket notices (``NOTIFIERS``); its SES
 identity must be verified."""
+NOTIFIERS = ("reminders-fire", "dispatch-assign", "ticket-failed")
+"""The functions that send SMS (SNS) and email (SES) to people: env ``SENDER_EMAIL`` here, and
+``Reminders.grant_notify`` in the platform stack."""
 
 # Glob patterns that reduce the project root to the code packages (bundle=False), and the
 # source fingerprint of the bundled asset (bundle=True, which also needs pyproject.toml).
@@ -211,6 +214,14 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "EventBridge Scheduler target: SLA reminders over SNS (SMS) and SES; moves timers on a new calendar",
         scheduler=_SCHEDULE_WRITE,
         pass_scheduler_role=True,
+    ),
+    FunctionSpec(
+        "ticket-failed",
+        "functions.ticket.tasks.execution_status",
+        "task",
+        "platform EventBridge rule on stopped executions (FAILED, TIMED_OUT, ABORTED of scrm-*): the "
+        "ticket becomes failed, its timers are deleted, its dispatchers told",
+        scheduler=_SCHEDULE_DELETE,  # the ticket's SLA reminders and dispatch offer timer
     ),
     FunctionSpec(
         "ticket-gauges",
@@ -482,7 +493,7 @@ class PlatformFunctions(Construct):
             if spec.store_bodies:
                 bucket = self._require(self._bodies_bucket, spec, "bodies_bucket")
                 env["DELIVERY_BODIES_BUCKET"] = bucket.bucket_name
-            if spec.key in ("reminders-fire", "dispatch-assign"):
+            if spec.key in NOTIFIERS:
                 env["SENDER_EMAIL"] = SENDER_EMAIL
             self._create(spec, code, env)
 

@@ -49,6 +49,8 @@ GAUGE_FUNCTION = FUNCTIONS_BY_KEY["ticket-gauges"].name
 DEAD_LETTER_QUEUES = {
     "intake": "deliveries that failed 5 times in scrm-ticket-intake",
     "reminders": "schedules (SLA reminders, dispatch offers) whose target failed past their retry policy",
+    "recovery": "stopped executions (FAILED, TIMED_OUT, ABORTED) whose ticket scrm-ticket-failed could not "
+    "mark failed past the retries (a ticket in limbo: redrive it)",
 }
 """Every dead-letter queue of the platform (key: the construct that owns it) and what waits in it."""
 

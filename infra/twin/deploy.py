@@ -11,7 +11,9 @@ service APIs or in the twin itself, and says so in its log:
 - ``AWS::Scheduler::ScheduleGroup``: created through the Scheduler API; the twin's clock fires;
 - ``AWS::Lambda::EventSourceMapping``: the twin polls the queue and calls the function;
 - ``AWS::Lambda::Function`` code: replaced by a stub archive; the handler runs in-process;
-- ``AWS::Cognito::*``: replaced by the twin's own JWT issuer (``/_local/token``).
+- ``AWS::Cognito::*``: replaced by the twin's own JWT issuer (``/_local/token``);
+- ``AWS::Lambda::EventInvokeConfig``: kept by the twin (``StackDeployment.invoke_configs``) for the
+  events it delivers to functions asynchronously (retries, on-failure destination; ``rules.py``).
 
 Anything else moto lacks is listed as "not emulated" with its logical id: never dropped silently.
 References to removed resources are replaced by the values the emulation gives them; values
@@ -49,6 +51,7 @@ EMULATED = {
     "AWS::Cognito::UserPool": "replaced by the twin's JWT issuer (/_local/token)",
     "AWS::Cognito::UserPoolClient": "replaced by the twin's JWT issuer (/_local/token)",
     "Custom::AWS": "its SDK call (on create) is made by the twin once the functions run in-process",
+    "AWS::Lambda::EventInvokeConfig": "applied to the events the twin delivers (retries, on-failure queue)",
 }
 
 
@@ -68,6 +71,8 @@ class StackDeployment:
     state_machines: dict[str, str] = field(default_factory=dict)  # name -> arn
     event_sources: list[tuple[str, str, int]] = field(default_factory=list)  # queue url, function, batch
     sdk_calls: list[dict[str, Any]] = field(default_factory=list)  # Custom::AWS "Create" calls
+    # function name -> {"retries": n, "on_failure": queue ARN or None} (AWS::Lambda::EventInvokeConfig)
+    invoke_configs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _is_intrinsic(node: Any) -> bool:
@@ -326,6 +331,13 @@ class Deployer:
             create = props.get("Create")
             if create:
                 deployment.sdk_calls.append(json.loads(create) if isinstance(create, str) else create)
+        for _logical, props in by_type.get("AWS::Lambda::EventInvokeConfig", []):
+            function = str(props["FunctionName"]).rsplit(":function:", 1)[-1].split(":")[0]
+            on_failure = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+            deployment.invoke_configs[function] = {
+                "retries": int(props.get("MaximumRetryAttempts", 2)),
+                "on_failure": str(on_failure) if on_failure else None,
+            }
         for _logical, props in by_type.get("AWS::Lambda::EventSourceMapping", []):
             queue_arn = str(props["EventSourceArn"])
             queue_name = queue_arn.rsplit(":", 1)[-1]

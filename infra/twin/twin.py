@@ -23,12 +23,15 @@ import yaml
 from infra.twin.auth import LocalIssuer
 from infra.twin.clock import ClockMode, TwinClock
 from infra.twin.deploy import ACCOUNT, REGION, Deployer, StackDeployment
+from infra.twin.execution_events import install as install_execution_events
+from infra.twin.execution_events import listen as listen_to_executions
+from infra.twin.execution_events import status_change_event
 from infra.twin.iam import enforce_tenant_roles
 from infra.twin.lambdas import FunctionFailed, LocalLambdas, function_of
 from infra.twin.meter import METER
 from infra.twin.metrics_store import MetricsStore
 from infra.twin.moto_fixes import install as install_moto_fixes
-from infra.twin.rules import ScheduledRules, function_name
+from infra.twin.rules import InvokeConfig, PatternRules, ScheduledRules, function_name
 from infra.twin.server import Router, _error, _json, serve
 from shared import clock as shared_clock
 
@@ -93,6 +96,8 @@ class LocalTwin:
         self.fired: set[str] = set()
         self.sdk_results: list[tuple[str, Any, Any]] = []  # custom resources: (function, payload, answer)
         self.rules = ScheduledRules([])  # EventBridge rate() rules (infra/twin/rules.py)
+        self.event_rules = PatternRules([])  # EventBridge rules with an event pattern (same module)
+        self._unlisten: Callable[[], None] | None = None
         self._seen_sms: set[str] = set()
         self._seen_email = 0
         self._stop = threading.Event()
@@ -118,6 +123,7 @@ class LocalTwin:
         from moto import mock_aws
 
         install_moto_fixes()
+        install_execution_events()  # Step Functions status changes -> EventBridge rules
         enforce_tenant_roles()  # the tenant data-access roles' LeadingKeys fence, as IAM would
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
@@ -137,6 +143,7 @@ class LocalTwin:
         self.lambdas.load()
         events = boto3.client("events", region_name=REGION)
         self.rules = ScheduledRules.load(events, self.clock.now(), self.log)
+        self.event_rules = self._load_event_rules(events)
         if self.function_log_level:
             self._set_function_log_level(self.function_log_level)
         self._verify_sender()
@@ -149,6 +156,7 @@ class LocalTwin:
         self._store_secrets(configs)
         self.issuer.tenants.update(c.tenant.id for c in configs)
         self.router = Router([r for d in self.deployments for r in d.routes])
+        self._unlisten = listen_to_executions(self._execution_ended)
         self._spawn(self._scheduler_loop, "scheduler")
         for url, function, batch in (es for d in self.deployments for es in d.event_sources):
             self._spawn(functools.partial(self._queue_loop, url, function, batch), f"queue-{function}")
@@ -194,6 +202,9 @@ class LocalTwin:
 
     def stop(self) -> None:
         self._stop.set()
+        if self._unlisten is not None:
+            self._unlisten()
+            self._unlisten = None
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -265,6 +276,41 @@ class LocalTwin:
                 self.lambdas.invoke(str(function_name(target["Arn"])), event)
             except FunctionFailed as exc:
                 self.log(f"rule {rule.name} failed: {exc}")
+
+    # ----------------------------------------------------------------- events
+    def _load_event_rules(self, events: Any) -> PatternRules:
+        """The deployed rules with an event pattern, delivered to by the twin (``rules.py``)."""
+        configs = {
+            name: InvokeConfig(int(c["retries"]), c["on_failure"])
+            for d in self.deployments
+            for name, c in d.invoke_configs.items()
+        }
+        rules = PatternRules(
+            PatternRules.load(events, self.log),
+            invoke=self.lambdas.invoke,
+            log=self.log,
+            invoke_configs=configs,
+            sqs=lambda: boto3.client("sqs", region_name=REGION),
+            now=self.clock.now,
+        )
+        for rule in rules.rules:
+            functions = ", ".join(sorted({str(function_name(str(t["Arn"]))) for t in rule.targets}))
+            self.log(
+                f"  EventBridge rule {rule.name} -> {functions}: gets the Step Functions status changes "
+                "the twin emits when a moto execution ends"
+            )
+        return rules
+
+    def _execution_ended(self, execution: Any) -> None:
+        """A moto execution ended (``execution_events.py``): its status-change event, on the default
+        bus, to every rule that matches (each target on its own thread)."""
+        try:
+            self.event_rules.put(status_change_event(execution, self.clock.now()))
+        except Exception as exc:  # on moto's worker thread: say so here, never lose it silently
+            name = getattr(execution, "exec_arn", "?")
+            self.log(
+                f"execution {name}: its status-change event was not delivered: {type(exc).__name__}: {exc}"
+            )
 
     def _fire(self, client: Any, schedule: dict[str, Any]) -> None:
         key = f"{schedule.get('GroupName')}/{schedule['Name']}"

@@ -244,13 +244,20 @@ def _greater_than_zero(alarm: dict[str, Any]) -> bool:
 
 def _dead_letter_queues(raw: dict[str, Any]) -> set[str]:
     """Logical ids of the template's dead-letter queues, found from their uses, not by name: the
-    target of a queue's RedrivePolicy, or a queue an IAM policy lets EventBridge Scheduler's role
-    send to (the schedules' ``Target.DeadLetterConfig``, set at run time)."""
+    target of a queue's RedrivePolicy, a queue an IAM policy lets EventBridge Scheduler's role
+    send to (the schedules' ``Target.DeadLetterConfig``, set at run time), or the
+    ``DeadLetterConfig`` of an EventBridge rule's target."""
     queues = of_type(raw, "AWS::SQS::Queue")
     found = {
         q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
         for q in queues.values()
         if "RedrivePolicy" in q["Properties"]
+    }
+    found |= {
+        target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+        for rule in of_type(raw, "AWS::Events::Rule").values()
+        for target in rule["Properties"].get("Targets", [])
+        if "DeadLetterConfig" in target
     }
     for policy in of_type(raw, "AWS::IAM::Policy").values():
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
@@ -268,11 +275,11 @@ def _queue_of(alarm: dict[str, Any]) -> str:
 def test_every_dead_letter_queue_has_a_depth_alarm(platform_raw: dict[str, Any]) -> None:
     alarms = _alarms(platform_raw)
     dlqs = _dead_letter_queues(platform_raw)
-    # Given the intake DLQ and the scheduler's (reminders, dispatch offers) DLQ
-    assert len(dlqs) == len(DEAD_LETTER_QUEUES) == 2
-    assert any(lid.startswith("IntakeDlq") for lid in dlqs) and any(
-        lid.startswith("RemindersDlq") for lid in dlqs
-    )
+    # Given the intake DLQ, the scheduler's (reminders, dispatch offers) DLQ and the stopped-executions
+    # rule's DLQ
+    assert len(dlqs) == len(DEAD_LETTER_QUEUES) == 3
+    for prefix in ("IntakeDlq", "RemindersDlq", "RecoveryDlq"):
+        assert any(lid.startswith(prefix) for lid in dlqs), prefix
     # Then each has exactly one alarm: the maximum of visible messages > 0, over 5 minutes
     by_queue: dict[str, list[str]] = {}
     for key in DEAD_LETTER_QUEUES:
@@ -290,6 +297,7 @@ def test_every_dead_letter_queue_has_a_depth_alarm(platform_raw: dict[str, Any])
         by_queue.setdefault(_queue_of(alarm), []).append(key)
     assert set(by_queue) == dlqs and all(len(keys) == 1 for keys in by_queue.values())
     assert by_queue[next(lid for lid in dlqs if lid.startswith("RemindersDlq"))] == ["reminders"]
+    assert by_queue[next(lid for lid in dlqs if lid.startswith("RecoveryDlq"))] == ["recovery"]
 
 
 def test_platform_alarms_and_thresholds(platform_raw: dict[str, Any]) -> None:

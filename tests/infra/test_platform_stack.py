@@ -36,6 +36,7 @@ DESIGN_FUNCTIONS = {
     "scrm-reminders-fire": "functions.reminders.handler.fire",
     "scrm-webhooks-ops": "functions.webhooks.ops.api",  # intake ops: /deliveries* (issue 4)
     "scrm-ticket-gauges": "functions.ticket.gauges_handler.gauges",  # OpenTickets gauge (issue 8)
+    "scrm-ticket-failed": "functions.ticket.tasks.execution_status",  # stopped executions (issue 14)
 }
 
 # CONTRACT.md, "HTTP API": route -> (function, needs a JWT)
@@ -48,6 +49,8 @@ CONTRACT_ROUTES = {
     "GET /tickets": ("scrm-ticket-api", True),
     "POST /tickets/{id}/actions": ("scrm-ticket-api", True),
     "POST /tickets/{id}/cancel": ("scrm-ticket-api", True),
+    "POST /tickets/{id}/retry": ("scrm-ticket-api", True),  # a failed ticket, started again (issue 14)
+    "PATCH /tickets/{id}/fields": ("scrm-ticket-api", True),  # complete or correct a ticket's fields
     "GET /tickets/{id}/history": ("scrm-ticket-api", True),
     "GET /technicians": ("scrm-dispatch-api", True),
     "PUT /technicians/{id}": ("scrm-dispatch-api", True),
@@ -126,6 +129,8 @@ def test_outputs_have_fixed_logical_ids(platform: Template) -> None:
         "ApiUrl",
         "IntakeQueueUrl",
         "IntakeDlqUrl",
+        "RemindersDlqUrl",
+        "RecoveryDlqUrl",
         "SchedulerGroupName",
         "SchedulerRoleArn",
         "UserPoolId",
@@ -190,6 +195,16 @@ def _reminders_dlq(raw: dict[str, Any]) -> str:
     return lid
 
 
+def _rule_target_dlqs(raw: dict[str, Any]) -> set[str]:
+    """Queues that are an EventBridge rule target's DeadLetterConfig (the stopped-executions rule)."""
+    return {
+        target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+        for rule in of_type(raw, "AWS::Events::Rule").values()
+        for target in rule["Properties"].get("Targets", [])
+        if "DeadLetterConfig" in target
+    }
+
+
 def test_every_queue_has_a_dlq_and_is_encrypted(platform_raw: dict[str, Any]) -> None:
     queues = of_type(platform_raw, "AWS::SQS::Queue")
     dlqs = {
@@ -198,8 +213,10 @@ def test_every_queue_has_a_dlq_and_is_encrypted(platform_raw: dict[str, Any]) ->
         if "RedrivePolicy" in q["Properties"]
     }
     assert dlqs, "no queue has a dead-letter queue"
-    # the reminders DLQ is the dead-letter queue of the EventBridge Scheduler schedules
+    # the reminders DLQ is the dead-letter queue of the EventBridge Scheduler schedules, the recovery
+    # DLQ that of the stopped-executions rule's target
     dlqs.add(_reminders_dlq(platform_raw))
+    dlqs |= _rule_target_dlqs(platform_raw)
     for lid, queue in queues.items():
         assert "RedrivePolicy" in queue["Properties"] or lid in dlqs, f"{lid} has no DLQ and is none"
         assert queue["Properties"].get("SqsManagedSseEnabled") is True, lid
@@ -293,6 +310,7 @@ def test_roles_are_least_privilege(platform_raw: dict[str, Any]) -> None:
     assert {n for n, a in every.items() if "sqs:SendMessage" in a} == {
         "scrm-webhooks-api",
         "scrm-webhooks-ops",
+        "scrm-ticket-failed",  # its asynchronous invocations' on-failure destination: the recovery DLQ
     }
     assert {n for n, a in every.items() if "sqs:ReceiveMessage" in a} == {
         "scrm-ticket-intake",
@@ -317,10 +335,11 @@ def test_roles_are_least_privilege(platform_raw: dict[str, Any]) -> None:
         "scrm-ticket-step",
         "scrm-ticket-intake",
     }
-    # reminders, and dispatch's notice to dispatchers when nobody fits
+    # reminders, and the notices to dispatchers when nobody fits and when a ticket failed
     assert {n for n, a in every.items() if "sns:Publish" in a or "ses:SendEmail" in a} == {
         "scrm-reminders-fire",
         "scrm-dispatch-assign",
+        "scrm-ticket-failed",
     }
 
 
