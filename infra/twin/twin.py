@@ -487,10 +487,11 @@ def _cold_start_everything() -> None:
 
 
 def _message(at: str, channel: str, to: str, subject: str | None, body: str) -> dict[str, Any]:
-    """One captured message; ``ticket_id`` and ``level`` from the reminder's reference line
-    (``[SLA <ticket id> <level>]``), or from a JSON body that carries them."""
+    """One captured message; ``ticket_id`` and ``level`` from its reference line (``[SLA <ticket id>
+    <level>]`` of a reminder, ``[DISPATCH <id> no_candidate]``, ``[FAILED <id> failed]``), or from a
+    JSON body that carries them."""
     meta: dict[str, Any] = {}
-    mark = re.search(r"\[SLA (?P<ticket_id>[^\s\]]+) (?P<level>[^\s\]]+)\]\s*$", body)
+    mark = re.search(r"\[(?:SLA|FAILED|DISPATCH) (?P<ticket_id>[^\s\]]+) (?P<level>[^\s\]]+)\]\s*$", body)
     if mark:
         meta = mark.groupdict()
     else:

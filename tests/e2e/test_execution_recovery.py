@@ -88,6 +88,22 @@ def test_a_stopped_execution_fails_its_ticket_and_tells_the_dispatcher(
     assert again["handled"] is False, again
     assert agent.get(f"/tickets/{ticket_id}").body["version"] == failed["version"]
 
+    # And it can be retried, by a dispatcher only: a new execution starts at the node where it failed
+    assert agent.post(f"/tickets/{ticket_id}/retry").status == 403
+    dispatcher = TwinClient(agent.base_url).as_user("acme-home", "u-zhao", ["dispatcher"])
+    retried = dispatcher.post(f"/tickets/{ticket_id}/retry")
+    assert retried.status == 200, retried.body
+    assert (retried.body["status"], retried.body["retries"]) == ("open", 1)
+    ready = agent.wait_ready(ticket_id, node="answer")
+    assert ready["execution_arn"].endswith(f":{ticket_id}-r1")
+    answered = agent.post(
+        f"/tickets/{ticket_id}/actions",
+        {"action": "answered", "fields": {"answer": "可以"}, "version": ready["version"]},
+    )
+    assert answered.status == 200, answered.body
+    assert agent.wait_status(ticket_id, "closed")["node"] == "done"
+    assert dispatcher.post(f"/tickets/{ticket_id}/retry").status == 409  # only failed tickets
+
 
 def test_a_cancelled_tickets_stopped_execution_is_left_alone(twin: LocalTwin, agent: TwinClient) -> None:
     # Given a consult ticket, When the agent cancels it (which stops its execution)
