@@ -135,6 +135,7 @@ def make_handler(twin: LocalTwin) -> type[BaseHTTPRequestHandler]:
         ("POST", "/_local/token"): twin.local_token,
         ("POST", "/_local/clock/advance"): twin.local_advance,
         ("GET", "/_local/clock"): twin.local_clock,
+        ("POST", "/_local/sign"): twin.local_sign,
         ("GET", "/_local/messages"): twin.local_messages,
         ("GET", "/_local/metrics"): twin.local_metrics,
         ("GET", "/_local/dashboard"): twin.local_dashboard,

@@ -35,6 +35,8 @@ from infra.twin.rules import InvokeConfig, PatternRules, ScheduledRules, functio
 from infra.twin.server import Router, _error, _json, serve
 from shared import clock as shared_clock
 
+MAX_ADVANCE = 10 * 366 * 86400
+"""The most one ``/_local/clock/advance`` moves the clock (ten years); beyond, datetimes overflow."""
 _AT = re.compile(r"^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$")
 
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
@@ -106,6 +108,8 @@ class LocalTwin:
         self._mock: Any = None
         self._server: Any = None
         self.issuer = LocalIssuer(set())
+        self.people: dict[str, dict[str, set[str]]] = {}  # tenant -> person -> roles the file grants
+        self.signable: dict[str, dict[str, str]] = {}  # tenant/channel -> platform, secret reference
         self.router = Router([])
 
     # ----------------------------------------------------------------- lifecycle
@@ -155,6 +159,14 @@ class LocalTwin:
         self.lambdas.after_invoke.append(lambda _name: self._collect_messages())
         self._store_secrets(configs)
         self.issuer.tenants.update(c.tenant.id for c in configs)
+        for c in configs:
+            for channel in c.channels:
+                ref = getattr(getattr(channel, "secret", None), "ssm", None) or ""
+                where = f"{c.tenant.id}/{channel.id}"
+                self.signable[where] = {"platform": channel.platform, "secret": ref}
+            granted = {u.id: set(u.roles) for u in c.users}
+            granted.update({t.id: {"technician"} for t in c.technicians})
+            self.people[c.tenant.id] = granted
         self.router = Router([r for d in self.deployments for r in d.routes])
         self._unlisten = listen_to_executions(self._execution_ended)
         self._spawn(self._scheduler_loop, "scheduler")
@@ -419,15 +431,36 @@ class LocalTwin:
             )
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
             return _error(400, "bad_request", "roles must be a list of strings")
+        granted = self.people.get(tenant, {}).get(sub)
+        if granted is not None and not set(roles) <= granted:
+            # As Cognito would: a person of the tenant file has the roles the file gives them, no more.
+            extra = ", ".join(r for r in roles if r not in granted)
+            return _error(
+                403,
+                "forbidden",
+                f"{sub} has the roles {', '.join(sorted(granted)) or 'none'} in {tenant}'s file, not {extra}",
+            )
         return _json(200, {"token": self.issuer.issue(tenant, sub, roles), "token_type": "Bearer"})
 
     def local_advance(self, data: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
         seconds = data.get("seconds")
-        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
-            return _error(400, "bad_request", 'send {"seconds": <a non-negative number>}')
+        if (
+            not isinstance(seconds, int | float)
+            or isinstance(seconds, bool)
+            or not 0 <= seconds <= MAX_ADVANCE
+        ):
+            return _error(
+                400, "bad_request", f'send {{"seconds": <a number from 0 to {MAX_ADVANCE} (ten years)>}}'
+            )
         now = self.clock.advance(float(seconds))
         fired = self.fire_due()
         return _json(200, {"now": now.isoformat(), "fired": fired})
+
+    def local_sign(self, data: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        from infra.twin.signing import signed_delivery
+
+        status, answer = signed_delivery(self.signable, data, self.clock.now)
+        return _json(status, answer)
 
     def local_clock(self, _data: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
         return _json(200, {"now": self.clock.now().isoformat(), "mode": self.clock.mode})

@@ -47,7 +47,7 @@ def acme_ops(anonymous: TwinClient) -> TwinClient:
 
 @pytest.fixture(scope="module")
 def bright_ops(anonymous: TwinClient) -> TwinClient:
-    return anonymous.as_user(BRIGHT, "u-jonas", ["dispatcher", "agent"])
+    return anonymous.as_user(BRIGHT, "u-jonas", ["dispatcher"])
 
 
 # --------------------------------------------------------------------------- helpers
