@@ -59,8 +59,9 @@ test: browser lint ## lint, then every test (unit, integration, infra, e2e)
 unit: install ## unit tests only
 	$(BIN)/pytest -q tests/unit
 
-fuzz: install ## generated tenants, long profile: 500 examples, 6 tenants, 5 min of walks (x SCRM_FUZZ_SCALE)
+fuzz: install ## long profiles: generated tenants (500 examples, 6 tenants, walks) and the API fuzz (schemathesis x8)
 	$(BIN)/pytest -q -m fuzz tests/unit/test_generated_tenants.py tests/e2e/test_generated_walk.py
+	SCRM_FUZZ_SCALE=$${SCRM_FUZZ_SCALE:-8} $(BIN)/pytest -q tests/e2e/test_schemathesis.py && cat .build/fuzz/schemathesis.json
 
 synth: install ## synthesize the example tenants into cdk.out
 	$(BIN)/scrm synth examples/tenants/*.yaml --out cdk.out

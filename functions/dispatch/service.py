@@ -21,7 +21,7 @@ from shared.domain.timers import offer_timer_name
 from shared.errors import Conflict
 from shared.ports import TaskTokenGone
 from shared.repositories.technicians import TechnicianBusy, TechnicianRecord
-from shared.tenant.models import Node, TenantConfig, TicketType
+from shared.tenant.models import Node, TenantConfig
 from shared.workflow.routing import MAX_NODE_VISITS, decline_action, is_decline
 
 SYSTEM = "system"
@@ -37,17 +37,11 @@ class LoopLimit(Exception):
 # --------------------------------------------------------------------------- the ticket's needs
 
 
-def _field_of_type(ticket_type: TicketType, preferred: str, kind: str) -> str | None:
-    if (spec := ticket_type.field(preferred)) is not None and spec.type == kind:
-        return preferred
-    return next((f.name for f in ticket_type.fields if f.type == kind), None)
-
-
 def job_for(cfg: TenantConfig, ticket: Ticket, node: Node, declined: frozenset[str]) -> Job:
     """What the ticket needs: its region and location fields, the node's skills, who declined."""
     ticket_type = cfg.ticket_types[ticket.type]
-    region_field = _field_of_type(ticket_type, "region", "region")
-    geo_field = _field_of_type(ticket_type, "location", "geo")
+    region_field = ticket_type.field_of_type("region", "region")
+    geo_field = ticket_type.field_of_type("geo", "location")
     region = ticket.fields.get(region_field) if region_field else None
     geo = ticket.fields.get(geo_field) if geo_field else None
     location: tuple[float, float] | None = None
@@ -256,7 +250,7 @@ def _dispatch(
 
 def _missing_inputs(cfg: TenantConfig, ticket: Ticket, job: Job) -> list[str]:
     """Fields dispatch needs that the ticket lacks: its region, when its type has a region field."""
-    region_field = _field_of_type(cfg.ticket_types[ticket.type], "region", "region")
+    region_field = cfg.ticket_types[ticket.type].field_of_type("region", "region")
     return [region_field] if region_field and job.region is None else []
 
 

@@ -115,6 +115,13 @@ def _pricing_snapshot(deps: Deps, cfg: TenantConfig, ticket: Ticket) -> PricingS
     )
 
 
+def region_of(cfg: TenantConfig, ticket: Ticket) -> str | None:
+    """The ticket's region: its field of type ``region`` (whatever the tenant called it)."""
+    name = cfg.ticket_types[ticket.type].field_of_type("region", "region")
+    value = ticket.fields.get(name) if name else None
+    return value if isinstance(value, str) else None
+
+
 def _price(deps: Deps, cfg: TenantConfig, ticket: Ticket, completed_at: datetime) -> tuple[str, Settlement]:
     technician_id = (ticket.dispatch or {}).get("technician")
     if not technician_id:
@@ -122,9 +129,12 @@ def _price(deps: Deps, cfg: TenantConfig, ticket: Ticket, completed_at: datetime
     technician = next((t for t in cfg.technicians if t.id == technician_id), None)
     if technician is None:
         raise PricingError(f"technician {technician_id!r} of ticket {ticket.id} is not in the tenant file")
-    region = ticket.fields.get("region")
-    if not isinstance(region, str):
-        raise PricingError(f"ticket {ticket.id} has no region to price with")
+    region = region_of(cfg, ticket)
+    if region is None:
+        raise PricingError(
+            f"ticket {ticket.id} has no region to price with; fill it in (PATCH /tickets/{ticket.id}/fields) "
+            "and retry the ticket"
+        )
     snapshot = _pricing_snapshot(deps, cfg, ticket)
     service_items, parts = _lines(cfg, ticket)
     priority = ticket.fields.get("priority")
@@ -219,7 +229,7 @@ def _record(
         settled_at=now(),
         settlement=settlement,
         adjustment=_adjustment(settlement, previous.settlement) if previous else None,
-        groups=_groups(ticket, str(ticket.fields["region"]), priced),
+        groups=_groups(ticket, str(region_of(cfg, ticket)), priced),
     )
 
 

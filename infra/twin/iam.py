@@ -151,8 +151,10 @@ def _listed(value: Any) -> list[Any]:
 
 
 def _glob(pattern: str, value: str, *, ignore_case: bool = False) -> bool:
+    # IAM's wildcards match any character, line breaks included (re.DOTALL).
     regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, value, re.IGNORECASE if ignore_case else 0) is not None
+    flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
+    return re.fullmatch(regex, value, flags) is not None
 
 
 def _matches_one(operator: str, expected: list[str], value: str) -> bool:

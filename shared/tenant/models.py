@@ -932,6 +932,13 @@ class TicketType(_Model):
     def field(self, name: str) -> FieldDef | None:
         return next((field for field in self.fields if field.name == name), None)
 
+    def field_of_type(self, kind: str, preferred: str | None = None) -> str | None:
+        """The name of the ticket's field of type `kind` (the one called `preferred` if it has that
+        type, else the first in file order): a region field may be called `area` or `城市`."""
+        if preferred is not None and (spec := self.field(preferred)) is not None and spec.type == kind:
+            return preferred
+        return next((f.name for f in self.fields if f.type == kind), None)
+
 
 # --------------------------------------------------------------------------- channels
 

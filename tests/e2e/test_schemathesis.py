@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,7 +32,10 @@ from infra.twin.client import TwinClient
 from infra.twin.twin import LocalTwin
 
 TENANT = "acme-home"
-MAX_EXAMPLES = 25
+MAX_EXAMPLES = 25 * max(1, int(os.environ.get("SCRM_FUZZ_SCALE", "1")))
+"""Examples per operation; ``SCRM_FUZZ_SCALE`` (``make fuzz``) multiplies it."""
+TALLY: dict[str, Any] = {"requests": 0, "operations": set(), "statuses": Counter(), "server_errors": []}
+"""What the run sent: written to ``.build/fuzz/schemathesis.json`` at the end of the module."""
 PLATFORM_PREFIXES = ("/webhooks/", "/forms/")
 """Routes whose bodies are platform-specific: only the no-5xx check applies to them."""
 
@@ -48,6 +53,21 @@ KNOWN_BODIES: dict[tuple[str, str], list[Any]] = {
     ("put", "/technicians/{technician_id}"): [{"capacity": None}],
 }
 KNOWN_BUGS: dict[tuple[str, str], Any] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _tally() -> Iterator[None]:
+    """The run's figures (requests, distinct operations, statuses, 5xx) for the record."""
+    yield
+    out = Path(__file__).parents[2] / ".build" / "fuzz" / "schemathesis.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    figures = {
+        "requests": TALLY["requests"],
+        "operations": len(TALLY["operations"]),
+        "statuses": dict(sorted(TALLY["statuses"].items())),
+        "server_errors": TALLY["server_errors"],
+    }
+    out.write_text(json.dumps(figures, indent=1) + "\n", encoding="utf-8")
 
 
 @pytest.fixture(scope="session")
@@ -145,6 +165,11 @@ def fuzz(cases: Any, examples: int, headers: dict[str, str], checks: list[Any]) 
     )
     def call(case: schemathesis.Case) -> None:
         response = case.call(headers=headers, timeout=30)
+        TALLY["requests"] += 1
+        TALLY["operations"].add(f"{case.method} {case.path}")
+        TALLY["statuses"][str(response.status_code)] += 1
+        if response.status_code >= 500:
+            TALLY["server_errors"].append(f"{case.method} {case.path}: {response.status_code}")
         case.validate_response(response, checks=checks)
 
     call()
