@@ -242,7 +242,7 @@ class _Tenant:
     def __init__(self, rng: random.Random, tenant_id: str) -> None:
         self.rng = rng
         self.tenant_id = tenant_id
-        self.reserved_fields = {"region", "priority", "location"}
+        self.reserved_fields = {"region", "area", "quyu", "Chengshi", "priority", "location"}
 
     # -- sections ---------------------------------------------------------------
 
@@ -527,8 +527,10 @@ class _Tenant:
         if rng.random() < 0.7:
             fields.append({"name": _field_name(rng, taken), "type": "phone", "required": rng.random() < 0.5})
         if plan.dispatch:
-            taken.add("region")  # settlement reads the ticket's `region` field by that name
-            fields.append({"name": "region", "type": "region", "required": True})
+            # dispatch and settlement find the region by its type, whatever it is called
+            region_name = rng.choice(("region", "area", "quyu", "Chengshi"))
+            taken.add(region_name)
+            fields.append({"name": region_name, "type": "region", "required": True})
         if plan.priority:
             taken.add("priority")
             options = rng.choice((["normal", "urgent"], ["urgent", "normal", "加急"]))
