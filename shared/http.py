@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -92,8 +95,15 @@ def install_error_handlers(app: APIGatewayHttpResolver) -> None:
 
     @app.not_found
     def _not_found(exc: Exception) -> Response[Any]:
-        path = app.current_event.path
-        return error_response(404, "not_found", f"no route {app.current_event.http_method} {path}")
+        method, path = app.current_event.http_method, app.current_event.path
+        allowed = allowed_methods(path)
+        if allowed and method.upper() not in allowed:
+            answer = error_response(
+                405, "method_not_allowed", f"{path} takes {', '.join(allowed)}, not {method}"
+            )
+            answer.headers["Allow"] = ", ".join(allowed)
+            return answer
+        return error_response(404, "not_found", f"no route {method} {path[:200]}")
 
     @app.exception_handler(Exception)
     def _unexpected(exc: Exception) -> Response[Any]:
@@ -107,6 +117,28 @@ def install_error_handlers(app: APIGatewayHttpResolver) -> None:
             return answer
         logger.exception("unexpected error")
         return error_response(500, "internal", "something went wrong on our side; it has been logged")
+
+
+_OPENAPI = Path(__file__).resolve().parent.parent / "functions" / "ticket" / "openapi.json"
+
+
+@lru_cache(maxsize=1)
+def _route_table() -> tuple[tuple[re.Pattern[str], tuple[str, ...]], ...]:
+    """(path pattern, methods) of every documented route (the served OpenAPI document)."""
+    try:
+        paths = json.loads(_OPENAPI.read_text(encoding="utf-8"))["paths"]
+    except (OSError, ValueError, KeyError):
+        return ()
+    table = []
+    for template, operations in paths.items():
+        pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
+        table.append((re.compile(f"^{pattern}$"), tuple(m.upper() for m in operations)))
+    return tuple(table)
+
+
+def allowed_methods(path: str) -> list[str]:
+    """The methods the API takes on ``path`` (empty when no route has that path)."""
+    return sorted({m for pattern, methods in _route_table() if pattern.match(path) for m in methods})
 
 
 _JSON_ONLY = "send the body as JSON, with the header Content-Type: application/json"

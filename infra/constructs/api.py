@@ -167,6 +167,24 @@ class Api(Construct):
                     )
                 )
 
+        # Every request no route matches (an unknown path, a known path with another method) goes to
+        # the ticket API, which answers 404 or 405 (with Allow) in the API's error shape: API Gateway's
+        # own answer would be {"message": "Not Found"}.
+        self.default_route = apigwv2.HttpRoute(
+            self,
+            "DefaultRoute",
+            http_api=self.http_api,
+            route_key=apigwv2.HttpRouteKey.DEFAULT,
+            integration=integrations_by_function["ticket-api"],
+        )
+        Validations.of(self.default_route).acknowledge(
+            ack(
+                "AwsSolutions-APIG4",
+                "the $default route only answers 404/405 in the API's error shape; it reaches no data "
+                "(the ticket API's routes are all matched, with their authorizer, before it)",
+            )
+        )
+
     @property
     def url(self) -> str:
         return self.stage.url

@@ -46,7 +46,9 @@ class Router:
             found = pattern.match(path)
             if found and route.method in (method, "ANY"):
                 return route, found.groupdict()
-        return None
+        # API Gateway's $default route takes every request no other route matches
+        default = next((r for r, _ in self.routes if r.method == "$default"), None)
+        return (default, {}) if default is not None else None
 
 
 def _json(status: int, body: Any) -> tuple[int, dict[str, str], bytes]:

@@ -88,3 +88,12 @@ def test_ids_in_404s_are_decoded_and_the_http_layer_answers_json(twin: LocalTwin
     assert answer.status == 414
     assert json.loads(answer.read())["error"] == "uri_too_long"
     connection.close()
+
+
+def test_unrouted_requests_get_404_or_405_in_the_error_shape(agent: TwinClient) -> None:
+    # API Gateway's $default route sends whatever no route matches to the ticket API
+    wrong = shaped(agent.request("DELETE", "/tickets"), 405, "method_not_allowed")
+    assert "GET, POST" in wrong["message"]
+    assert agent.request("DELETE", "/tickets").headers["allow"] == "GET, POST"
+    shaped(agent.get("/nowhere/at/all"), 404, "not_found")
+    shaped(agent.request("PUT", "/tickets/TK-1/actions", {}), 405, "method_not_allowed")

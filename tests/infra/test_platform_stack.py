@@ -351,6 +351,8 @@ def test_every_contract_route_is_served(platform_raw: dict[str, Any]) -> None:
         r["Properties"]["RouteKey"]: r["Properties"]
         for r in of_type(platform_raw, "AWS::ApiGatewayV2::Route").values()
     }
+    default = routes.pop("$default")  # unrouted requests: 404/405 in the API's error shape
+    assert default.get("AuthorizationType", "NONE") == "NONE"
     assert set(routes) == set(CONTRACT_ROUTES)
     assert {r.key for r in ROUTES} == set(CONTRACT_ROUTES)
     integrations = of_type(platform_raw, "AWS::ApiGatewayV2::Integration")
