@@ -52,6 +52,7 @@ def build_document() -> dict[str, Any]:
                 merged[method] = operation
         document["components"]["schemas"].update(schema.get("components", {}).get("schemas", {}))
     _document_errors(document)
+    _link_tickets(document)
     document["paths"] = dict(sorted(document["paths"].items()))
     document["components"]["schemas"] = dict(sorted(document["components"]["schemas"].items()))
     return document
@@ -84,6 +85,34 @@ def _document_errors(document: dict[str, Any]) -> None:
             responses["422"] = {**error, "description": "Validation Error"}
             responses.setdefault("4XX", error)
     _keep_reachable(document)
+
+
+TICKET_LINKS = {
+    "GetTicket": ("get", "/tickets/{ticket_id}"),
+    "TicketHistory": ("get", "/tickets/{ticket_id}/history"),
+    "ActOnTicket": ("post", "/tickets/{ticket_id}/actions"),
+    "CancelTicket": ("post", "/tickets/{ticket_id}/cancel"),
+    "ChangeTicketFields": ("patch", "/tickets/{ticket_id}/fields"),
+    "RetryTicket": ("post", "/tickets/{ticket_id}/retry"),
+}
+
+
+def _link_tickets(document: dict[str, Any]) -> None:
+    """OpenAPI links from a created ticket to what can be done with it (clients and stateful tests
+    follow them: ``ticket_id`` is the answer's ``id``)."""
+    created = document["paths"].get("/tickets", {}).get("post", {}).get("responses", {})
+    answer = created.get("201") or created.get("200")
+    if answer is None:
+        return
+    links = {}
+    for name, (method, path) in TICKET_LINKS.items():
+        operation = document["paths"].get(path, {}).get(method)
+        if operation is not None and operation.get("operationId"):
+            links[name] = {
+                "operationId": operation["operationId"],
+                "parameters": {"ticket_id": "$response.body#/id"},
+            }
+    answer["links"] = links
 
 
 def _keep_reachable(document: dict[str, Any]) -> None:

@@ -173,3 +173,36 @@ def fuzz(cases: Any, examples: int, headers: dict[str, str], checks: list[Any]) 
         case.validate_response(response, checks=checks)
 
     call()
+
+
+def test_stateful_sequences_never_get_a_5xx(twin_schema: Any, admin_token: str) -> None:
+    """Chains of calls through the document's links (a created ticket, then its reads, actions,
+    cancel, field changes and retry): whatever the order, no answer is a 5xx."""
+    machine = twin_schema.as_state_machine()
+
+    class Authorized(machine):  # type: ignore[misc, valid-type]
+        def before_call(self, case: schemathesis.Case) -> None:
+            # the document's bearer scheme makes generation fill in tokens of its own: use a real one
+            case.headers = {**(case.headers or {}), "authorization": f"Bearer {admin_token}"}
+
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
+            return {"timeout": 30}
+
+        def validate_response(self, response: Any, case: schemathesis.Case, **kwargs: Any) -> None:
+            TALLY["requests"] += 1
+            TALLY["operations"].add(f"{case.method} {case.path}")
+            TALLY["statuses"][str(response.status_code)] += 1
+            if response.status_code >= 500:
+                TALLY["server_errors"].append(f"stateful {case.method} {case.path}: {response.status_code}")
+            case.validate_response(response, checks=[not_a_server_error])
+
+    Authorized.run(
+        settings=settings(
+            max_examples=MAX_EXAMPLES,
+            stateful_step_count=6,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
