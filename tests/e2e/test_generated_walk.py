@@ -504,6 +504,9 @@ def run_walk(
     walker.finish()
     summary = f"{walker.report()}; {time.monotonic() - started:.1f} s"
     print(summary)  # shown with -s / -rA
+    out = Path(__file__).resolve().parents[2] / ".build" / "fuzz" / f"walk-{seed}.txt"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(summary + "\n", encoding="utf-8")
     violations = walker.stats.violations
     assert not violations, f"{len(violations)} violation(s); {summary}\n" + "\n".join(violations)
     assert walker.stats.counts["primary actions"] + walker.stats.counts["other actions"] > 0, summary
