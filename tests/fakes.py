@@ -91,3 +91,37 @@ class FakeEngine:
 
     def stop(self, execution_arn: str, cause: str) -> None:
         pass
+
+
+class FakeMarkers:
+    """Sent-markers: a claim succeeds once per key until released."""
+
+    def __init__(self) -> None:
+        self.claimed: set[tuple[str, str]] = set()
+
+    def claim(self, key: tuple[str, str], to: str, at: Any) -> bool:
+        if key in self.claimed:
+            return False
+        self.claimed.add(key)
+        return True
+
+    def release(self, key: tuple[str, str]) -> None:
+        self.claimed.discard(key)
+
+
+class FakeSender:
+    """SMS and email as sent: ``(channel, to, text)``, an email's text being subject + body."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.sent: list[tuple[str, str, str]] = []
+        self.fail = fail
+
+    def sms(self, phone: str, text: str) -> None:
+        if self.fail:
+            raise RuntimeError("SNS is down")
+        self.sent.append(("sms", phone, text))
+
+    def email(self, address: str, subject: str, body: str) -> None:
+        if self.fail:
+            raise RuntimeError("SES is down")
+        self.sent.append(("email", address, subject + "\n" + body))

@@ -37,21 +37,10 @@ def task_deps() -> DispatchDeps:
 
 
 def _notifier() -> Notifier:
-    """SMS/email to dispatchers when nobody fits: the reminders' channels and sent-markers.
+    """SMS/email to dispatchers when nobody fits (``functions.reminders.channels.aws_notifier``)."""
+    from functions.reminders.channels import aws_notifier
 
-    Email needs ``SENDER_EMAIL`` (a verified SES identity) in the function's environment;
-    without it only SMS is sent.
-    """
-    from functions.reminders.channels import AwsSender
-    from shared.repositories.reminders import ReminderMarkers, marker_key
-
-    sender_email = (settings().sender_email or "").strip()
-    return Notifier(
-        sender=AwsSender(sender_email or "unset@invalid", settings().region),
-        markers=ReminderMarkers(),
-        marker_key=marker_key,
-        email_enabled=bool(sender_email),
-    )
+    return aws_notifier()
 
 
 class DispatchSettings(BaseModel):

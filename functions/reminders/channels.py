@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
+
+if TYPE_CHECKING:
+    from functions.dispatch.notify import Notifier
 
 
 class AwsSender:
@@ -33,3 +36,20 @@ class AwsSender:
                 }
             },
         )
+
+
+def aws_notifier() -> Notifier:
+    """Notices to the tenant's dispatchers (no candidate, a failed ticket): these channels and the
+    reminders' sent-markers. Email needs ``SENDER_EMAIL`` (a verified SES identity) in the
+    function's environment; without it only SMS is sent."""
+    from functions.dispatch.notify import Notifier
+    from shared.repositories.reminders import ReminderMarkers, marker_key
+    from shared.settings import settings
+
+    sender_email = (settings().sender_email or "").strip()
+    return Notifier(
+        sender=AwsSender(sender_email or "unset@invalid", settings().region),
+        markers=ReminderMarkers(),
+        marker_key=marker_key,
+        email_enabled=bool(sender_email),
+    )

@@ -50,17 +50,7 @@ def deps() -> service.Deps:
 
 
 def _notifier() -> Any:
-    """SMS/email to the tenant's dispatchers about a failed ticket: the reminders' channels and
-    sent-markers (email only with a sender address, ``SENDER_EMAIL``)."""
-    from functions.dispatch.notify import Notifier
-    from functions.reminders.channels import AwsSender
-    from shared.repositories.reminders import ReminderMarkers, marker_key
-    from shared.settings import settings
+    """SMS/email to the tenant's dispatchers about a failed ticket (the same as dispatch's notices)."""
+    from functions.reminders.channels import aws_notifier
 
-    sender_email = (settings().sender_email or "").strip()
-    return Notifier(
-        sender=AwsSender(sender_email or "unset@invalid", settings().region),
-        markers=ReminderMarkers(),
-        marker_key=marker_key,
-        email_enabled=bool(sender_email),
-    )
+    return aws_notifier()

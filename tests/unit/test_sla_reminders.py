@@ -20,7 +20,7 @@ from shared.domain.ticket import Assignee, Ticket, TicketEvent
 from shared.repositories.reminders import marker_key
 from shared.tenant import load_tenant_file
 from shared.tenant.models import TenantConfig
-from tests.fakes import FakeTickets
+from tests.fakes import FakeMarkers, FakeSender, FakeTickets
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tenants" / "acme-home.yaml"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -39,36 +39,6 @@ class FakeSchedules:
 
     def delete(self, name: str) -> None:
         self.pending.pop(name, None)
-
-
-class FakeMarkers:
-    def __init__(self) -> None:
-        self.claimed: set[tuple[str, str]] = set()
-
-    def claim(self, key: tuple[str, str], to: str, at: datetime) -> bool:
-        if key in self.claimed:
-            return False
-        self.claimed.add(key)
-        return True
-
-    def release(self, key: tuple[str, str]) -> None:
-        self.claimed.discard(key)
-
-
-class FakeSender:
-    def __init__(self, fail: bool = False) -> None:
-        self.sent: list[tuple[str, str, str]] = []
-        self.fail = fail
-
-    def sms(self, phone: str, text: str) -> None:
-        if self.fail:
-            raise RuntimeError("SNS is down")
-        self.sent.append(("sms", phone, text))
-
-    def email(self, address: str, subject: str, body: str) -> None:
-        if self.fail:
-            raise RuntimeError("SES is down")
-        self.sent.append(("email", address, subject + "\n" + body))
 
 
 @pytest.fixture(scope="module")

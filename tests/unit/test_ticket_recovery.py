@@ -14,37 +14,12 @@ from shared.identity import Caller
 from shared.tenant import load_tenant_file
 from shared.tenant.models import TenantConfig
 from shared.workflow.compiler import CATCH_ROUTING
-from tests.fakes import FakeEngine, FakeTickets
+from tests.fakes import FakeEngine, FakeMarkers, FakeSender, FakeTickets
 
 CONSULT = {"customer_name": "陈女士", "customer_phone": "+8613900000000", "question": "q"}
 AGENT = Caller(sub="u-lin", tenant="acme-home", roles=frozenset({"agent"}))
 DISPATCHER = Caller(sub="u-zhao", tenant="acme-home", roles=frozenset({"dispatcher"}))
 FINANCE = Caller(sub="u-qian", tenant="acme-home", roles=frozenset({"finance"}))
-
-
-class FakeSender:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, str, str]] = []
-
-    def sms(self, phone: str, text: str) -> None:
-        self.sent.append(("sms", phone, text))
-
-    def email(self, address: str, subject: str, body: str) -> None:
-        self.sent.append(("email", address, body))
-
-
-class FakeMarkers:
-    def __init__(self) -> None:
-        self.claimed: set[tuple[str, str]] = set()
-
-    def claim(self, key: tuple[str, str], to: str, at: Any) -> bool:
-        if key in self.claimed:
-            return False
-        self.claimed.add(key)
-        return True
-
-    def release(self, key: tuple[str, str]) -> None:
-        self.claimed.discard(key)
 
 
 @pytest.fixture(scope="module")
