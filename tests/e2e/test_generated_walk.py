@@ -34,9 +34,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -48,9 +45,9 @@ from typing import Any
 import pytest
 
 from infra.twin.client import Answer, TwinClient
+from tests.child_twin import ROOT, child_twin
 from tests.generated import random_tenant, to_yaml
 
-ROOT = Path(__file__).resolve().parents[2]
 START = "2026-11-23T09:00:00+08:00"
 SCALE = float(os.environ.get("SCRM_FUZZ_SCALE", "1"))
 
@@ -66,8 +63,6 @@ FUZZ_MAX_TICKETS = max(1, round(250 * SCALE))
 FUZZ_WALK_SECONDS = 300.0 * SCALE
 LIVE_AT_LEAST = 4
 
-STARTUP_SECONDS = 150.0
-"""Synth + deploy of the tenants into moto in the child process (≈ 25 s for 3 tenants)."""
 SETTLE_SECONDS = 30.0
 """How long a ticket may stay open and not ready after an action (or its creation)."""
 STEPS_PER_TICKET = 14
@@ -96,47 +91,8 @@ def generated_twin(folder: Path, seeds: tuple[int, ...]) -> Iterator[tuple[str, 
         path.write_text(to_yaml(data), encoding="utf-8")
         tenants[tenant_id] = data
         files.append(str(path))
-    log = folder / "twin.log"
-    command = [sys.executable, "-m", "infra.cli", "local", *files, "--port", "0", "--clock", "manual"]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1"}
-    with log.open("w", encoding="utf-8") as out:
-        child = subprocess.Popen(
-            [*command, "--start", START],
-            cwd=ROOT,
-            env=env,
-            stdout=out,  # a file, not a pipe: the twin logs every request and must never block
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        yield _wait_for_url(child, log), tenants
-    finally:
-        _stop(child)
-
-
-def _wait_for_url(child: subprocess.Popen[bytes], log: Path) -> str:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.startswith("listening on "):
-                return line.removeprefix("listening on ").strip()
-        if child.poll() is not None:
-            tail = log.read_text(encoding="utf-8", errors="replace")[-4000:]
-            pytest.fail(f"the twin exited with {child.returncode} before listening:\n{tail}")
-        time.sleep(0.25)
-    tail = log.read_text(encoding="utf-8", errors="replace")[-4000:]
-    pytest.fail(f"the twin did not listen within {STARTUP_SECONDS:.0f} s:\n{tail}")
-
-
-def _stop(child: subprocess.Popen[bytes]) -> None:
-    if child.poll() is not None:
-        return
-    child.send_signal(signal.SIGTERM)  # scrm local stops its twin on SIGTERM
-    try:
-        child.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(child.pid, signal.SIGKILL)  # its own session: the child and nothing else
-        child.wait(timeout=15)
+    with child_twin(files, start=START, name="generated") as client:
+        yield client.base_url, tenants
 
 
 # --------------------------------------------------------------------------- the walk
@@ -504,7 +460,7 @@ def run_walk(
     walker.finish()
     summary = f"{walker.report()}; {time.monotonic() - started:.1f} s"
     print(summary)  # shown with -s / -rA
-    out = Path(__file__).resolve().parents[2] / ".build" / "fuzz" / f"walk-{seed}.txt"
+    out = ROOT / ".build" / "fuzz" / f"walk-{seed}.txt"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(summary + "\n", encoding="utf-8")
     violations = walker.stats.violations
