@@ -1,0 +1,125 @@
+"""`ticket_types` (`TicketType`: fields, start, nodes) and their workflow nodes (`Node`, `Assignee`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Literal, get_args
+
+from pydantic import Field, model_validator
+
+from shared.tenant.models.base import _a, _Model
+from shared.tenant.models.formats import Ident, NodeName, Text
+from shared.tenant.models.forms import FieldDef
+
+NodeKind = Literal["human", "dispatch", "settlement", "create_ticket", "end"]
+NODE_KINDS: tuple[str, ...] = get_args(NodeKind)
+
+
+class Assignee(_Model):
+    """Who works a human node: exactly one of a user, a role, a department or a technician.
+
+    `technician: assigned` means the technician the ticket was dispatched to.
+    """
+
+    user: str | None = None
+    role: str | None = None
+    department: str | None = None
+    technician: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Assignee:
+        given = [key for key, value in self.model_dump().items() if value is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of user, role, department or technician "
+                f"(got {', '.join(given) or 'none'}), e.g. {{role: agent}} or {{technician: assigned}}"
+            )
+        return self
+
+    @property
+    def is_dispatched_technician(self) -> bool:
+        return self.technician == "assigned"
+
+
+_KIND_KEYS: Mapping[str, frozenset[str]] = {
+    "human": frozenset({"assignee", "form", "actions"}),
+    "dispatch": frozenset({"skills", "next", "on_no_candidate"}),
+    "settlement": frozenset({"next"}),
+    "create_ticket": frozenset({"ticket_type", "next"}),
+    "end": frozenset(),
+}
+
+
+class Node(_Model):
+    """One node of a ticket type's workflow.
+
+    - `human`: `assignee`, optional `form`, at least one action (action name → node);
+    - `dispatch`: picks a technician by `skills`, then `next`; `on_no_candidate` when nobody fits;
+    - `settlement`: prices the ticket, then `next`;
+    - `create_ticket`: opens a linked ticket of `ticket_type`, then `next`;
+    - `end`: the ticket is finished; no way out.
+    """
+
+    kind: NodeKind
+    assignee: Assignee | None = None
+    form: list[FieldDef] = []
+    actions: dict[NodeName, NodeName] = {}
+    next: NodeName | None = None
+    on_no_candidate: NodeName | None = None
+    skills: dict[Ident, Annotated[int, Field(ge=1)]] = {}
+    ticket_type: str | None = None
+    label: str | None = None
+
+    @model_validator(mode="after")
+    def _kind_rules(self) -> Node:
+        allowed = _KIND_KEYS[self.kind]
+        # "given" means a non-empty value, so a dump that writes every key reads back the same.
+        misplaced = [
+            key for key in sorted(_ALL_KIND_KEYS - allowed) if getattr(self, key) not in (None, {}, [])
+        ]
+        if misplaced:
+            keys = ", ".join(repr(key) for key in misplaced)
+            fit = ", ".join(sorted(allowed)) or "nothing but 'kind'"
+            raise ValueError(f"{_a(self.kind)} node does not take {keys}; it takes {fit}")
+        if self.kind == "human":
+            if self.assignee is None:
+                raise ValueError("a human node needs 'assignee', e.g. {role: agent}")
+            if not self.actions:
+                raise ValueError("a human node needs at least one action under 'actions' (name: next node)")
+        if self.kind in ("dispatch", "settlement", "create_ticket") and self.next is None:
+            raise ValueError(f"{_a(self.kind)} node needs 'next', the node that follows it")
+        if self.kind == "create_ticket" and self.ticket_type is None:
+            raise ValueError("a create_ticket node needs 'ticket_type', the type of ticket it opens")
+        return self
+
+    def targets(self) -> dict[str, str]:
+        """Every way out of the node: action name, `"next"` or `"on_no_candidate"` → node name."""
+        edges = dict(self.actions)
+        if self.next is not None:
+            edges["next"] = self.next
+        if self.on_no_candidate is not None:
+            edges["on_no_candidate"] = self.on_no_candidate
+        return edges
+
+
+_ALL_KIND_KEYS: frozenset[str] = frozenset().union(*_KIND_KEYS.values())
+
+
+class TicketType(_Model):
+    name: Text
+    sla: str | None = None
+    """Name of an SLA policy."""
+    fields: list[FieldDef] = []
+    """Filled when the ticket is created."""
+    start: NodeName
+    nodes: dict[NodeName, Node] = Field(min_length=1)
+
+    def field(self, name: str) -> FieldDef | None:
+        return next((field for field in self.fields if field.name == name), None)
+
+    def field_of_type(self, kind: str, preferred: str | None = None) -> str | None:
+        """The name of the ticket's field of type `kind` (the one called `preferred` if it has that
+        type, else the first in file order): a region field may be called `area` or `城市`."""
+        if preferred is not None and (spec := self.field(preferred)) is not None and spec.type == kind:
+            return preferred
+        return next((f.name for f in self.fields if f.type == kind), None)
