@@ -70,7 +70,7 @@ def build_app(tenant_files: list[str], *, outdir: str | None = None, bundle: boo
     """The whole app for these tenant files; call ``.synth()`` on it to write ``outdir``.
 
     ``bundle=False`` skips building the Lambda dependencies (tests, local twin); see
-    ``infra/constructs/functions.py``. A bad tenant file raises the loader's error.
+    ``infra/constructs/bundling.py``. A bad tenant file raises the loader's error.
     """
     configs = load_tenants(tenant_files)
     app = App(outdir=outdir, analytics_reporting=False)

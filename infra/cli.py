@@ -201,11 +201,9 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
             query = {"channel": args.channel, "status": args.status, "limit": args.limit, "next": args.next}
             answer = _call(args, "GET", "/deliveries", query)
             items = list(answer["items"])
-            pages = 1
             while args.all and answer.get("next"):
                 answer = _call(args, "GET", "/deliveries", {**query, "next": answer["next"]})
                 items += answer["items"]
-                pages += 1
             if args.json:
                 print(json.dumps({"items": items, "next": answer.get("next")}, ensure_ascii=False, indent=2))
             else:

@@ -117,9 +117,9 @@ def _shopify_order() -> bytes:
 
 
 def _install(twin: Any, anon: TwinClient, agent: TwinClient) -> str:
-    from functions.ticket.intake import delivery_ticket_id
     from functions.webhooks.adapters import shopify
     from infra.twin.twin import secrets_for
+    from shared.domain.deliveries import delivery_ticket_id
 
     secret = secrets_for(twin.tenant_files, None)["/scrm/acme-home/shopify-main"]
     body = _shopify_order()

@@ -16,7 +16,7 @@ from typing import Any
 SERVICES = (
     "functions.ticket.handler",
     "functions.webhooks.handler",
-    "functions.webhooks.ops",
+    "functions.webhooks.ops_handler",
     "functions.dispatch.handler",
     "functions.settlement.handler",
 )

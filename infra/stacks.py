@@ -12,7 +12,8 @@ from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
 from infra.constructs.api import Api
-from infra.constructs.functions import NOTIFIERS, PlatformFunctions, function_code
+from infra.constructs.bundling import function_code
+from infra.constructs.functions import PlatformFunctions
 from infra.constructs.intake import Intake
 from infra.constructs.observability import PlatformObservability, TenantObservability
 from infra.constructs.recovery import ExecutionRecovery
@@ -64,9 +65,6 @@ class PlatformStack(Stack):
             scheduler_dlq=reminders.dlq,
         )
         intake.subscribe(functions["ticket-intake"])
-        # SMS / email: SLA reminders; dispatchers told when nobody fits, and when a ticket failed
-        for key in NOTIFIERS:
-            reminders.grant_notify(functions.roles[key])
         # the one rule on stopped executions of every tenant's state machines (no ticket in limbo)
         recovery = ExecutionRecovery(self, "Recovery", function=functions["ticket-failed"])
         api = Api(self, "Api", functions=functions.functions)

@@ -1,19 +1,27 @@
-"""Lambda entry point of the dispatch node's task, apart from the /technicians API (``handler.py``).
+"""Lambda entry points of the dispatch jobs, apart from the /technicians API (``handler.py``).
 
-It never loads the HTTP resolver, its request validation or the API schemas, so its cold start
-stays small.
+One platform function per job (``infra/constructs/catalogue.py``):
+
+- :func:`assign` (``scrm-dispatch-assign``): the ``dispatch`` node's Task; an offer it makes gets a
+  timer, a one-time schedule that calls ``scrm-dispatch-offer-expired``;
+- :func:`offer_expired` (``scrm-dispatch-offer-expired``): the offer timers' target;
+- :func:`seed` (``scrm-dispatch-seed``): deploy-time seeding of the technician registry (the tenant
+  stack's custom resource, ``infra/constructs/technicians.py``).
+
+None of them loads the HTTP resolver, its request validation or the API schemas, so their cold
+starts stay small.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from dataclasses import replace
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from functions.dispatch import service
-from functions.dispatch.notify import Notifier
 from functions.dispatch.ports import DispatchDeps
 from functions.dispatch.wiring import deps
 from shared import metrics as catalogue
@@ -22,33 +30,23 @@ from shared.settings import settings
 from shared.tenant.store import tenant_config
 from shared.workflow.task_errors import LoopLimitError, NoCandidateError
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
-def task_deps() -> DispatchDeps:
-    """The task also needs the offer timer (when the function has a scheduler) and the engine."""
-    built = deps()
-    if built.engine is None:
-        from shared.adapters.scheduler import OneTimeScheduler
-        from shared.adapters.stepfunctions import StepFunctionsEngine
+    from shared.adapters.scheduler import OneTimeScheduler
+    from shared.adapters.stepfunctions import StepFunctionsEngine
+    from shared.notices import Notifier
 
-        built.engine = StepFunctionsEngine()
-        built.offers = OneTimeScheduler() if dispatch_settings().offer_timeouts else None
-        built.notifier = _notifier()
-    return built
-
-
-def _notifier() -> Notifier:
-    """SMS/email to dispatchers when nobody fits (``functions.reminders.channels.aws_notifier``)."""
-    from functions.reminders.channels import aws_notifier
-
-    return aws_notifier()
+OFFER_EXPIRED_FUNCTION = "scrm-dispatch-offer-expired"
+"""The offer timers' target: its ARN is the invoked function's with this name (:func:`offer_target`)."""
 
 
 class DispatchSettings(BaseModel):
     """What the dispatch task derives from its environment (read through ``shared.settings``).
 
     Offers expire (``dispatch.offer_timeout``) whenever the function has a scheduler: ``SCHEDULER_GROUP``
-    and ``SCHEDULER_ROLE_ARN`` (a role EventBridge Scheduler assumes to invoke this function), as the
-    stack sets for ``scrm-dispatch-assign``. ``DISPATCH_OFFER_TIMEOUTS=false`` turns expiry off.
+    and ``SCHEDULER_ROLE_ARN`` (a role EventBridge Scheduler assumes to invoke the timers' target), as
+    the stack sets for ``scrm-dispatch-assign``. ``DISPATCH_OFFER_TIMEOUTS=false`` turns expiry off.
     """
 
     offer_timeouts: bool = True
@@ -66,30 +64,74 @@ def dispatch_settings() -> DispatchSettings:
     return DispatchSettings(offer_timeouts=has_scheduler and flag not in ("0", "false", "no", "off"))
 
 
+# ------------------------------------------------------------------ dependencies, per job
+# Each job adds what it uses to the shared repositories (``wiring.deps()``), per invocation, without
+# changing them: the local twin runs every function in one process, each with its own environment.
+
+
+@cache
+def _engine() -> StepFunctionsEngine:
+    from shared.adapters.stepfunctions import StepFunctionsEngine
+
+    return StepFunctionsEngine()
+
+
+@cache
+def _offer_timer() -> OneTimeScheduler:
+    from shared.adapters.scheduler import OneTimeScheduler
+
+    return OneTimeScheduler()
+
+
+@cache
+def _notifier() -> Notifier:
+    """SMS/email to dispatchers when nobody fits (``shared.adapters.notifications.aws_notifier``)."""
+    from shared.adapters.notifications import aws_notifier
+
+    return aws_notifier()
+
+
+def assign_deps() -> DispatchDeps:
+    """Tickets and registry, the offer timer (when the function has a scheduler) and the notifier."""
+    offers = _offer_timer() if dispatch_settings().offer_timeouts else None
+    return replace(deps(), offers=offers, notifier=_notifier())
+
+
+def offer_deps() -> DispatchDeps:
+    """Tickets and registry, and the engine that resumes the workflow with the technician's decline."""
+    return replace(deps(), engine=_engine())
+
+
+def offer_target(context: Any) -> str | None:
+    """The ARN the offer timers call: the invoked function's (``scrm-dispatch-assign``), named
+    ``scrm-dispatch-offer-expired`` (same partition, region and account; no qualifier). ``None``
+    without an invoked function ARN: then the offer does not expire."""
+    invoked = str(getattr(context, "invoked_function_arn", None) or "")
+    account, marker, _name = invoked.partition(":function:")
+    return f"{account}{marker}{OFFER_EXPIRED_FUNCTION}" if marker else None
+
+
+# ------------------------------------------------------------------ handlers
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def assign(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Task of a ``dispatch`` node (``{"tenant","ticket_id","node","kind","execution"}``).
 
-    Also the offer timer's target: ``{"op": "offer_expired", "tenant", "ticket_id", "node",
-    "technician", "attempt"}``, and the deploy-time seeding of the technician registry:
-    ``{"op": "seed_technicians", "tenant", "roster"}`` (``infra/constructs/technicians.py``).
+    An offer timer created before ``scrm-dispatch-offer-expired`` existed still calls this function
+    (``{"op": "offer_expired", ...}``): it is handled as that function would.
     """
-    if event.get("op") == "seed_technicians":
-        return seed_technicians(event)
+    if event.get("op") == "offer_expired":
+        return _expire_offer(event)
     cfg = tenant_config(event["tenant"])
     logger.append_keys(ticket_id=event["ticket_id"], node=event.get("node"))
     tenant, node = cfg.tenant.id, str(event.get("node"))
-    if event.get("op") == "offer_expired":
-        expired = service.offer_expired(task_deps(), cfg, event)
-        logger.info("offer expired", extra=expired)
-        if expired.get("declined"):
-            emit_metric(catalogue.DISPATCH_OUTCOME, 1, tenant=tenant, node=node, outcome="offer_expired")
-        return expired
     started = time.perf_counter()
     try:
-        target = getattr(context, "invoked_function_arn", None)
-        answer = service.assign(task_deps(), cfg, event["ticket_id"], event["node"], offer_target=target)
+        answer = service.assign(
+            assign_deps(), cfg, event["ticket_id"], event["node"], offer_target=offer_target(context)
+        )
     except service.LoopLimit as exc:
         emit_metric(catalogue.TICKETS_FAILED, 1, tenant=tenant, node=node)
         raise LoopLimitError(str(exc)) from None
@@ -106,13 +148,36 @@ def assign(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return answer
 
 
-def seed_technicians(event: dict[str, Any]) -> dict[str, Any]:
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def offer_expired(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """An offer's timer: ``{"op": "offer_expired", "tenant", "ticket_id", "node", "technician",
+    "attempt"}`` (written by ``service.assign``). Declines on the technician's behalf when the offer
+    is still current and untouched, else does nothing."""
+    return _expire_offer(event)
+
+
+def _expire_offer(event: dict[str, Any]) -> dict[str, Any]:
+    cfg = tenant_config(event["tenant"])
+    logger.append_keys(ticket_id=event["ticket_id"], node=event.get("node"))
+    expired = service.offer_expired(offer_deps(), cfg, event)
+    logger.info("offer expired", extra=expired)
+    if expired.get("declined"):
+        node = str(event.get("node"))
+        emit_metric(catalogue.DISPATCH_OUTCOME, 1, tenant=cfg.tenant.id, node=node, outcome="offer_expired")
+    return expired
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def seed(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Copy the deployed tenant file's technicians into the registry (never over a changed record).
 
-    ``roster`` is the digest the deploy computed: a different one means the configuration read is not
-    the one just deployed, and the call fails rather than seed an old roster. The custom resource does
-    not fail the deploy on a function error (the SDK call itself succeeds); the failure shows as a
-    function error (its alarm) and the functions still seed the current roster on first use.
+    ``{"op": "seed_technicians", "tenant", "roster"}``: ``roster`` is the digest the deploy computed;
+    a different one means the configuration read is not the one just deployed, and the call fails
+    rather than seed an old roster. The custom resource does not fail the deploy on a function error
+    (the SDK call itself succeeds); the failure shows as a function error (its alarm) and the
+    functions still seed the current roster on first use.
     """
     from shared.repositories.technicians import roster_digest
 

@@ -16,7 +16,9 @@ from aws_cdk import aws_logs as logs
 from aws_cdk.aws_apigateway import AccessLogFormat
 from constructs import Construct
 
-from infra.constructs.functions import FUNCTIONS_BY_KEY, LOG_RETENTION, ack
+from infra.constructs.catalogue import FUNCTIONS_BY_KEY
+from infra.constructs.functions import LOG_RETENTION
+from infra.constructs.nag import ack
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.constructs.functions import ack
+from infra.constructs.nag import ack
+from infra.constructs.queues import dead_letter_queue
 from shared.repositories.deliveries import BODY_PREFIX, RETENTION
 
 MAX_RECEIVE_COUNT = 5
@@ -50,13 +51,7 @@ class Intake(Construct):
                 "would only duplicate that",
             )
         )
-        self.dlq = sqs.Queue(
-            self,
-            "Dlq",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
+        self.dlq = dead_letter_queue(self)
         self.queue = sqs.Queue(
             self,
             "Queue",

@@ -37,7 +37,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.constructs.functions import FUNCTIONS_BY_KEY, ack, function_arn
+from infra.constructs.catalogue import FUNCTIONS_BY_KEY, function_arn
+from infra.constructs.nag import ack
 from infra.constructs.workflows import Workflow, pascal
 from shared import metrics as m
 from shared.metrics import NAMESPACE, Metric
@@ -108,6 +109,15 @@ class AlarmSpec:
     metric: AwsMetric | None = field(default=None)
 
 
+def _money_by_tier_and_region(title: str, metric: Metric) -> Widget:
+    """A settlement amount, one line per tier and one per region."""
+    return Widget(
+        title,
+        (Series(metric, "tier", group_by="tier"), Series(metric, "region", group_by="region")),
+        unit="currency",
+    )
+
+
 _STATES = "AWS/States"
 TENANT_WIDGETS: tuple[Widget, ...] = (
     Widget(
@@ -148,22 +158,8 @@ TENANT_WIDGETS: tuple[Widget, ...] = (
         ),
         unit="ms",
     ),
-    Widget(
-        "Revenue by tier and region",
-        (
-            Series(m.REVENUE, "tier", group_by="tier"),
-            Series(m.REVENUE, "region", group_by="region"),
-        ),
-        unit="currency",
-    ),
-    Widget(
-        "Installer earnings by tier and region",
-        (
-            Series(m.INSTALLER_EARNINGS, "tier", group_by="tier"),
-            Series(m.INSTALLER_EARNINGS, "region", group_by="region"),
-        ),
-        unit="currency",
-    ),
+    _money_by_tier_and_region("Revenue by tier and region", m.REVENUE),
+    _money_by_tier_and_region("Installer earnings by tier and region", m.INSTALLER_EARNINGS),
     Widget(
         "Settlements by tier",
         (
@@ -477,7 +473,7 @@ class TenantObservability(Construct):
                 type=type_id,
             )
         _add_rows(self.dashboard, [_graph(w, self._metrics(w)) for w in TENANT_WIDGETS])
-        self.gauge_rule = self._gauge_rule(tenant_id)
+        self._gauge_rule(tenant_id)
 
     def _gauge_rule(self, tenant_id: str) -> events.Rule:
         """EventBridge rule -> ``scrm-ticket-gauges`` every 5 minutes; the Lambda permission that

@@ -22,15 +22,15 @@ The Lambda permission for this rule is the only one EventBridge gets on the func
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Validations
+from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.constructs.functions import ack, state_machine_arn_prefix
+from infra.constructs.catalogue import state_machine_arn_prefix
+from infra.constructs.queues import dead_letter_queue
 
 RULE_NAME = "scrm-executions-stopped"
 STOPPED = ("FAILED", "TIMED_OUT", "ABORTED")
@@ -46,19 +46,10 @@ class ExecutionRecovery(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, function: lambda_.IFunction) -> None:
         super().__init__(scope, construct_id)
-        self.dlq = sqs.Queue(
+        self.dlq = dead_letter_queue(
             self,
-            "Dlq",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        Validations.of(self.dlq).acknowledge(
-            ack(
-                "AwsSolutions-SQS3",
-                "this queue is itself a dead-letter queue: that of the stopped-executions rule's target "
-                "and of scrm-ticket-failed's asynchronous invocations",
-            )
+            serves="the stopped-executions rule's target and of scrm-ticket-failed's asynchronous "
+            "invocations",
         )
         self.rule = events.Rule(
             self,

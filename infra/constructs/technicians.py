@@ -1,7 +1,7 @@
 """Seed the tenant's technicians into the registry at deploy time.
 
 A CloudFormation custom resource (``AwsCustomResource``: one SDK call, no code of ours) invokes
-``scrm-dispatch-assign`` with ``{"op": "seed_technicians", "tenant", "roster"}`` once the tenant's
+``scrm-dispatch-seed`` with ``{"op": "seed_technicians", "tenant", "roster"}`` once the tenant's
 configuration parameters and data-access roles exist. Its physical id carries the roster digest, so
 a deploy that changes the tenant file's technicians seeds again; seeding never overwrites a record
 the registry has changed (``TechnicianRepository.ensure_seeded``). A function error does not fail
@@ -18,11 +18,12 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from infra.constructs.functions import FUNCTIONS_BY_KEY, ack, function_arn
+from infra.constructs.catalogue import FUNCTIONS_BY_KEY, function_arn
+from infra.constructs.nag import ack
 from shared.repositories.technicians import roster_digest
 from shared.tenant.models import TenantConfig
 
-SEED_FUNCTION = FUNCTIONS_BY_KEY["dispatch-assign"].name
+SEED_FUNCTION = FUNCTIONS_BY_KEY["dispatch-seed"].name
 
 
 class TechnicianSeeding(Construct):

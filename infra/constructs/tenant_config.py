@@ -9,7 +9,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from infra.constructs.functions import CONFIG_PATH_PREFIX
+from infra.constructs.catalogue import CONFIG_PATH_PREFIX
 
 if TYPE_CHECKING:
     from shared.tenant.models import TenantConfig

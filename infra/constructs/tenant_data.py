@@ -22,7 +22,7 @@ keys an item is *written* with; the repositories build them with ``tenant_key`` 
 Trust: the account, on condition that the caller is one of the platform functions' roles
 (fixed names ``scrm-<service>-<role>``) with that kind of access (``aws:PrincipalArn``; a principal
 naming the role itself would break silently when the platform recreates the role). The functions'
-roles allow ``sts:AssumeRole`` on ``scrm-tenant-*-<suffix>`` (``infra/constructs/functions.py``),
+roles allow ``sts:AssumeRole`` on ``scrm-tenant-*-<suffix>`` (``infra/constructs/grants.py``),
 so both sides must agree. Role names are account-wide, so a tenant is onboarded in one region of an
 account. The table's ARN comes from the platform stack's export :data:`TABLE_ARN_EXPORT`.
 """
@@ -35,6 +35,8 @@ from aws_cdk import Fn, Stack, Validations
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from infra.constructs.catalogue import FUNCTIONS
+from infra.constructs.nag import iam_ack
 from shared.repositories.tickets import OPEN_INDEX
 
 TABLE_ARN_EXPORT = "scrm-table-arn"
@@ -97,8 +99,6 @@ class TenantDataAccess(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, tenant_id: str) -> None:
         super().__init__(scope, construct_id)
-        from infra.constructs.functions import FUNCTIONS, iam_ack  # functions.py imports this module
-
         table = Fn.import_value(TABLE_ARN_EXPORT)
         self.tenant_id = tenant_id
         self.roles: dict[str, iam.Role] = {}

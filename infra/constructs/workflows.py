@@ -11,7 +11,9 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.constructs.functions import FUNCTION_NAMES, LOG_RETENTION, ack, function_arn, iam_ack
+from infra.constructs.catalogue import FUNCTION_NAMES, function_arn
+from infra.constructs.functions import LOG_RETENTION
+from infra.constructs.nag import ack, iam_ack
 
 if TYPE_CHECKING:
     from shared.tenant.models import TenantConfig

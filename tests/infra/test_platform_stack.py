@@ -14,13 +14,8 @@ from aws_cdk.assertions import Match, Template
 
 from infra.app import add_nag_checks, tenant_files_from
 from infra.constructs.api import ROUTES
-from infra.constructs.functions import (
-    CODE_PACKAGES,
-    FUNCTIONS,
-    LocalPythonBundler,
-    function_code,
-    runtime_python,
-)
+from infra.constructs.bundling import CODE_PACKAGES, LocalPythonBundler, function_code, runtime_python
+from infra.constructs.catalogue import FUNCTIONS, FUNCTIONS_BY_KEY
 
 # docs/design.md, "Functions (platform stack)"
 DESIGN_FUNCTIONS = {
@@ -31,10 +26,12 @@ DESIGN_FUNCTIONS = {
     "scrm-webhooks-api": "functions.webhooks.handler.api",
     "scrm-dispatch-api": "functions.dispatch.handler.api",
     "scrm-dispatch-assign": "functions.dispatch.tasks.assign",
+    "scrm-dispatch-offer-expired": "functions.dispatch.tasks.offer_expired",  # offer timers' target
+    "scrm-dispatch-seed": "functions.dispatch.tasks.seed",  # the tenant stacks' technician seeding
     "scrm-settlement-api": "functions.settlement.handler.api",
     "scrm-settlement-settle": "functions.settlement.tasks.settle",
     "scrm-reminders-fire": "functions.reminders.handler.fire",
-    "scrm-webhooks-ops": "functions.webhooks.ops.api",  # intake ops: /deliveries* (issue 4)
+    "scrm-webhooks-ops": "functions.webhooks.ops_handler.api",  # intake ops: /deliveries* (issue 4)
     "scrm-ticket-gauges": "functions.ticket.gauges_handler.gauges",  # OpenTickets gauge (issue 8)
     "scrm-ticket-failed": "functions.ticket.tasks.execution_status",  # stopped executions (issue 14)
 }
@@ -317,19 +314,23 @@ def test_roles_are_least_privilege(platform_raw: dict[str, Any]) -> None:
         "scrm-webhooks-ops",  # the intake DLQ only (redrive)
     }
     # reminders-fire reschedules open timers after a calendar change; dispatch-assign sets offer timers
-    # and declines an expired offer on the technician's behalf
-    offers = {"scrm-dispatch-assign"}
     assert {n for n, a in every.items() if "iam:PassRole" in a} == {
         "scrm-ticket-park",
         "scrm-reminders-fire",
-        *offers,
+        "scrm-dispatch-assign",
     }
     assert {n for n, a in every.items() if "scheduler:CreateSchedule" in a} == {
         "scrm-ticket-park",
         "scrm-reminders-fire",
-        *offers,
+        "scrm-dispatch-assign",
     }
-    assert {n for n, a in every.items() if "states:SendTaskSuccess" in a} == {"scrm-ticket-api", *offers}
+    # dispatch-offer-expired declines an expired offer on the technician's behalf; dispatch-assign still
+    # may, for the offer timers created before dispatch-offer-expired existed (they call it)
+    assert {n for n, a in every.items() if "states:SendTaskSuccess" in a} == {
+        "scrm-ticket-api",
+        "scrm-dispatch-offer-expired",
+        "scrm-dispatch-assign",
+    }
     assert {n for n, a in every.items() if "states:StartExecution" in a} == {
         "scrm-ticket-api",
         "scrm-ticket-step",
@@ -341,6 +342,48 @@ def test_roles_are_least_privilege(platform_raw: dict[str, Any]) -> None:
         "scrm-dispatch-assign",
         "scrm-ticket-failed",
     }
+
+
+def test_each_dispatch_job_has_its_own_least_privilege_role(platform_raw: dict[str, Any]) -> None:
+    def sids(name: str) -> set[str]:
+        return {s.get("Sid", "") for s in statements_of_role(platform_raw, role_of(platform_raw, name))}
+
+    def actions(name: str) -> set[str]:
+        every = actions_of_role(platform_raw, role_of(platform_raw, name))
+        return {a for a in every if not a.startswith(("logs:", "xray:"))}  # its own logs and traces
+
+    base = {"sts:AssumeRole", "ssm:GetParametersByPath", "ssm:GetParameters", "ssm:GetParameter"}
+    tokens = {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"}
+    # seeding at deploy: the tenant's items (through its data role) and its configuration, nothing else
+    assert actions("scrm-dispatch-seed") == base
+    # the offer timers' target: the decline resumes the parked workflow; it makes no schedules
+    assert actions("scrm-dispatch-offer-expired") == base | tokens
+    # the dispatch node: offer timers (schedules, passing the scheduler role) and notices to dispatchers
+    assert {"Reminders", "PassSchedulerRole", "NotifySms", "NotifyEmail"} <= sids("scrm-dispatch-assign")
+    assert not {"Reminders", "PassSchedulerRole", "NotifySms"} & (
+        sids("scrm-dispatch-offer-expired") | sids("scrm-dispatch-seed")
+    )
+    for name in ("scrm-dispatch-offer-expired", "scrm-dispatch-seed"):
+        env = functions_by_name(platform_raw)[name][1]["Environment"]["Variables"]
+        assert env["TENANT_DATA_ACCESS"] == "data", name
+        assert not {"SCHEDULER_GROUP", "SCHEDULER_DLQ_ARN", "SENDER_EMAIL"} & set(env), name
+
+
+def test_offer_timers_target_the_offer_expired_function() -> None:
+    from types import SimpleNamespace
+
+    from functions.dispatch import tasks
+
+    spec = FUNCTIONS_BY_KEY["dispatch-offer-expired"]
+    assert (tasks.OFFER_EXPIRED_FUNCTION, spec.handler) == (
+        spec.name,
+        "functions.dispatch.tasks.offer_expired",
+    )
+    # the assign task's own ARN (any partition, region, account, qualifier) with that function's name
+    invoked = "arn:aws-cn:lambda:cn-north-1:111122223333:function:scrm-dispatch-assign:live"
+    target = tasks.offer_target(SimpleNamespace(invoked_function_arn=invoked))
+    assert target == "arn:aws-cn:lambda:cn-north-1:111122223333:function:scrm-dispatch-offer-expired"
+    assert tasks.offer_target(SimpleNamespace()) is None  # no invoked ARN: the offer does not expire
 
 
 # ----------------------------------------------------------------------------- API
@@ -414,11 +457,10 @@ def test_scheduler_group_and_role(platform: Template, platform_raw: dict[str, An
     assert (
         dead_letters["Action"] == "sqs:SendMessage"
     )  # the schedules' DLQ (tests/infra/test_reminders_infra.py)
-    # the SLA reminders' and the dispatch offers' targets, and nothing else
-    targets = [json.dumps(r) for r in statement["Resource"]]
-    assert len(targets) == 2
-    assert targets[0].endswith(':function:scrm-reminders-fire"]]}')
-    assert targets[1].endswith(':function:scrm-dispatch-assign"]]}')
+    # the SLA reminders' and the dispatch offers' targets (dispatch-assign: offer timers created before
+    # dispatch-offer-expired existed), and nothing else
+    targets = {json.dumps(r).rsplit(":function:", 1)[-1].removesuffix('"]]}') for r in statement["Resource"]}
+    assert targets == {"scrm-reminders-fire", "scrm-dispatch-offer-expired", "scrm-dispatch-assign"}
 
 
 def test_dashboard_and_alarms(platform: Template, platform_raw: dict[str, Any]) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from infra.constructs.functions import FUNCTIONS
+from infra.constructs.catalogue import FUNCTIONS
 from infra.constructs.tenant_data import ACCESS, TABLE_ARN_EXPORT
 from tests.infra.test_platform_stack import functions_by_name, of_type, statements_of_role
 

@@ -172,13 +172,13 @@ def test_technicians_are_seeded_at_deploy_by_one_sdk_call(tenant_raws: dict[str,
         resources = raw["Resources"]
         (logical, seed), *rest = [(k, r) for k, r in resources.items() if r["Type"] == "Custom::AWS"]
         assert not rest, tenant_id
-        # one Lambda invoke of scrm-dispatch-assign with the deployed roster's digest, on create and update
+        # one Lambda invoke of scrm-dispatch-seed with the deployed roster's digest, on create and update
         digest = roster_digest(list(cfg.technicians))
         for phase in ("Create", "Update"):
             _sep, parts = seed["Properties"][phase]["Fn::Join"]
             call = json.loads("".join(p if isinstance(p, str) else "X" for p in parts))
             assert (call["service"], call["action"]) == ("Lambda", "invoke")
-            assert call["parameters"]["FunctionName"].endswith(":function:scrm-dispatch-assign")
+            assert call["parameters"]["FunctionName"].endswith(":function:scrm-dispatch-seed")
             payload = json.loads(call["parameters"]["Payload"])
             assert payload == {"op": "seed_technicians", "tenant": tenant_id, "roster": digest}
             assert call["physicalResourceId"]["id"] == f"technicians-{tenant_id}-{digest}"
@@ -191,4 +191,4 @@ def test_technicians_are_seeded_at_deploy_by_one_sdk_call(tenant_raws: dict[str,
         seed_policy = next(p for p in policies if logical[:20] in json.dumps(p) or "Seed" in json.dumps(p))
         statements = seed_policy["Properties"]["PolicyDocument"]["Statement"]
         assert [s["Action"] for s in statements] == ["lambda:InvokeFunction"]
-        assert "function:scrm-dispatch-assign" in json.dumps(statements[0]["Resource"])
+        assert "function:scrm-dispatch-seed" in json.dumps(statements[0]["Resource"])
