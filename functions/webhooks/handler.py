@@ -11,10 +11,12 @@
 
 Raw bodies over 64 KiB are kept in the deliveries bucket (env `DELIVERY_BODIES_BUCKET`), the
 record keeps their object key. Ops inspect and replay deliveries through `scrm-webhooks-ops`
-(`functions/webhooks/ops.py`).
+(`functions/webhooks/ops_handler.py`).
 
 Channel secrets come from SSM Parameter Store (SecureString, cached 5 minutes) and are never
-logged; a secret that cannot be read counts as missing, and the verifier answers 401.
+logged; a secret that cannot be read counts as missing, and the verifier answers 401. The rules
+of accepting are `functions/webhooks/accept.py`'s; the stores, the queue and the secrets come
+from `functions/webhooks/wiring.py`.
 """
 
 from __future__ import annotations
@@ -22,69 +24,28 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.utilities import parameters
-from aws_lambda_powertools.utilities.parameters import GetParameterError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.webhooks import intake
-from functions.webhooks.platforms import Refusal, success_body, url_check, verify
+from functions.webhooks import accept, wiring
+from functions.webhooks.accept import Received
+from functions.webhooks.platforms import Refusal, success_body, url_check
 from shared import metrics as catalogue
 from shared.clock import now
-from shared.errors import NotFound, ValidationFailed
+from shared.domain.deliveries import delivery_ticket_id
+from shared.errors import NotFound
 from shared.http import install_error_handlers
 from shared.observability import emit_metric, logger, metrics, tracer
-from shared.settings import settings
 from shared.tenant.store import tenant_config
 
 if TYPE_CHECKING:
-    from shared.repositories.deliveries import DeliveryRepository
+    from shared.ports import DeliveryLike
     from shared.tenant.models import TenantConfig
-
-SECRET_CACHE_SECONDS = 300
-SECRET_ROLES = ("secret", "token", "aes_key")
-IDEMPOTENCY_HEADER = "idempotency-key"
-MAX_IDEMPOTENCY_KEY = 255
 
 app = APIGatewayHttpResolver(enable_validation=True)
 install_error_handlers(app)
-
-
-class SqsIntakeQueue:
-    """The intake queue (env `INTAKE_QUEUE_URL`) behind `intake.IntakeQueue`."""
-
-    def __init__(self, url: str) -> None:
-        if not url:
-            raise RuntimeError("INTAKE_QUEUE_URL is not set: deliveries cannot be queued")
-        self._url = url
-        self._client = boto3.client("sqs", region_name=settings().region)
-
-    def send(self, message: dict[str, str]) -> None:
-        self._client.send_message(QueueUrl=self._url, MessageBody=json.dumps(message, separators=(",", ":")))
-
-
-_deliveries: DeliveryRepository | None = None
-_queue: SqsIntakeQueue | None = None
-
-
-def deliveries() -> DeliveryRepository:
-    global _deliveries
-    if _deliveries is None:
-        from shared.repositories.deliveries import DeliveryRepository, body_store_from_env
-
-        _deliveries = DeliveryRepository(body_store_from_env())
-    return _deliveries
-
-
-def queue() -> SqsIntakeQueue:
-    global _queue
-    if _queue is None:
-        _queue = SqsIntakeQueue(settings().intake_queue_url)
-    return _queue
 
 
 # --------------------------------------------------------------------------- request parts
@@ -97,25 +58,6 @@ def _channel(tenant: str, channel_id: str) -> tuple[TenantConfig, Any]:
             logger.append_keys(tenant=tenant, channel=channel_id, platform=channel.platform)
             return cfg, channel
     raise NotFound(f"tenant '{tenant}' has no channel '{channel_id[:64]}'")
-
-
-def _secrets(channel: Any) -> dict[str, str]:
-    """The channel's secret values by role; unreadable or missing ones are left out (→ 401)."""
-    values: dict[str, str] = {}
-    for role in SECRET_ROLES:
-        ref = getattr(channel, role, None)
-        name = getattr(ref, "ssm", None)
-        if not name:
-            continue
-        try:
-            value = parameters.get_parameter(name, decrypt=True, max_age=SECRET_CACHE_SECONDS)
-        except GetParameterError as exc:
-            # the reference is a name, not a value: it may be logged; the error text may not echo values
-            logger.warning("channel secret could not be read", secret_ref=name, error=type(exc).__name__)
-            continue
-        if isinstance(value, str) and value:
-            values[role] = value
-    return values
 
 
 def _raw_body() -> bytes:
@@ -131,12 +73,13 @@ def _raw_body() -> bytes:
     return body.encode("utf-8", "surrogatepass")
 
 
-def _headers() -> dict[str, str]:
-    return {str(k).lower(): str(v) for k, v in (app.current_event.headers or {}).items()}
-
-
 def _query() -> dict[str, str]:
     return dict(app.current_event.query_string_parameters or {})
+
+
+def _received() -> Received:
+    headers = {str(k).lower(): str(v) for k, v in (app.current_event.headers or {}).items()}
+    return Received(headers=headers, query=_query(), body=_raw_body(), at=now())
 
 
 def _answer(status: int, headers: dict[str, str], body: bytes) -> Response[str]:
@@ -148,6 +91,26 @@ def _json(status: int, body: dict[str, Any]) -> Response[str]:
     return Response(status, content_type="application/json", body=json.dumps(body, ensure_ascii=False))
 
 
+def _accept(tenant: str, channel: Any, delivery: DeliveryLike, delivery_id: str, received: Received) -> bool:
+    """Record and queue a verified delivery or a valid form (False: a duplicate), and count it."""
+    queued = accept.accept(
+        wiring.deliveries(),
+        wiring.intake_queue(),
+        bodies=wiring.bodies(),
+        tenant=tenant,
+        channel=channel.id,
+        platform=channel.platform,
+        delivery=delivery,
+        delivery_id=delivery_id,
+        body=received.body,
+        headers=received.headers,
+        received_at=received.at,
+    )
+    received_metric = catalogue.DELIVERIES_RECEIVED if queued else catalogue.DELIVERIES_DUPLICATE
+    emit_metric(received_metric, 1, tenant=tenant, channel=channel.id)
+    return queued
+
+
 # --------------------------------------------------------------------------- routes
 
 
@@ -156,38 +119,14 @@ def webhook(tenant: str, channel: str) -> Response[str]:
     _cfg, chan = _channel(tenant, channel)
     if chan.platform == "webform":
         raise NotFound(f"channel '{channel}' is a web form: post it to /forms/{tenant}/{channel}")
-    body = _raw_body()
-    headers = _headers()
-    received_at = now()
-    delivery = verify(
-        chan.platform,
-        secrets=_secrets(chan),
-        channel=chan,
-        method="POST",
-        headers=headers,
-        query=_query(),
-        body=body,
-        now=received_at,
-    )
+    received = _received()
+    delivery = accept.verified(chan, received, accept.channel_secrets(wiring.channel_secrets(), chan))
     logger.append_keys(delivery_id=delivery.delivery_id)
     if delivery.is_ping:
         logger.info("ping answered", topic=delivery.topic)
-        return _answer(*success_body(chan.platform, delivery))
-    queued = intake.accept(
-        deliveries(),
-        queue(),
-        tenant=tenant,
-        channel=chan.id,
-        platform=chan.platform,
-        delivery=delivery,
-        delivery_id=delivery.delivery_id,
-        body=body,
-        headers=headers,
-        received_at=received_at,
-    )
-    logger.info("delivery queued" if queued else "duplicate delivery ignored", topic=delivery.topic)
-    received = catalogue.DELIVERIES_RECEIVED if queued else catalogue.DELIVERIES_DUPLICATE
-    emit_metric(received, 1, tenant=tenant, channel=chan.id)
+    else:
+        queued = _accept(tenant, chan, delivery, delivery.delivery_id, received)
+        logger.info("delivery queued" if queued else "duplicate delivery ignored", topic=delivery.topic)
     return _answer(*success_body(chan.platform, delivery))
 
 
@@ -198,7 +137,8 @@ def webhook_url_check(tenant: str, channel: str) -> Response[str]:
         raise NotFound(
             f"channel '{channel}' ({chan.platform}) has no URL check; only WeCom channels answer GET"
         )
-    echo = url_check(secrets=_secrets(chan), channel=chan, query=_query())
+    secrets = accept.channel_secrets(wiring.channel_secrets(), chan)
+    echo = url_check(secrets=secrets, channel=chan, query=_query())
     return Response(200, content_type="text/plain; charset=utf-8", body=echo)
 
 
@@ -210,63 +150,17 @@ def form(tenant: str, channel: str) -> Response[str]:
             f"channel '{channel}' is a {chan.platform} webhook, not a web form: "
             f"post it to /webhooks/{tenant}/{channel}"
         )
-    headers = _headers()
-    body = _raw_body()
-    received_at = now()
-    delivery = verify(
-        "webform",
-        secrets={},
-        channel=chan,
-        method="POST",
-        headers=headers,
-        query={},
-        body=body,
-        now=received_at,
-    )
-    # Forms only: the ticket service (domain models, form validation) is imported by the first form.
-    from functions.ticket import service
-    from functions.webhooks.adapters.webform import form_values
-    from shared.workflow.forms import validate_form
-
-    ticket_type = service.ticket_type_of(cfg, chan.ticket_type)
-    if not isinstance(delivery.payload, dict):
-        raise Refusal(400, "malformed_body", "a web form is an object of field values")
-    payload = form_values(ticket_type.fields, delivery.payload)  # an HTML form's text as wire types
-    _accepted, problems = validate_form(ticket_type.fields, payload, service.form_context(cfg))
-    if problems:
-        raise ValidationFailed(f"{len(problems)} field(s) of the form are not valid", problems)
-    delivery = replace(delivery, payload=payload)
-    key = headers.get(IDEMPOTENCY_HEADER, "").strip()
-    if len(key) > MAX_IDEMPOTENCY_KEY:
-        raise Refusal(400, "bad_request", f"header Idempotency-Key has over {MAX_IDEMPOTENCY_KEY} characters")
-    delivery_id = intake.form_delivery_id(key or None)
-    queued = intake.accept(
-        deliveries(),
-        queue(),
-        tenant=tenant,
-        channel=chan.id,
-        platform="webform",
-        delivery=delivery,
-        delivery_id=delivery_id,
-        body=body,
-        headers=headers,
-        received_at=received_at,
-    )
+    received = _received()
+    delivery = accept.valid_form(cfg, chan, accept.verified(chan, received, {}))
+    key = accept.idempotency_key(received.headers)
+    delivery_id = accept.form_delivery_id(key)
+    queued = _accept(tenant, chan, delivery, delivery_id, received)
     if not queued and key:
-        first = deliveries().find(tenant, chan.id, delivery_id)
-        if first is not None and first.payload != payload:
-            # As payment APIs do: a key names one request; another body under it is a mistake.
-            raise Refusal(
-                422,
-                "idempotency_key_reused",
-                f"Idempotency-Key '{key[:64]}' was already used for a different form; use a new key",
-            )
-    ticket_id = intake.delivery_ticket_id(tenant, chan.id, delivery_id)
+        accept.refuse_reused_key(wiring.deliveries(), tenant, chan.id, key, delivery.payload)
+    ticket_id = delivery_ticket_id(tenant, chan.id, delivery_id)
     logger.info(
         "web form queued" if queued else "web form repeated", delivery_id=delivery_id, ticket_id=ticket_id
     )
-    received = catalogue.DELIVERIES_RECEIVED if queued else catalogue.DELIVERIES_DUPLICATE
-    emit_metric(received, 1, tenant=tenant, channel=chan.id)
     return _json(201, {"ticket_id": ticket_id})
 
 

@@ -18,12 +18,15 @@ The item keeps the verified, parsed payload (gzip + base64 JSON) so the consumer
 the channel's secrets nor the platform's decoding, and the raw body (at most 256 KiB: the
 webhook function refuses bigger bodies with 413) so a delivery can be inspected:
 
-- up to ``INLINE_BODY_BYTES`` (64 KiB) in the item itself (base64);
+- up to ``INLINE_BODY_BYTES`` (64 KiB, ``shared.domain.deliveries``) in the item itself (base64);
 - bigger bodies go to the deliveries bucket (env ``DELIVERY_BODIES_BUCKET``, objects expire
-  after the same 30 days) under ``deliveries/<tenant>/<channel>/<hash of the id>``, and the
-  item keeps that key (``body_key``) instead;
+  after the same 30 days) under ``body_key``: ``deliveries/<tenant>/<channel>/<hash of the id>``,
+  and the item keeps that key instead (the webhook function uploads the body once the item is
+  in: ``functions/webhooks/accept.py``);
 - without a bucket (unit tests) a big body stays in the item unless body and payload together
   would not fit DynamoDB's 400 KB item; then it is left out and ``body_omitted`` says so.
+
+The domain model (``StoredDelivery``) and the rules on deliveries live in ``shared.domain.deliveries``.
 """
 
 from __future__ import annotations
@@ -33,9 +36,8 @@ import gzip
 import hashlib
 import json
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any
 
-from pydantic import BaseModel, Field
 from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
@@ -46,114 +48,17 @@ from pynamodb.attributes import (
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from shared.clock import iso
-from shared.domain.deliveries import REPLAYABLE, STATUSES, DeliveryStatus
+from shared.domain.deliveries import REPLAYABLE, STATUSES, DeliveryStatus, StoredDelivery
 from shared.errors import Conflict, NotFound
 from shared.repositories.base import Gsi1, TableItem, bind, tenant_key
-from shared.settings import settings
 
 DELIVERY_SK = "DELIVERY"
 RETENTION = timedelta(days=30)
 MAX_STORED_CHARS = 380_000
 """Raw body + payload characters kept in one item, below DynamoDB's 400 KB item limit."""
 
-INLINE_BODY_BYTES = 64 * 1024
-"""Raw bodies up to this size stay in the item; bigger ones go to the deliveries bucket."""
 BODY_PREFIX = "deliveries/"
-
-
-class StoredDelivery(BaseModel):
-    """A verified delivery as intake keeps it (the domain view of a `DeliveryItem`)."""
-
-    tenant: str
-    channel: str
-    delivery_id: str
-    platform: str
-    topic: str | None = None
-    payload: dict[str, Any] = Field(default_factory=dict)
-    received_at: datetime
-    status: DeliveryStatus = "queued"
-    ticket_id: str | None = None
-    reason: str | None = None
-    body: bytes | None = None
-    """The raw body as received (None when it is kept in the bucket or was too big to keep)."""
-    body_key: str | None = None
-    """Object key of the raw body in the deliveries bucket (bodies over 64 KiB)."""
-    body_size: int | None = None
-    """Bytes of the raw body as received."""
-    headers: dict[str, str] = Field(default_factory=dict)
-    """Non-secret headers only: topics and ids (see `KEPT_HEADERS`)."""
-    replays: int = 0
-    replayed_at: datetime | None = None
-
-    @property
-    def body_stored(self) -> Literal["item", "bucket", "omitted", "none"]:
-        if self.body_key:
-            return "bucket"
-        if self.body is not None:
-            return "item"
-        return "omitted" if self.body_size else "none"
-
-
-class BodyStore(Protocol):
-    """Where raw bodies over ``INLINE_BODY_BYTES`` go (the deliveries bucket)."""
-
-    def put(self, key: str, body: bytes) -> None: ...
-
-
-class S3BodyStore:
-    """The deliveries bucket (env ``DELIVERY_BODIES_BUCKET``): SSE, TLS only, 30-day expiry."""
-
-    def __init__(self, bucket: str) -> None:
-        import boto3  # only functions that store big bodies need the S3 client
-
-        self.bucket = bucket
-        self._client = boto3.client("s3", region_name=settings().region)
-
-    def put(self, key: str, body: bytes) -> None:
-        self._client.put_object(
-            Bucket=self.bucket,
-            Key=key,
-            Body=body,
-            ContentType="application/octet-stream",
-            ServerSideEncryption="AES256",
-        )
-
-
-def body_store_from_env() -> BodyStore | None:
-    """The deliveries bucket named by ``DELIVERY_BODIES_BUCKET``, or None when it is not set."""
-    bucket = settings().delivery_bodies_bucket
-    return S3BodyStore(bucket) if bucket else None
-
-
-def body_key(tenant: str, channel: str, delivery_id: str) -> str:
-    """Object key of a delivery's raw body: tenant and channel readable, the id hashed (any bytes)."""
-    digest = hashlib.sha256(delivery_id.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-    return f"{BODY_PREFIX}{tenant}/{channel}/{digest}"
-
-
-KEPT_HEADERS = frozenset(
-    {
-        "content-type",
-        "x-shopify-topic",
-        "x-shopify-webhook-id",
-        "x-shopify-shop-domain",
-        "x-shopify-event-id",
-        "x-wc-webhook-topic",
-        "x-wc-webhook-delivery-id",
-        "x-wc-webhook-id",
-        "x-wc-webhook-resource",
-        "x-wc-webhook-event",
-        "x-wc-webhook-source",
-        "event-type",
-        "webhook-id",
-        "webhook-timestamp",
-    }
-)
-
-
-def kept_headers(headers: dict[str, str]) -> dict[str, str]:
-    """The headers worth keeping with a delivery: topics and ids, never signatures or tokens."""
-    return {k.lower(): v[:512] for k, v in headers.items() if k.lower() in KEPT_HEADERS}
+"""Prefix of raw bodies' object keys in the deliveries bucket (its lifecycle rule expires them)."""
 
 
 class DeliveryItem(TableItem):
@@ -194,10 +99,10 @@ def _unpack(packed: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _to_item(delivery: StoredDelivery, key: str | None = None) -> DeliveryItem:
-    """The item of `delivery`; with `key`, its raw body lives in the bucket under that key."""
+def _to_item(delivery: StoredDelivery) -> DeliveryItem:
+    """The item of `delivery`; with a `body_key`, its raw body lives in the bucket under that key."""
     payload = _pack(delivery.payload)
-    raw = None if key else delivery.body
+    raw = None if delivery.body_key else delivery.body
     body = base64.b64encode(raw).decode("ascii") if raw is not None else None
     omitted = body is not None and len(body) + len(payload) > MAX_STORED_CHARS
     return DeliveryItem(
@@ -217,7 +122,7 @@ def _to_item(delivery: StoredDelivery, key: str | None = None) -> DeliveryItem:
         reason=delivery.reason,
         body=None if omitted else body,
         body_omitted=omitted,
-        body_key=key,
+        body_key=delivery.body_key,
         body_size=len(delivery.body) if delivery.body is not None else delivery.body_size,
         payload=payload,
         headers=dict(delivery.headers),
@@ -249,34 +154,27 @@ def _from_item(item: DeliveryItem) -> StoredDelivery:
 class DeliveryRepository:
     """The only place that knows how deliveries are keyed and stored."""
 
-    def __init__(self, bodies: BodyStore | None = None) -> None:
+    def __init__(self) -> None:
         bind(DeliveryItem)
-        self._bodies = bodies
 
     def record(self, delivery: StoredDelivery) -> bool:
         """Store a delivery seen for the first time; False when it was recorded before (a duplicate).
 
-        A raw body over 64 KiB goes to the bucket once the item is in (so a duplicate never
-        overwrites the first body); when that upload fails the item is removed again and the
-        error raised, so the platform's retry is recorded afresh.
+        With a `body_key` the item keeps that key instead of the raw body (see the module docstring).
         """
-        big = (
-            self._bodies is not None and delivery.body is not None and len(delivery.body) > INLINE_BODY_BYTES
-        )
-        key = body_key(delivery.tenant, delivery.channel, delivery.delivery_id) if big else None
         try:
-            _to_item(delivery, key).save(condition=DeliveryItem.pk.does_not_exist())
+            _to_item(delivery).save(condition=DeliveryItem.pk.does_not_exist())
         except PutError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":
                 return False
             raise
-        if key is not None and self._bodies is not None and delivery.body is not None:
-            try:
-                self._bodies.put(key, delivery.body)
-            except Exception:
-                self.discard(delivery.tenant, delivery.channel, delivery.delivery_id)
-                raise
         return True
+
+    def body_key(self, tenant: str, channel: str, delivery_id: str) -> str:
+        """The object key of the delivery's raw body in the deliveries bucket (bodies too big for the
+        item): tenant and channel readable, the id hashed (it may hold any bytes)."""
+        digest = hashlib.sha256(delivery_id.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+        return f"{BODY_PREFIX}{tenant}/{channel}/{digest}"
 
     def get(self, tenant: str, channel: str, delivery_id: str) -> StoredDelivery:
         try:
@@ -317,7 +215,7 @@ class DeliveryRepository:
             raise
 
     def discard(self, tenant: str, channel: str, delivery_id: str) -> None:
-        """Forget a delivery that could not be queued, so the platform's retry is recorded afresh."""
+        """Delete the delivery's item (nothing when it is not recorded)."""
         DeliveryItem(_pk(tenant, channel, delivery_id), DELIVERY_SK).delete()
 
     def requeue(self, tenant: str, channel: str, delivery_id: str, at: datetime) -> StoredDelivery:
@@ -375,7 +273,3 @@ class DeliveryRepository:
         found = [_from_item(item) for item in query if isinstance(item, DeliveryItem)]
         more = query.last_evaluated_key if len(found) == limit else None
         return found, more
-
-    def list(self, tenant: str, limit: int = 50) -> list[StoredDelivery]:
-        """The tenant's most recent deliveries, newest first."""
-        return self.page(tenant, limit=limit)[0]

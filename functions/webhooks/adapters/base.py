@@ -11,7 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -131,6 +131,49 @@ def same(expected: str, given: str) -> bool:
 
 def hmac_sha256_base64(key: bytes, message: bytes) -> str:
     return base64.b64encode(hmac.new(key, message, hashlib.sha256).digest()).decode("ascii")
+
+
+def body_hmac(secret: str, body: bytes) -> str:
+    """base64(HMAC-SHA256(secret, raw body)): the signature header of Shopify and WooCommerce."""
+    return hmac_sha256_base64(secret.encode("utf-8"), body)
+
+
+@dataclass(frozen=True, slots=True)
+class SignedHeaders:
+    """Where a platform that signs with `body_hmac` puts the signature, delivery id and topic."""
+
+    signature: str
+    delivery_id: str
+    topic: str
+
+
+def body_hmac_delivery(
+    request: Request,
+    secrets: Mapping[str, str],
+    headers: SignedHeaders,
+    unsigned: Callable[[Request], Delivery | None] | None = None,
+) -> Delivery:
+    """A JSON delivery signed with `body_hmac` (Shopify, WooCommerce).
+
+    Its id and topic come from `headers` (without an id header: a hash of the body). A request
+    without the signature header is refused unless `unsigned` makes a delivery of it (a ping).
+    """
+    secret = require_secret(secrets, "secret")
+    given = request.header(headers.signature)
+    if given is None:
+        delivery = unsigned(request) if unsigned is not None else None
+        if delivery is None:
+            raise missing_header(headers.signature)
+        return delivery
+    if not same(body_hmac(secret, request.body), given):
+        raise bad_signature(
+            f"header {headers.signature}", "the HMAC-SHA256 of the body with the channel's secret"
+        )
+    return Delivery(
+        delivery_id=request.header(headers.delivery_id) or body_hash(request.body),
+        topic=request.header(headers.topic),
+        payload=parse_json_object(request.body),
+    )
 
 
 # --------------------------------------------------------------------------- bodies

@@ -1,7 +1,7 @@
 """Ops on recorded deliveries: list, show, replay, and redrive the intake dead-letter queue.
 
-Pure Python: the repository, the intake queue and the dead-letter queue come in as arguments
-(the SQS adapters live in `functions/webhooks/ops.py`). Every operation is bound to the
+Pure Python: the delivery store, the intake queue and the dead-letter queue come in as arguments
+(ports of ``shared.ports``; ``wiring.py`` plugs in the adapters). Every operation is bound to the
 caller's tenant and needs the role dispatcher or admin.
 
 - **replay** puts a `failed`, `unmatched` or `queued` delivery back to `queued` (a conditional
@@ -19,20 +19,19 @@ The answers' models are ``defer_build``: built by the first request that uses th
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
-from functions.webhooks.intake import queue_message
+from shared.domain.deliveries import message_tenant, queue_message
 from shared.errors import Forbidden
 from shared.identity import Caller
 
 if TYPE_CHECKING:
-    from shared.repositories.deliveries import StoredDelivery
+    from shared.domain.deliveries import StoredDelivery
+    from shared.ports import DeadLetters, DeliveryStore, IntakeQueue
 
 OPS_ROLES = ("dispatcher", "admin")
 REDACTED = "[redacted]"
@@ -45,41 +44,6 @@ REDRIVE_HIDE_SECONDS = 60
 """How long a received DLQ message stays hidden while a redrive runs (longer than the function)."""
 REDRIVE_RESERVE_SECONDS = 2.0
 """Time kept back at the end of a redrive to release the messages it leaves in the DLQ."""
-
-
-# --------------------------------------------------------------------------- ports
-
-
-class DeliveryStore(Protocol):
-    def get(self, tenant: str, channel: str, delivery_id: str) -> StoredDelivery: ...
-    def requeue(self, tenant: str, channel: str, delivery_id: str, at: datetime) -> StoredDelivery: ...
-    def page(
-        self,
-        tenant: str,
-        *,
-        channel: str | None = None,
-        status: str | None = None,
-        limit: int = 50,
-        start_key: dict[str, Any] | None = None,
-    ) -> tuple[list[StoredDelivery], dict[str, Any] | None]: ...
-
-
-class IntakeQueue(Protocol):
-    def send(self, message: dict[str, str]) -> None: ...
-    def send_body(self, body: str) -> None: ...
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    message_id: str
-    body: str
-    handle: str
-
-
-class DeadLetters(Protocol):
-    def receive(self, max_messages: int, hide_seconds: int) -> list[DeadLetter]: ...
-    def delete(self, handle: str) -> None: ...
-    def release(self, handle: str) -> None: ...
 
 
 # --------------------------------------------------------------------------- answers
@@ -178,6 +142,21 @@ def _len(body: bytes | None) -> int | None:
 # --------------------------------------------------------------------------- operations
 
 
+def list_deliveries(
+    store: DeliveryStore,
+    caller: Caller,
+    *,
+    channel: str | None,
+    status: str | None,
+    limit: int,
+    start_key: dict[str, Any] | None,
+) -> tuple[list[DeliveryOut], dict[str, Any] | None]:
+    """A page of the caller's tenant's deliveries, newest first, and the key to continue from."""
+    require_ops(caller)
+    found, more = store.page(caller.tenant, channel=channel, status=status, limit=limit, start_key=start_key)
+    return [summary(d) for d in found], more
+
+
 def show(store: DeliveryStore, caller: Caller, channel: str, delivery_id: str) -> DeliveryDetail:
     require_ops(caller)
     return detail(store.get(caller.tenant, channel, delivery_id))
@@ -196,16 +175,6 @@ def replay(
     delivery = store.requeue(caller.tenant, channel, delivery_id, at)
     queue.send(queue_message(caller.tenant, channel, delivery_id))
     return detail(delivery)
-
-
-def message_tenant(body: str) -> str | None:
-    """The tenant an intake message names, or None when it is not an intake message."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return None
-    tenant = data.get("tenant") if isinstance(data, dict) else None
-    return tenant if isinstance(tenant, str) and tenant else None
 
 
 def redrive(

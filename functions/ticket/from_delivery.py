@@ -1,4 +1,4 @@
-"""The intake consumer: a stored delivery becomes a ticket, at most once.
+"""The intake consumer (`scrm-ticket-intake`): a stored delivery becomes a ticket, at most once.
 
 Per queue message `{"tenant", "channel", "delivery_id"}`:
 
@@ -17,20 +17,21 @@ The ticket's id is `TK-<hash of tenant, channel, delivery id>` and its type and 
 from the channel's first matching rule (a web form: the channel's ticket type, the posted
 fields). The id is derived from the delivery, and `create_ticket` is idempotent for a given id,
 so a message processed twice (a crash between creating and marking) never makes two tickets.
+The message format, the id and the rules are ``shared.domain.deliveries``'s, which intake
+(``functions/webhooks/accept.py``) reads as well.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from functions.ticket import service
-from functions.webhooks.intake import delivery_ticket_id, ticket_request
 from shared import metrics as catalogue
+from shared.domain.deliveries import delivery_ticket_id, parse_message, ticket_request
 from shared.errors import NotFound, ValidationFailed
 from shared.observability import emit_metric, logger
 from shared.tenant_scope import tenant_scope
@@ -38,45 +39,12 @@ from shared.tenant_scope import tenant_scope
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-    from shared.domain.deliveries import DeliveryStatus
-    from shared.repositories.deliveries import StoredDelivery
+    from shared.ports import DeliveryStore
     from shared.tenant.models import TenantConfig
 
 ACTOR_PREFIX = "channel:"
 
-
-class DeliveryStore(Protocol):
-    def find(self, tenant: str, channel: str, delivery_id: str) -> StoredDelivery | None: ...
-    def mark(
-        self,
-        tenant: str,
-        channel: str,
-        delivery_id: str,
-        status: DeliveryStatus,
-        ticket_id: str | None = None,
-        reason: str | None = None,
-    ) -> None: ...
-
-
 ConfigLoader = Callable[[str], "TenantConfig"]
-
-
-class BadMessage(ValueError):
-    """A queue message that is not `{"tenant", "channel", "delivery_id"}` (a bug upstream)."""
-
-
-def parse_message(body: str) -> tuple[str, str, str]:
-    try:
-        data = json.loads(body)
-    except ValueError as exc:
-        raise BadMessage(f"queue message is not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise BadMessage("queue message is not a JSON object")
-    values = [data.get(key) for key in ("tenant", "channel", "delivery_id")]
-    if not all(isinstance(v, str) and v for v in values):
-        raise BadMessage("queue message lacks one of tenant, channel, delivery_id")
-    tenant, channel, delivery_id = (str(v) for v in values)
-    return tenant, channel, delivery_id
 
 
 def _reason(exc: ValidationFailed) -> str:

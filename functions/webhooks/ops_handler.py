@@ -5,23 +5,24 @@
 - `POST /deliveries/{channel}/{delivery_id}/replay`: 202, queued again (failed/unmatched/queued only).
 - `POST /deliveries/redrive`: the tenant's messages moved from the intake DLQ to the intake queue.
 
-Environment: `INTAKE_QUEUE_URL`, `INTAKE_DLQ_URL` (`shared.settings`, through `OpsSettings`). Its role may
-read the table, send to the intake queue and receive/delete on the DLQ, nothing else.
+The operations are `functions/webhooks/delivery_ops.py`'s; the store and the queues come from
+`functions/webhooks/wiring.py` (env `INTAKE_QUEUE_URL`, `INTAKE_DLQ_URL`). Its role may read the
+table, send to the intake queue and receive/delete on the DLQ, nothing else. Raw bodies are never
+served: the routes read records only.
 """
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 from urllib.parse import unquote
 
-import boto3
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from functions.webhooks import deliveries as ops
+from functions.webhooks import delivery_ops as ops
+from functions.webhooks import wiring
 from shared import metrics as catalogue
 from shared.clock import now
 from shared.cursors import decode_cursor, encode_cursor
@@ -30,83 +31,9 @@ from shared.errors import NotFound
 from shared.http import current_caller, install_error_handlers
 from shared.identity import Caller
 from shared.observability import emit_metric, logger, metrics, tracer
-from shared.settings import settings
-
-if TYPE_CHECKING:
-    from shared.repositories.deliveries import DeliveryRepository
 
 app = APIGatewayHttpResolver(enable_validation=True)
 install_error_handlers(app)
-
-
-class OpsSettings(BaseModel):
-    intake_queue_url: str = ""
-    intake_dlq_url: str = ""
-
-    @classmethod
-    def from_env(cls) -> OpsSettings:
-        cfg = settings()
-        return cls(intake_queue_url=cfg.intake_queue_url, intake_dlq_url=cfg.intake_dlq_url)
-
-
-def _sqs() -> Any:
-    return boto3.client("sqs", region_name=settings().region)
-
-
-class SqsQueue:
-    """The intake queue, for replays (one message) and redrives (message bodies as they were)."""
-
-    def __init__(self, url: str) -> None:
-        if not url:
-            raise RuntimeError("INTAKE_QUEUE_URL is not set: deliveries cannot be queued")
-        self._url = url
-        self._client = _sqs()
-
-    def send(self, message: dict[str, str]) -> None:
-        self.send_body(json.dumps(message, separators=(",", ":")))
-
-    def send_body(self, body: str) -> None:
-        self._client.send_message(QueueUrl=self._url, MessageBody=body)
-
-
-class SqsDeadLetters:
-    """The intake queue's dead-letter queue (env `INTAKE_DLQ_URL`)."""
-
-    def __init__(self, url: str) -> None:
-        if not url:
-            raise RuntimeError("INTAKE_DLQ_URL is not set: the dead-letter queue cannot be read")
-        self._url = url
-        self._client = _sqs()
-
-    def receive(self, max_messages: int, hide_seconds: int) -> list[ops.DeadLetter]:
-        answer = self._client.receive_message(
-            QueueUrl=self._url,
-            MaxNumberOfMessages=max_messages,
-            VisibilityTimeout=hide_seconds,
-            WaitTimeSeconds=0,
-        )
-        return [
-            ops.DeadLetter(message_id=m["MessageId"], body=m["Body"], handle=m["ReceiptHandle"])
-            for m in answer.get("Messages", [])
-        ]
-
-    def delete(self, handle: str) -> None:
-        self._client.delete_message(QueueUrl=self._url, ReceiptHandle=handle)
-
-    def release(self, handle: str) -> None:
-        self._client.change_message_visibility(QueueUrl=self._url, ReceiptHandle=handle, VisibilityTimeout=0)
-
-
-_repository: DeliveryRepository | None = None
-
-
-def repository() -> DeliveryRepository:
-    global _repository
-    if _repository is None:
-        from shared.repositories.deliveries import DeliveryRepository
-
-        _repository = DeliveryRepository()  # reads records only: raw bodies are never served
-    return _repository
 
 
 def _json(status: int, model: BaseModel) -> Response[str]:
@@ -146,27 +73,29 @@ def list_deliveries(
     next: Annotated[str | None, Query(description="the cursor of the previous page")] = None,
 ) -> ops.DeliveryPage:
     caller = _caller()
-    found, more = repository().page(
-        caller.tenant,
+    items, more = ops.list_deliveries(
+        wiring.deliveries(),
+        caller,
         channel=channel,
         status=status,
         limit=limit,
         start_key=decode_cursor(next, caller.tenant),
     )
-    return ops.DeliveryPage(items=[ops.summary(d) for d in found], next=encode_cursor(more, caller.tenant))
+    return ops.DeliveryPage(items=items, next=encode_cursor(more, caller.tenant))
 
 
 @app.get("/deliveries/<channel>/<delivery_id>")
 def show(channel: str, delivery_id: str) -> ops.DeliveryDetail:
     caller = _caller()
-    return ops.show(repository(), caller, *_ids(channel, delivery_id))
+    return ops.show(wiring.deliveries(), caller, *_ids(channel, delivery_id))
 
 
 @app.post("/deliveries/<channel>/<delivery_id>/replay")
 def replay(channel: str, delivery_id: str) -> Response[str]:
     caller = _caller()
-    queue = SqsQueue(OpsSettings.from_env().intake_queue_url)
-    replayed = ops.replay(repository(), queue, caller, *_ids(channel, delivery_id), now())
+    replayed = ops.replay(
+        wiring.deliveries(), wiring.intake_queue(), caller, *_ids(channel, delivery_id), now()
+    )
     logger.info("delivery replayed", channel=replayed.channel, delivery_id=replayed.delivery_id)
     emit_metric(catalogue.DELIVERIES_REPLAYED, 1, tenant=caller.tenant, channel=replayed.channel)
     return _json(202, replayed)
@@ -175,11 +104,10 @@ def replay(channel: str, delivery_id: str) -> Response[str]:
 @app.post("/deliveries/redrive")
 def redrive() -> ops.RedriveOut:
     caller = _caller()
-    cfg = OpsSettings.from_env()
     context = app.lambda_context
     result = ops.redrive(
-        SqsDeadLetters(cfg.intake_dlq_url),
-        SqsQueue(cfg.intake_queue_url),
+        wiring.dead_letters(),
+        wiring.intake_queue(),
         caller,
         time_left=lambda: context.get_remaining_time_in_millis() / 1000,
     )
