@@ -59,6 +59,7 @@ __all__ = [
 ]
 
 PartnerType = Literal["direct", "dealer"]
+LineKind = Literal["service_item", "part"]
 
 _HUNDRED = Decimal(100)
 _EXACT = Context(prec=80, traps=[InvalidOperation, Inexact])
@@ -164,7 +165,7 @@ class PricingInput(_Model):
 class Line(_Model):
     code: str
     """Service item code or part SKU."""
-    kind: Literal["service_item", "part"]
+    kind: LineKind
     name: str
     unit: str
     unit_price: Decimal
@@ -228,19 +229,11 @@ def _price(data: PricingInput) -> Settlement:
         )
     tier = rule.tier
 
-    lines: list[Line] = []
-    for service in data.service_items:
-        item = catalog.item(service.code)
-        if item is None:
-            hint = did_you_mean(service.code, (i.code for i in catalog.service_items))
-            raise PricingError(f"unknown service item {service.code!r}{hint} in catalog {catalog.version!r}")
-        lines.append(_line("service_item", item.code, item, service.quantity, tier, region, money))
-    for wanted in data.parts:
-        part = catalog.part(wanted.sku)
-        if part is None:
-            hint = did_you_mean(wanted.sku, (p.sku for p in catalog.parts))
-            raise PricingError(f"unknown part {wanted.sku!r}{hint} in catalog {catalog.version!r}")
-        lines.append(_line("part", part.sku, part, wanted.quantity, tier, region, money))
+    wanted: list[tuple[LineKind, str, Decimal]] = [
+        *(("service_item", s.code, s.quantity) for s in data.service_items),
+        *(("part", p.sku, p.quantity) for p in data.parts),
+    ]
+    lines = [_line(kind, code, quantity, catalog, tier, region, money) for kind, code, quantity in wanted]
 
     subtotal = money(sum((line.amount for line in lines), Decimal(0)))
     surcharges: list[SurchargeLine] = []
@@ -281,15 +274,25 @@ def _price(data: PricingInput) -> Settlement:
 
 
 def _line(
-    kind: Literal["service_item", "part"],
+    kind: LineKind,
     code: str,
-    entry: CatalogItem | Part,
     quantity: Decimal,
+    catalog: Catalog,
     tier: str,
     region: Region,
     money: _Rounder,
 ) -> Line:
+    """One priced line: the catalog's service item or part ``code`` at the tier's price."""
     what = "service item" if kind == "service_item" else "part"
+    entry: CatalogItem | Part | None
+    if kind == "service_item":
+        entry, known = catalog.item(code), [i.code for i in catalog.service_items]
+    else:
+        entry, known = catalog.part(code), [p.sku for p in catalog.parts]
+    if entry is None:
+        raise PricingError(
+            f"unknown {what} {code!r}{did_you_mean(code, known)} in catalog {catalog.version!r}"
+        )
     if quantity <= 0:
         raise PricingError(f"{what} {code!r} has quantity {quantity}; a quantity must be more than 0")
     unit_price = entry.price.get(tier)

@@ -7,45 +7,51 @@ code at their cold start.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
-from functions.settlement.ports import Deps
+from functions.settlement.deps import Deps
 from shared.clock import now
+from shared.domain.ledger import LedgerEntry, RevenueGroup, period_of
 from shared.errors import Forbidden, NotFound
 from shared.identity import Caller
 
 if TYPE_CHECKING:
-    from shared.repositories.ledger import LedgerEntry, RevenueGroup
     from shared.tenant.models import TenantConfig
 
 REPORT_ROLES = ("finance", "admin")
 
 
-def period_of(instant: datetime, timezone: str) -> str:
-    """``YYYY-MM`` of an instant in the tenant's time zone."""
-    return instant.astimezone(ZoneInfo(timezone)).strftime("%Y-%m")
-
-
 @dataclass(frozen=True)
 class Statement:
+    """A technician's ledger lines of a month."""
+
     technician: str
     period: str
     currency: str
     lines: list[LedgerEntry]
-    total: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.amount for line in self.lines), Decimal(0))
 
 
 @dataclass(frozen=True)
 class RevenueReport:
+    """A month's revenue aggregates of one grouping."""
+
     period: str
     group_by: str
     currency: str
     groups: list[RevenueGroup]
-    total: Decimal
-    earnings: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return sum((g.total for g in self.groups), Decimal(0))
+
+    @property
+    def earnings(self) -> Decimal:
+        return sum((g.earnings for g in self.groups), Decimal(0))
 
 
 def current_period(cfg: TenantConfig) -> str:
@@ -61,13 +67,7 @@ def earnings_statement(
     if not any(t.id == technician for t in cfg.technicians):
         raise NotFound(f"technician '{technician}' does not exist")
     lines = deps.ledger.earnings(cfg.tenant.id, technician, period)
-    return Statement(
-        technician=technician,
-        period=period,
-        currency=cfg.tenant.currency,
-        lines=lines,
-        total=sum((line.amount for line in lines), Decimal(0)),
-    )
+    return Statement(technician, period, cfg.tenant.currency, lines)
 
 
 def revenue_report(
@@ -76,14 +76,7 @@ def revenue_report(
     """Revenue of a month grouped by one dimension (finance, admin), from the aggregate items."""
     if not caller.has_any(*REPORT_ROLES):
         raise Forbidden("revenue reports need the finance or admin role")
-    groups = [
-        g for g in deps.ledger.revenue(cfg.tenant.id, period, group_by) if g.count or g.total or g.earnings
-    ]
-    return RevenueReport(
-        period=period,
-        group_by=group_by,
-        currency=cfg.tenant.currency,
-        groups=groups,
-        total=sum((g.total for g in groups), Decimal(0)),
-        earnings=sum((g.earnings for g in groups), Decimal(0)),
-    )
+    groups = deps.ledger.revenue(cfg.tenant.id, period, group_by)
+    # A group every settlement of which was reworked away (all zero) is not shown.
+    shown = [g for g in groups if g.count or g.total or g.earnings]
+    return RevenueReport(period, group_by, cfg.tenant.currency, shown)

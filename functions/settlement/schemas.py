@@ -2,6 +2,9 @@
 
 Every model is ``defer_build``: its validator and serializer are built when a request first uses
 it (powertools builds a route's models when the route is first resolved), not at the cold start.
+
+The answers are read from the report's attributes (``from_attributes``); a ``Money`` field turns the
+domain's ``Decimal`` into a decimal string to the minor unit of the currency given as context.
 """
 
 from __future__ import annotations
@@ -10,16 +13,33 @@ import csv
 import io
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo
 
 from functions.settlement.currency import minor_unit
 from functions.settlement.reports import RevenueReport, Statement
+from shared.domain.ledger import GroupBy
 
 PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
-GroupBy = Literal["tier", "region", "item", "ticket_type", "channel"]
-Money = Annotated[str, Field(description="decimal string, e.g. '240.00'", examples=["240.00"])]
+
+
+def money(value: Decimal, currency: str) -> str:
+    """A decimal string to the currency's minor unit ("375.00"; DynamoDB gives numbers back as "375")."""
+    return f"{value.quantize(Decimal(1).scaleb(-minor_unit(currency))):f}"
+
+
+def _in_minor_units(value: Any, info: ValidationInfo) -> Any:
+    if isinstance(value, Decimal) and info.context is not None:
+        return money(value, info.context["currency"])
+    return value
+
+
+Money = Annotated[
+    str,
+    BeforeValidator(_in_minor_units),
+    Field(description="decimal string, e.g. '240.00'", examples=["240.00"]),
+]
 
 
 class EarningsLineOut(BaseModel):
@@ -65,67 +85,27 @@ class RevenueOut(BaseModel):
     earnings: Money
 
 
-def money(value: Decimal, currency: str) -> str:
-    """A decimal string to the currency's minor unit ("375.00"; DynamoDB gives numbers back as "375")."""
-    return f"{value.quantize(Decimal(1).scaleb(-minor_unit(currency))):f}"
+_Out = TypeVar("_Out", bound=BaseModel)
+
+
+def _answer(model: type[_Out], report: Statement | RevenueReport) -> _Out:
+    return model.model_validate(report, from_attributes=True, context={"currency": report.currency})
 
 
 def earnings_out(statement: Statement) -> EarningsOut:
-    return EarningsOut(
-        technician=statement.technician,
-        period=statement.period,
-        currency=statement.currency,
-        lines=[
-            EarningsLineOut(
-                ticket_id=line.ticket_id,
-                sequence=line.sequence,
-                kind=line.kind,
-                completed_at=line.completed_at,
-                settled_at=line.settled_at,
-                tier=line.tier,
-                amount=money(line.amount, statement.currency),
-                ticket_total=money(line.ticket_total, statement.currency),
-            )
-            for line in statement.lines
-        ],
-        total=money(statement.total, statement.currency),
-    )
+    return _answer(EarningsOut, statement)
 
 
 def revenue_out(report: RevenueReport) -> RevenueOut:
-    return RevenueOut(
-        period=report.period,
-        group_by=report.group_by,
-        currency=report.currency,
-        groups=[
-            RevenueGroupOut(
-                key=g.key,
-                total=money(g.total, report.currency),
-                earnings=money(g.earnings, report.currency),
-                count=g.count,
-            )
-            for g in report.groups
-        ],
-        total=money(report.total, report.currency),
-        earnings=money(report.earnings, report.currency),
-    )
+    return _answer(RevenueOut, report)
 
 
 def revenue_csv(report: RevenueReport) -> str:
     """The report as CSV: a header row, one row per group (no totals row: sum the column)."""
+    body = revenue_out(report)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(["period", "group_by", "key", "currency", "total", "earnings", "count"])
-    for g in report.groups:
-        writer.writerow(
-            [
-                report.period,
-                report.group_by,
-                g.key,
-                report.currency,
-                money(g.total, report.currency),
-                money(g.earnings, report.currency),
-                g.count,
-            ]
-        )
+    for g in body.groups:
+        writer.writerow([body.period, body.group_by, g.key, body.currency, g.total, g.earnings, g.count])
     return out.getvalue()

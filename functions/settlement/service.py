@@ -1,9 +1,10 @@
 """Settlement logic: price a finished ticket once per visit and record it (statements and reports:
 ``reports.py``).
 
-Pure Python: the ticket store and the ledger come in as arguments (``ports.py``; handlers build them,
-tests pass fakes). Pricing rules live in ``pricing.py``; this module decides *what* is priced and *how it is
-recorded*:
+Pure Python on the ports (``shared/ports.py``: the ticket store, the ledger and the catalog snapshots
+come in as ``Deps``; ``wiring.py`` plugs in the repositories, tests pass fakes). Pricing rules live in
+``pricing.py``, the ledger's rules in ``shared/domain/ledger.py``; this module decides *what* is priced
+and *how it is recorded*:
 
 - the **visit** of the settlement node is named by the human action that led to it (the last
   ``action`` event of the ticket's history); settling the same visit again changes nothing and
@@ -14,13 +15,15 @@ recorded*:
   latest total;
 - a ticket the catalog cannot price is marked ``failed`` with the reason, and ``PricingError``
   is raised so the execution fails visibly.
+
+The ticket changes through ``shared.ticket_updates`` only. Nothing here waits: a concurrent settle
+of the same ticket shows as ``Conflict`` from the ledger, and reading again finds its record; other
+writers of the same revenue aggregates are the ledger store's to wait for.
 """
 
 from __future__ import annotations
 
-import random
-import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -28,23 +31,16 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from functions.settlement.ports import Deps
+from functions.settlement.deps import Deps
 from functions.settlement.pricing import PricingError, PricingInput, Settlement, price
-from functions.settlement.reports import period_of
 from shared.clock import now
-from shared.domain.failures import mark_failed
-from shared.domain.ticket import Ticket, TicketEvent
+from shared.domain.catalog import PricingSnapshot
+from shared.domain.ledger import GroupAmount, SettlementRecord, ledger_entries, period_of, revenue_changes
+from shared.domain.ticket import Change, Ticket, TicketEvent
 from shared.errors import Conflict
-from shared.repositories.catalogs import PricingSnapshot
-from shared.repositories.ledger import (
-    GroupAmount,
-    LedgerEntry,
-    RevenueChange,
-    SettlementRecord,
-)
 from shared.tenant.models import TenantConfig
+from shared.ticket_updates import mark_failed, update_ticket
 
-SYSTEM = "system"
 NO_CHANNEL = "none"
 _ATTEMPTS = 6
 
@@ -62,28 +58,26 @@ class Settled:
 def settle(deps: Deps, cfg: TenantConfig, ticket_id: str, node_name: str) -> Settled:
     """Settle the ticket's current visit of ``node_name`` (idempotent); see the module notes."""
     tenant = cfg.tenant.id
-    for attempt in range(_ATTEMPTS):
-        if attempt:
-            time.sleep(random.uniform(0, 0.02 * 2**attempt))  # concurrent writers of hot aggregates
+    for _attempt in range(_ATTEMPTS):
         ticket = deps.tickets.get(tenant, ticket_id)
         visit, completed_at = _visit(cfg, ticket, deps.tickets.history(tenant, ticket_id))
         existing = deps.ledger.settlements(tenant, ticket_id)
         done = next((r for r in existing if r.visit == visit), None)
         if done is not None:
-            _put_summary(deps, cfg, ticket_id, node_name, done)
+            _show(deps, ticket, node_name, done)
             return Settled(done, created=False)
         try:
             technician, priced = _price(deps, cfg, ticket, completed_at)
         except PricingError as exc:
-            _fail(deps, ticket_id, tenant, node_name, f"settlement failed: {exc.message}")
+            _fail(deps, ticket, node_name, f"settlement failed: {exc.message}")
             raise
         previous = max(existing, key=lambda r: r.sequence, default=None)
         record = _record(cfg, ticket, visit, technician, completed_at, priced, previous)
         try:
-            deps.ledger.record(record, _ledger_entries(record, previous), _changes(record, previous))
+            deps.ledger.record(record, ledger_entries(record, previous), revenue_changes(record, previous))
         except Conflict:
-            continue  # a concurrent settle of this ticket (or of the same aggregates): read again
-        _put_summary(deps, cfg, ticket_id, node_name, record)
+            continue  # another settle of this ticket wrote first: read again, and find its record
+        _show(deps, ticket, node_name, record)
         return Settled(record, created=True)
     raise Conflict(f"could not settle ticket {ticket_id}: its settlement records kept changing")
 
@@ -239,81 +233,33 @@ def _money(value: Any) -> Decimal:
 
 def _adjustment(new: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
     """New minus previously settled, line by line (lines by kind and code, surcharges by code)."""
-
-    def by_key(lines: Iterable[dict[str, Any]], key: str) -> dict[str, dict[str, Any]]:
-        return {f"{line.get('kind', 'surcharge')}:{line[key]}": line for line in lines}
-
-    lines = []
-    new_lines, old_lines = by_key(new["lines"], "code"), by_key(old["lines"], "code")
-    for key in [*new_lines, *(k for k in old_lines if k not in new_lines)]:
-        after, before = new_lines.get(key), old_lines.get(key)
-        amount = _money(after["amount"] if after else 0) - _money(before["amount"] if before else 0)
-        quantity = _money(after["quantity"] if after else 0) - _money(before["quantity"] if before else 0)
-        if amount or quantity:
-            code = (after or before or {})["code"]
-            kind = (after or before or {})["kind"]
-            lines.append({"kind": kind, "code": code, "quantity": f"{quantity:f}", "amount": f"{amount:f}"})
-    surcharges = []
-    new_s, old_s = by_key(new["surcharges"], "code"), by_key(old["surcharges"], "code")
-    for key in [*new_s, *(k for k in old_s if k not in new_s)]:
-        after, before = new_s.get(key), old_s.get(key)
-        amount = _money(after["amount"] if after else 0) - _money(before["amount"] if before else 0)
-        if amount:
-            surcharges.append({"code": (after or before or {})["code"], "amount": f"{amount:f}"})
     return {
-        "lines": lines,
-        "surcharges": surcharges,
-        "subtotal": f"{_money(new['subtotal']) - _money(old['subtotal']):f}",
-        "total": f"{_money(new['total']) - _money(old['total']):f}",
-        "installer_earnings": f"{_money(new['installer_earnings']) - _money(old['installer_earnings']):f}",
+        "lines": _differences(new["lines"], old["lines"], ("kind", "code"), ("quantity", "amount")),
+        "surcharges": _differences(new["surcharges"], old["surcharges"], ("code",), ("amount",)),
+        **{
+            name: f"{_money(new[name]) - _money(old[name]):f}"
+            for name in ("subtotal", "total", "installer_earnings")
+        },
     }
 
 
-def _ledger_entries(record: SettlementRecord, previous: SettlementRecord | None) -> list[LedgerEntry]:
-    """The earnings ledger lines of a record: its earnings, or the difference to the previous one."""
+def _differences(
+    new: Iterable[dict[str, Any]], old: Iterable[dict[str, Any]], key: Sequence[str], amounts: Sequence[str]
+) -> list[dict[str, Any]]:
+    """``new`` minus ``old``, matching lines by ``key``: the lines whose ``amounts`` changed (the new
+    lines in their order, then the ones that are gone), with the differences as decimal strings."""
 
-    def entry(technician: str, amount: Decimal, total: Decimal) -> LedgerEntry:
-        return LedgerEntry(
-            tenant=record.tenant,
-            technician=technician,
-            period=record.period,
-            ticket_id=record.ticket_id,
-            sequence=record.sequence,
-            kind="adjustment" if previous else "settlement",
-            completed_at=record.completed_at,
-            settled_at=record.settled_at,
-            amount=amount,
-            ticket_total=total,
-            tier=str(record.settlement["tier"]),
-            currency=str(record.settlement["currency"]),
-        )
+    def by_key(lines: Iterable[dict[str, Any]]) -> dict[tuple[Any, ...], dict[str, Any]]:
+        return {tuple(line[k] for k in key): line for line in lines}
 
-    if previous is None:
-        return [entry(record.technician, record.earnings, record.total)]
-    if previous.technician == record.technician:
-        return [entry(record.technician, record.earnings - previous.earnings, record.total - previous.total)]
-    # Reworked by someone else: the first technician gives back what they were credited.
-    return [
-        entry(previous.technician, -previous.earnings, -previous.total),
-        entry(record.technician, record.earnings, record.total),
-    ]
-
-
-def _changes(record: SettlementRecord, previous: SettlementRecord | None) -> list[RevenueChange]:
-    """What the revenue aggregates of the record's month receive: its groups minus the previous ones."""
-    before = previous.groups if previous else {}
-    changes = []
-    for name in [*record.groups, *(k for k in before if k not in record.groups)]:
-        after, old = record.groups.get(name, GroupAmount()), before.get(name, GroupAmount())
-        change = GroupAmount(
-            total=after.total - old.total,
-            earnings=after.earnings - old.earnings,
-            count=after.count - old.count,
-        )
-        if change.total or change.earnings or change.count:
-            group_by, key = name.split("#", 1)
-            changes.append(RevenueChange(period=record.period, group_by=group_by, key=key, change=change))
-    return changes
+    after_by, before_by = by_key(new), by_key(old)
+    out = []
+    for found in [*after_by, *(k for k in before_by if k not in after_by)]:
+        after, before = after_by.get(found, {}), before_by.get(found, {})
+        change = {name: _money(after.get(name, 0)) - _money(before.get(name, 0)) for name in amounts}
+        if any(change.values()):
+            out.append({**dict(zip(key, found, strict=True)), **{n: f"{v:f}" for n, v in change.items()}})
+    return out
 
 
 def summary(record: SettlementRecord) -> dict[str, Any]:
@@ -338,30 +284,18 @@ def summary(record: SettlementRecord) -> dict[str, Any]:
     }
 
 
-def _put_summary(
-    deps: Deps, cfg: TenantConfig, ticket_id: str, node_name: str, record: SettlementRecord
-) -> None:
-    """Show the record on the ticket (retrying on version conflicts); no-op when it is there already."""
+def _show(deps: Deps, ticket: Ticket, node_name: str, record: SettlementRecord) -> None:
+    """Show the record on the ticket (``ticket``: as read); nothing when it shows it (or a later one)."""
     wanted = summary(record)
-    for _attempt in range(_ATTEMPTS):
-        ticket = deps.tickets.get(cfg.tenant.id, ticket_id)
-        shown = (ticket.settlement or {}).get("sequence")
+
+    def decide(current: Ticket) -> Change | None:
+        shown = (current.settlement or {}).get("sequence")
         if shown is not None and int(shown) >= record.sequence:
-            return
-        visits = {**ticket.visits, node_name: ticket.visits.get(node_name, 0) + 1}
-        updated = ticket.model_copy(
-            update={
-                "settlement": wanted,
-                "node": node_name,
-                "visits": visits,
-                "updated_at": now(),
-                "version": ticket.version + 1,
-            }
-        )
-        event = TicketEvent(
-            at=now(),
-            actor=SYSTEM,
+            return None
+        visits = {**current.visits, node_name: current.visits.get(node_name, 0) + 1}
+        return Change(
             kind="settled",
+            update={"settlement": wanted, "node": node_name, "visits": visits},
             node=node_name,
             changes={
                 "sequence": record.sequence,
@@ -369,24 +303,12 @@ def _put_summary(
                 "earnings": wanted["earnings"],
                 "technician": record.technician,
             },
-            version=updated.version,
         )
-        try:
-            deps.tickets.save(updated, expected_version=ticket.version, event=event)
-            return
-        except Conflict:
-            continue
-    raise Conflict(f"could not show the settlement on ticket {ticket_id}: it kept changing")
+
+    update_ticket(deps.tickets, ticket.tenant, ticket.id, decide, read=ticket)
 
 
-def _fail(deps: Deps, ticket_id: str, tenant: str, node_name: str, reason: str) -> None:
+def _fail(deps: Deps, ticket: Ticket, node_name: str, reason: str) -> None:
     """Mark the ticket failed with the reason (it must not end unpriced without a trace)."""
-    mark_failed(
-        deps.tickets,
-        tenant,
-        ticket_id,
-        node_name,
-        reason,
-        updates={"token": None, "token_node": None, "settlement": {"error": reason}},
-        attempts=_ATTEMPTS,
-    )
+    updates = {"token": None, "token_node": None, "settlement": {"error": reason}}
+    mark_failed(deps.tickets, ticket.tenant, ticket.id, node_name, reason, updates=updates)

@@ -6,7 +6,7 @@ stays small.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -17,6 +17,9 @@ from shared import metrics as catalogue
 from shared.observability import emit_metric, logger, metrics, tracer
 from shared.tenant.store import tenant_config
 from shared.workflow.task_errors import SettlementFailed
+
+if TYPE_CHECKING:
+    from shared.domain.ledger import SettlementRecord
 
 
 @logger.inject_lambda_context
@@ -46,7 +49,7 @@ def settle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return {"outcome": "done", "sequence": record.sequence}
 
 
-def _emit(tenant: str, record: Any) -> None:
+def _emit(tenant: str, record: SettlementRecord) -> None:
     """EMF metrics for the dashboards (floats only here: money stays Decimal everywhere else)."""
     adjustment = record.adjustment
     total = adjustment["total"] if adjustment else record.settlement["total"]
@@ -57,7 +60,7 @@ def _emit(tenant: str, record: Any) -> None:
     emit_metric(catalogue.INSTALLER_EARNINGS, float(earnings), **dims)
 
 
-def _group(record: Any, group_by: str) -> str:
+def _group(record: SettlementRecord, group_by: str) -> str:
     """The record's key of one revenue grouping (``region#<id>`` -> ``<id>``)."""
     prefix = f"{group_by}#"
     return next((key[len(prefix) :] for key in record.groups if key.startswith(prefix)), "none")

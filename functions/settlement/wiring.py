@@ -1,12 +1,13 @@
 """The settlement functions' dependencies, built once per process on first use.
 
 Shared by the settlement service's entry points, which Lambda runs as separate functions:
-``handler.py`` (earnings and revenue routes) and ``tasks.py`` (the settlement node's task).
+``handler.py`` (earnings and revenue routes) and ``tasks.py`` (the settlement node's task). The
+repositories (pynamodb) are imported when the dependencies are first built, not at a cold start.
 """
 
 from __future__ import annotations
 
-from functions.settlement.ports import Deps
+from functions.settlement.deps import Deps
 
 _deps: Deps | None = None
 

@@ -1,8 +1,5 @@
-"""Price-list snapshots: a ticket is settled with the catalog version it was created under.
-
-The tenant file holds only the current catalog; when a ticket is created the catalog and the
-region coefficients of that version are stored once, immutably, so a later deploy with new
-prices cannot reprice open tickets.
+"""Price-list snapshots (``shared.domain.catalog.PricingSnapshot``): a ticket is settled with the
+catalog version it was created under, so each version is stored once and never rewritten.
 
 | pattern | key |
 |---|---|
@@ -11,45 +8,17 @@ prices cannot reprice open tickets.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
-from pydantic import BaseModel
 from pynamodb.attributes import JSONAttribute, UnicodeAttribute
 from pynamodb.exceptions import DoesNotExist, PutError
 
+from shared.domain.catalog import PricingSnapshot
 from shared.observability import logger
 from shared.repositories.base import TableItem, bind, tenant_key
-from shared.tenant.models import Catalog, Region, TenantConfig
+from shared.tenant.models import TenantConfig
 
 SNAPSHOT_SK = "CATALOG"
-
-
-class PricingSnapshot(BaseModel):
-    """Everything pricing needs that a deploy may change."""
-
-    tenant: str
-    version: str
-    currency: str
-    timezone: str
-    catalog: Catalog
-    regions: list[Region]
-
-    @classmethod
-    def of(cls, cfg: TenantConfig) -> PricingSnapshot:
-        return cls(
-            tenant=cfg.tenant.id,
-            version=cfg.catalog.version,
-            currency=cfg.tenant.currency,
-            timezone=cfg.tenant.timezone,
-            catalog=cfg.catalog,
-            regions=list(cfg.regions),
-        )
-
-    def digest(self) -> str:
-        body = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True)
-        return hashlib.sha256(body.encode()).hexdigest()
 
 
 class CatalogItem(TableItem):
@@ -58,7 +27,13 @@ class CatalogItem(TableItem):
     body = JSONAttribute()
 
 
+def _pk(tenant: str, version: str) -> str:
+    return tenant_key(tenant, "CATALOG", version)
+
+
 class CatalogRepository:
+    """The ``shared.ports.CatalogStore`` on the table."""
+
     def __init__(self) -> None:
         bind(CatalogItem)
         self._known: set[tuple[str, str]] = set()
@@ -70,7 +45,7 @@ class CatalogRepository:
             return
         snapshot = PricingSnapshot.of(cfg)
         item = CatalogItem(
-            tenant_key(cfg.tenant.id, "CATALOG", cfg.catalog.version),
+            _pk(snapshot.tenant, snapshot.version),
             SNAPSHOT_SK,
             version=snapshot.version,
             digest=snapshot.digest(),
@@ -81,17 +56,18 @@ class CatalogRepository:
         except PutError as exc:
             if exc.cause_response_code != "ConditionalCheckFailedException":
                 raise
-            stored = self.get(cfg.tenant.id, cfg.catalog.version)
+            stored = self.get(snapshot.tenant, snapshot.version)
             if stored is not None and stored.digest() != snapshot.digest():
                 logger.warning(
                     "catalog changed without a new version; open tickets keep the stored prices",
-                    extra={"tenant": cfg.tenant.id, "catalog_version": cfg.catalog.version},
+                    extra={"tenant": snapshot.tenant, "catalog_version": snapshot.version},
                 )
         self._known.add(key)
 
     def get(self, tenant: str, version: str) -> PricingSnapshot | None:
+        """The stored snapshot of ``version``; ``None`` when it was never stored."""
         try:
-            item = CatalogItem.get(tenant_key(tenant, "CATALOG", version), SNAPSHOT_SK, consistent_read=True)
+            item = CatalogItem.get(_pk(tenant, version), SNAPSHOT_SK, consistent_read=True)
         except DoesNotExist:
             return None
         body: dict[str, Any] = item.body or {}

@@ -12,6 +12,9 @@ One settlement (or rework adjustment) is written in ONE transaction: the immutab
 record (condition: it does not exist yet), the ledger line(s) (condition: they do not exist) and
 an ``ADD`` on every revenue aggregate it changes (distinct items, one per (period, group_by, key)).
 Nothing is ever rewritten: a rework is a new record whose deltas the ledger and aggregates receive.
+A transaction cancelled because another one was writing the same aggregates (many tickets settled at
+once in one tier, region or month) is sent again after a jittered pause: that contention is this
+store's to absorb; a record that exists already is the caller's ``Conflict`` (read again).
 
 Money is stored as DynamoDB numbers read back as ``Decimal`` (never float), and as decimal
 strings inside JSON attributes.
@@ -19,102 +22,28 @@ strings inside JSON attributes.
 
 from __future__ import annotations
 
+import random
+import time
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 from pynamodb.attributes import Attribute, JSONAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.constants import NUMBER
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from shared.clock import iso
-from shared.errors import Conflict
+from shared.domain.ledger import LedgerEntry, RevenueChange, RevenueGroup, SettlementRecord
+from shared.errors import Conflict, Unavailable
 from shared.repositories.base import TableItem, bind, refused, tenant_key, transaction_connection
 
 SETTLEMENT_PREFIX = "SETTLEMENT#"
-GROUP_BYS = ("tier", "region", "item", "ticket_type", "channel")
-GroupBy = Literal["tier", "region", "item", "ticket_type", "channel"]
 MAX_TRANSACTION_ITEMS = 100
-
-
-# --------------------------------------------------------------------------- domain models
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class GroupAmount(_Frozen):
-    """What one settlement contributes to (or changes in) one revenue group."""
-
-    total: Decimal = Decimal(0)
-    earnings: Decimal = Decimal(0)
-    count: int = 0
-
-
-class SettlementRecord(_Frozen):
-    """One immutable settlement of a ticket visit; ``sequence`` > 1 is a rework adjustment."""
-
-    tenant: str
-    ticket_id: str
-    sequence: int = Field(ge=1)
-    visit: str
-    """Which pass through the settlement node this is (the human action that led to it)."""
-    technician: str
-    period: str
-    """``YYYY-MM`` of the completion, in the tenant's time zone."""
-    completed_at: datetime
-    settled_at: datetime
-    settlement: dict[str, Any]
-    """The priced settlement (``pricing.Settlement`` as JSON: money as decimal strings)."""
-    adjustment: dict[str, Any] | None = None
-    """Sequence > 1: the new settlement minus the previous one, line by line."""
-    groups: dict[str, GroupAmount]
-    """``<group_by>#<key>`` -> this settlement's full contribution to the revenue reports."""
-
-    @property
-    def earnings(self) -> Decimal:
-        return Decimal(str(self.settlement["installer_earnings"]))
-
-    @property
-    def total(self) -> Decimal:
-        return Decimal(str(self.settlement["total"]))
-
-
-class LedgerEntry(_Frozen):
-    """One line of a technician's earnings statement (a settlement or an adjustment)."""
-
-    tenant: str
-    technician: str
-    period: str
-    ticket_id: str
-    sequence: int
-    kind: Literal["settlement", "adjustment"]
-    completed_at: datetime
-    settled_at: datetime
-    amount: Decimal
-    """What the technician earns (or, for an adjustment, the difference)."""
-    ticket_total: Decimal
-    """The ticket's settled total this line refers to (difference for an adjustment)."""
-    tier: str
-    currency: str
-
-
-class RevenueChange(_Frozen):
-    period: str
-    group_by: str
-    key: str
-    change: GroupAmount
-
-
-class RevenueGroup(_Frozen):
-    group_by: str
-    key: str
-    total: Decimal
-    earnings: Decimal
-    count: int
+CONTENDED_ATTEMPTS = 6
+"""Sends of one settlement's transaction while other transactions keep cancelling it."""
+_KEYS = frozenset({"pk", "sk", "expires_at"})
 
 
 # --------------------------------------------------------------------------- stored items
@@ -181,81 +110,64 @@ def _revenue_pk(tenant: str, period: str) -> str:
     return tenant_key(tenant, "REVENUE", period)
 
 
+def _attributes(item_class: type[TableItem], model: BaseModel) -> dict[str, Any]:
+    """The model's values of the item's attributes (instants as sortable ISO strings)."""
+    values = model.model_dump(include=set(item_class.get_attributes()) - _KEYS)
+    return {name: iso(v) if isinstance(v, datetime) else v for name, v in values.items()}
+
+
+def _stored(item: TableItem) -> dict[str, Any]:
+    """The item's attributes without its keys: what the domain model is read back from."""
+    return {name: v for name, v in item.attribute_values.items() if name not in _KEYS}
+
+
 def _record_item(record: SettlementRecord) -> SettlementItem:
-    pk, sk = _settlement_key(record.tenant, record.ticket_id, record.sequence)
+    # The instants as attributes sort and show in the console; the body keeps them exactly.
     body = record.model_dump(
-        mode="json",
-        include={"settlement", "adjustment", "groups", "completed_at", "settled_at"},
+        mode="json", include={"settlement", "adjustment", "groups", "completed_at", "settled_at"}
     )
-    return SettlementItem(
-        pk,
-        sk,
-        tenant=record.tenant,
-        ticket_id=record.ticket_id,
-        sequence=record.sequence,
-        visit=record.visit,
-        technician=record.technician,
-        period=record.period,
-        completed_at=iso(record.completed_at),
-        settled_at=iso(record.settled_at),
-        body=body,
-    )
+    key = _settlement_key(record.tenant, record.ticket_id, record.sequence)
+    return SettlementItem(*key, body=body, **_attributes(SettlementItem, record))
 
 
 def _record_from(item: SettlementItem) -> SettlementRecord:
-    body = dict(item.body or {})
-    return SettlementRecord.model_validate(
-        {
-            **body,
-            "tenant": item.tenant,
-            "ticket_id": item.ticket_id,
-            "sequence": int(item.sequence),
-            "visit": item.visit,
-            "technician": item.technician,
-            "period": item.period,
-        }
-    )
+    values = _stored(item)
+    body = values.pop("body", None) or {}
+    return SettlementRecord.model_validate({**values, **body})
 
 
 def _ledger_item(entry: LedgerEntry) -> LedgerItem:
-    pk, sk = _ledger_key(entry)
-    return LedgerItem(
-        pk,
-        sk,
-        tenant=entry.tenant,
-        technician=entry.technician,
-        period=entry.period,
-        ticket_id=entry.ticket_id,
-        sequence=entry.sequence,
-        kind=entry.kind,
-        completed_at=iso(entry.completed_at),
-        settled_at=iso(entry.settled_at),
-        amount=entry.amount,
-        ticket_total=entry.ticket_total,
-        tier=entry.tier,
-        currency=entry.currency,
-    )
+    return LedgerItem(*_ledger_key(entry), **_attributes(LedgerItem, entry))
 
 
 def _entry_from(item: LedgerItem) -> LedgerEntry:
-    return LedgerEntry(
-        tenant=item.tenant,
-        technician=item.technician,
-        period=item.period,
-        ticket_id=item.ticket_id,
-        sequence=int(item.sequence),
-        kind=item.kind,
-        completed_at=datetime.fromisoformat(item.completed_at),
-        settled_at=datetime.fromisoformat(item.settled_at),
-        amount=item.amount,
-        ticket_total=item.ticket_total,
-        tier=item.tier,
-        currency=item.currency,
+    return LedgerEntry.model_validate(_stored(item))
+
+
+def _group_from(item: RevenueItem, group_by: str) -> RevenueGroup:
+    return RevenueGroup(
+        group_by=group_by,
+        key=item.sk.split("#", 1)[1],
+        total=item.total or Decimal(0),
+        earnings=item.earnings or Decimal(0),
+        count=int(item.tickets or 0),
     )
 
 
+def _contended(exc: TransactWriteError) -> bool:
+    """Whether the transaction may simply be sent again: DynamoDB cancelled it for another reason
+    than a condition (another transaction on the same aggregates, throttling)."""
+    codes = {reason.code for reason in exc.cancellation_reasons if reason is not None}
+    return "ConditionalCheckFailed" not in codes
+
+
+def _code(exc: TransactWriteError | None) -> str:
+    return (exc.cause_response_code if exc else None) or "transaction cancelled"
+
+
 class LedgerRepository:
-    """The only place that knows how settlements, ledger lines and revenue aggregates are keyed."""
+    """The ``shared.ports.LedgerStore`` on the table: the only place that knows how settlements,
+    ledger lines and revenue aggregates are keyed."""
 
     def __init__(self) -> None:
         bind(SettlementItem, LedgerItem, RevenueItem)
@@ -274,40 +186,54 @@ class LedgerRepository:
     ) -> None:
         """Write the record, its ledger lines and aggregate changes atomically.
 
-        ``Conflict`` when the record (or a ledger line) exists already, or when a concurrent
-        transaction touched the same items: read again and decide.
+        ``Conflict`` when the record (or a ledger line) exists already: another settle of the ticket
+        wrote first; read again and decide. A transaction cancelled otherwise (other writers of the
+        same aggregates) is sent again after a jittered pause, ``Unavailable`` when it never gets through.
         """
         if 1 + len(entries) + len(changes) > MAX_TRANSACTION_ITEMS:
             raise ValueError(
                 f"a settlement touches {1 + len(entries) + len(changes)} items; "
                 f"one transaction holds at most {MAX_TRANSACTION_ITEMS}"
             )
-        try:
-            with TransactWrite(connection=self._connection) as tx:
-                tx.save(_record_item(record), condition=SettlementItem.pk.does_not_exist())
-                for entry in entries:
-                    tx.save(_ledger_item(entry), condition=LedgerItem.pk.does_not_exist())
-                for change in changes:
-                    item = RevenueItem(
-                        _revenue_pk(record.tenant, change.period), f"{change.group_by}#{change.key}"
-                    )
-                    tx.update(
-                        item,
-                        actions=[
-                            RevenueItem.group_by.set(change.group_by),
-                            RevenueItem.key.set(change.key),
-                            RevenueItem.period.set(change.period),
-                            RevenueItem.total.add(change.change.total),
-                            RevenueItem.earnings.add(change.change.earnings),
-                            RevenueItem.tickets.add(change.change.count),
-                        ],
-                    )
-        except TransactWriteError as exc:
-            refused(exc)
-            raise Conflict(
-                f"settlement {record.sequence} of ticket {record.ticket_id} was not written "
-                f"({exc.cause_response_code or 'transaction cancelled'}); read again"
-            ) from exc
+        what = f"settlement {record.sequence} of ticket {record.ticket_id}"
+        last: TransactWriteError | None = None
+        for attempt in range(CONTENDED_ATTEMPTS):
+            if attempt:
+                time.sleep(random.uniform(0, 0.02 * 2**attempt))  # jitter: the writers spread out
+            try:
+                self._write(record, entries, changes)
+                return
+            except TransactWriteError as exc:
+                refused(exc)
+                if not _contended(exc):
+                    raise Conflict(f"{what} was not written ({_code(exc)}); read again") from exc
+                last = exc
+        raise Unavailable(
+            f"{what} was not written: its revenue aggregates stayed busy ({_code(last)})"
+        ) from last
+
+    def _write(
+        self, record: SettlementRecord, entries: list[LedgerEntry], changes: list[RevenueChange]
+    ) -> None:
+        with TransactWrite(connection=self._connection) as tx:
+            tx.save(_record_item(record), condition=SettlementItem.pk.does_not_exist())
+            for entry in entries:
+                tx.save(_ledger_item(entry), condition=LedgerItem.pk.does_not_exist())
+            for change in changes:
+                item = RevenueItem(
+                    _revenue_pk(record.tenant, change.period), f"{change.group_by}#{change.key}"
+                )
+                tx.update(
+                    item,
+                    actions=[
+                        RevenueItem.group_by.set(change.group_by),
+                        RevenueItem.key.set(change.key),
+                        RevenueItem.period.set(change.period),
+                        RevenueItem.total.add(change.change.total),
+                        RevenueItem.earnings.add(change.change.earnings),
+                        RevenueItem.tickets.add(change.change.count),
+                    ],
+                )
 
     def earnings(self, tenant: str, technician: str, period: str) -> list[LedgerEntry]:
         """A technician's ledger lines of a month, by completion time."""
@@ -319,13 +245,4 @@ class LedgerRepository:
         items = RevenueItem.query(
             _revenue_pk(tenant, period), RevenueItem.sk.startswith(f"{group_by}#"), consistent_read=True
         )
-        return [
-            RevenueGroup(
-                group_by=group_by,
-                key=item.sk.split("#", 1)[1],
-                total=item.total or Decimal(0),
-                earnings=item.earnings or Decimal(0),
-                count=int(item.tickets or 0),
-            )
-            for item in items
-        ]
+        return [_group_from(item, group_by) for item in items]
