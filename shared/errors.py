@@ -20,10 +20,6 @@ class DomainError(Exception):
         return {"error": self.code, "message": self.message, "details": self.details}
 
 
-class BadRequest(DomainError):
-    status, code = 400, "bad_request"
-
-
 class Unauthorized(DomainError):
     status, code = 401, "unauthorized"
 
@@ -54,10 +50,6 @@ class Unavailable(DomainError):
 
     status, code = 503, "unavailable"
     retry_after = 1
-
-
-class PayloadTooLarge(DomainError):
-    status, code = 413, "payload_too_large"
 
 
 class ValidationFailed(DomainError):
@@ -96,3 +88,7 @@ def throttling_code(exc: BaseException) -> str | None:
 
 class LoopLimitExceeded(Exception):
     """A node was visited more often than the workflow allows (see the ASL compiler)."""
+
+
+class TechnicianBusy(Conflict):
+    """409: the technician could not take the ticket (off, at capacity, or already holds it)."""

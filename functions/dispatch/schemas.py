@@ -1,7 +1,7 @@
 """API input and output models of the technician registry (separate from the stored records).
 
-The stored records (``shared.repositories.technicians``: pynamodb, the ticket models) are not
-imported here: the API imports these models at its cold start, the repository on its first request.
+The domain's technician (``shared.domain.technician``) and the repository behind it are not imported
+here: the API imports these models at its cold start, the others on its first request.
 Every model is ``defer_build``: its validator and serializer are built when a request first uses
 it (powertools builds a route's models when the route is first resolved), not at the cold start.
 """
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 if TYPE_CHECKING:
-    from shared.repositories.technicians import TechnicianRecord
+    from shared.domain.technician import TechnicianRecord
 
 
 class GeoIn(BaseModel):
@@ -82,7 +82,7 @@ class TechnicianPage(BaseModel):
 def technician_out(record: TechnicianRecord, at: datetime, window: timedelta | None = None) -> TechnicianOut:
     """The API view of a stored technician; ``window``: of ``assignments_7d`` (the fairness window)."""
     if window is None:
-        from shared.repositories.technicians import FAIRNESS_WINDOW
+        from shared.domain.technician import FAIRNESS_WINDOW
 
         window = FAIRNESS_WINDOW
     return TechnicianOut(

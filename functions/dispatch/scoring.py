@@ -40,7 +40,7 @@ from decimal import Decimal
 from operator import itemgetter
 from typing import Any
 
-from shared.repositories.technicians import FAIRNESS_WINDOW, TechnicianRecord
+from shared.domain.technician import FAIRNESS_WINDOW, TechnicianRecord
 from shared.tenant.models import DISPATCH_FACTORS
 
 __all__ = [
@@ -48,6 +48,7 @@ __all__ = [
     "FILTERS",
     "Criterion",
     "Job",
+    "OnDuty",
     "Policy",
     "Ranking",
     "Scored",
@@ -66,6 +67,9 @@ _ZERO = Decimal(0)
 _HALF = Decimal("0.5")
 _METRE = Decimal("0.001")
 _SHOW = Decimal("0.0001")
+
+OnDuty = Callable[[TechnicianRecord], bool]
+"""Whether a technician is on duty at the ranking's instant (by their calendar)."""
 
 
 @dataclass(frozen=True)
@@ -188,7 +192,7 @@ def _filter(
     job: Job,
     tech: TechnicianRecord,
     policy: Policy,
-    on_duty: Callable[[TechnicianRecord], bool],
+    on_duty: OnDuty,
 ) -> tuple[str | None, Decimal | None]:
     """The first filter the technician fails (or ``None``), and their distance if known."""
     if tech.id in job.declined:
@@ -227,7 +231,7 @@ def rank_exact(
     policy: Policy,
     *,
     at: datetime,
-    on_duty: Callable[[TechnicianRecord], bool],
+    on_duty: OnDuty,
 ) -> Ranking:
     """The reference ranking: every candidate scored in ``Decimal`` (what ``rank`` must equal).
 
@@ -359,25 +363,20 @@ def rank(
     policy: Policy,
     *,
     at: datetime,
-    on_duty: Callable[[TechnicianRecord], bool],
+    on_duty: OnDuty,
 ) -> Ranking:
     """Filter, score and order the technicians for ``job`` at instant ``at``.
 
     The same ranking as ``rank_exact`` (same order, same ``Decimal`` totals and explanation).
     """
     try:
-        return _rank_fast(technicians, job, policy, at=at, on_duty=on_duty)
+        return _rank_fast(technicians, job, policy, at, on_duty)
     except _Fallback:
         return rank_exact(technicians, job, policy, at=at, on_duty=on_duty)
 
 
 def _rank_fast(
-    technicians: Sequence[TechnicianRecord],
-    job: Job,
-    policy: Policy,
-    *,
-    at: datetime,
-    on_duty: Callable[[TechnicianRecord], bool],
+    technicians: Sequence[TechnicianRecord], job: Job, policy: Policy, at: datetime, on_duty: OnDuty
 ) -> Ranking:
     filtered: dict[str, int] = {}
     declined = job.declined

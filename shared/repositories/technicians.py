@@ -1,4 +1,4 @@
-"""The technician registry: records, exact open-ticket load, recent assignments.
+"""The technician registry in the single table: records, exact open-ticket load, seeding markers.
 
 Access patterns (all GetItem/Query/transactions, never Scan):
 
@@ -10,26 +10,21 @@ Access patterns (all GetItem/Query/transactions, never Scan):
 | was a config's roster seeded | pk=``TENANT#t#TECHSEED``, sk=``<digest of the technicians section>`` |
 
 Load is exact: one marker item ``LOAD#<ticket id>`` per ticket a technician holds. The
-transaction that raises ``load`` creates the marker (only while the technician is active and
-``load < capacity``, and only together with the ticket's own conditional write), and the one
-that lowers it deletes the marker (only if it exists). So a release is idempotent and the load
-always equals the number of markers.
+transaction that raises ``load`` creates the marker (only while the technician has room, and only
+together with the ticket's own conditional write), and the one that lowers it deletes the marker
+(only if it exists). So a release is idempotent and the load always equals the number of markers.
 
-Seeding copies the tenant file's technicians into the registry with conditional puts that never
-overwrite a record (changes made through ``PUT /technicians/{id}`` stay); a marker item per
-digest of the technicians section makes it run once per configuration.
+The rules (``has_room``, the fairness window's pruning, what seeding writes) are the domain's
+(``shared/domain/technician.py``); this module turns them into conditions and transactions.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from pydantic import BaseModel, Field
 from pynamodb.attributes import (
     JSONAttribute,
     ListAttribute,
@@ -43,58 +38,22 @@ from pynamodb.expressions.condition import size
 from pynamodb.transactions import TransactWrite
 
 from shared.clock import iso, now
-from shared.domain.ticket import Ticket, TicketEvent
-from shared.errors import Conflict, NotFound
+from shared.domain.technician import Assignment, TechnicianRecord, assignment, roster_digest, seeding
+from shared.errors import Conflict, NotFound, TechnicianBusy
 from shared.repositories.base import Gsi1, TableItem, bind, tenant_key, transaction_connection
 from shared.repositories.tickets import TicketRepository
-from shared.tenant.models import Technician
 
-__all__ = [
-    "FAIRNESS_WINDOW",
-    "TechnicianBusy",
-    "TechnicianRecord",
-    "TechnicianRepository",
-    "roster_digest",
-]
+if TYPE_CHECKING:
+    from shared.domain.ticket import Ticket, TicketEvent
+    from shared.tenant.models import Technician
+
+__all__ = ["TechnicianRepository", "roster_digest"]
+"""``roster_digest`` is the domain's; still importable from here for the deploy (``infra/constructs``)."""
 
 TECH_SK = "TECH"
 LOAD_PREFIX = "LOAD#"
-FAIRNESS_WINDOW = timedelta(days=7)
-_PRUNE_AT = 8
-"""Prune assignment times older than the window once this many have piled up."""
-
-Status = Literal["active", "off"]
-
-
-class TechnicianRecord(BaseModel):
-    """A technician as dispatch sees it: the tenant file's entry plus what changed since."""
-
-    tenant: str
-    id: str
-    name: str
-    status: Status = "active"
-    skills: dict[str, int] = Field(default_factory=dict)
-    regions: list[str] = Field(default_factory=list)
-    capacity: int
-    load: int = 0
-    location: dict[str, float] | None = None
-    """``{"lat": .., "lon": ..}``"""
-    rating: Decimal = Decimal(0)
-    calendar: str | None = None
-    partner_type: str = "direct"
-    supervisor: str | None = None
-    phone: str | None = None
-    recent: list[datetime] = Field(default_factory=list)
-    """Assignment instants (UTC); may hold some older than the fairness window."""
-    updated_at: datetime | None = None
-    updated_by: str | None = None
-
-    def assignments_since(self, since: datetime) -> int:
-        return sum(1 for at in self.recent if at >= since)
-
-
-class TechnicianBusy(Conflict):
-    """The technician could not take the ticket (off, at capacity, or already holds it)."""
+CHANGEABLE = ("status", "skills", "regions", "capacity", "location")
+"""What ``PUT /technicians/{id}`` may set (never load or the assignment history)."""
 
 
 class TechnicianItem(TableItem):
@@ -129,33 +88,28 @@ def _tech_pk(tenant: str, technician_id: str) -> str:
     return tenant_key(tenant, "TECH", technician_id)
 
 
-def roster_digest(technicians: Sequence[Technician]) -> str:
-    text = json.dumps([t.model_dump(mode="json") for t in technicians], sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
-def _seed_item(tenant: str, tech: Technician) -> TechnicianItem:
+def _item(record: TechnicianRecord) -> TechnicianItem:
     return TechnicianItem(
-        _tech_pk(tenant, tech.id),
+        _tech_pk(record.tenant, record.id),
         TECH_SK,
-        gsi1pk=tenant_key(tenant, "TECHS"),
-        gsi1sk=tech.id,
-        tenant=tenant,
-        id=tech.id,
-        status="active",
-        capacity=tech.capacity,
-        load=0,
-        skills=dict(tech.skills),
-        regions=list(tech.regions),
-        location=tech.location.model_dump() if tech.location else None,
-        recent=[],
+        gsi1pk=tenant_key(record.tenant, "TECHS"),
+        gsi1sk=record.id,
+        tenant=record.tenant,
+        id=record.id,
+        status=record.status,
+        capacity=record.capacity,
+        load=record.load,
+        skills=dict(record.skills),
+        regions=list(record.regions),
+        location=record.location,
+        recent=[iso(at) for at in record.recent],
         body={
-            "name": tech.name,
-            "rating": f"{tech.rating:f}",
-            "calendar": tech.calendar,
-            "partner_type": tech.partner_type,
-            "supervisor": tech.supervisor,
-            "phone": tech.phone,
+            "name": record.name,
+            "rating": f"{record.rating:f}",
+            "calendar": record.calendar,
+            "partner_type": record.partner_type,
+            "supervisor": record.supervisor,
+            "phone": record.phone,
         },
     )
 
@@ -184,10 +138,17 @@ def _record(item: TechnicianItem) -> TechnicianRecord:
     )
 
 
+def _cancelled(exc: TransactWriteError) -> list[str | None]:
+    """Why each item of a cancelled transaction was refused; re-raises any other failure."""
+    if exc.cause_response_code != "TransactionCanceledException":
+        raise exc
+    return [r.code if r else None for r in exc.cancellation_reasons]
+
+
 class TechnicianRepository:
     """The only place that knows how technicians and their load are keyed and stored.
 
-    Implements the ``shared.ports.Workload`` port (``release``).
+    Implements the ``shared.ports.TechnicianStore`` port (and so ``Workload``).
     """
 
     def __init__(self, tickets: TicketRepository | None = None) -> None:
@@ -199,22 +160,23 @@ class TechnicianRepository:
     # ----------------------------------------------------------------- seeding
 
     def ensure_seeded(self, tenant: str, technicians: Sequence[Technician]) -> None:
-        """Copy the tenant file's technicians in once per roster; never overwrite a record."""
-        digest = roster_digest(technicians)
-        if (tenant, digest) in self._seeded:
+        """Seed the tenant file's technicians (``shared.domain.technician.seeding``) once per roster:
+        conditional puts that never overwrite a record, then the roster's marker."""
+        seed = seeding(tenant, technicians)
+        if (tenant, seed.digest) in self._seeded:
             return
         marker_pk = tenant_key(tenant, "TECHSEED")
         try:
-            SeedMarkerItem.get(marker_pk, digest, consistent_read=True)
+            SeedMarkerItem.get(marker_pk, seed.digest, consistent_read=True)
         except DoesNotExist:
-            for tech in technicians:
+            for record in seed.records:
                 try:
-                    _seed_item(tenant, tech).save(condition=TechnicianItem.pk.does_not_exist())
+                    _item(record).save(condition=TechnicianItem.pk.does_not_exist())
                 except PutError as exc:
                     if exc.cause_response_code != "ConditionalCheckFailedException":
                         raise
-            SeedMarkerItem(marker_pk, digest, at=now()).save()
-        self._seeded.add((tenant, digest))
+            SeedMarkerItem(marker_pk, seed.digest, at=now()).save()
+        self._seeded.add((tenant, seed.digest))
 
     # ----------------------------------------------------------------- reading
 
@@ -229,13 +191,6 @@ class TechnicianRepository:
         except DoesNotExist:
             raise NotFound(f"technician '{technician_id}' does not exist") from None
 
-    def holdings(self, tenant: str, technician_id: str) -> list[str]:
-        """Ids of the tickets the technician holds (the load markers)."""
-        items = LoadMarkerItem.query(
-            _tech_pk(tenant, technician_id), LoadMarkerItem.sk.startswith(LOAD_PREFIX), consistent_read=True
-        )
-        return [item.ticket_id for item in items]
-
     # ----------------------------------------------------------------- changing a record
 
     def update(
@@ -249,7 +204,7 @@ class TechnicianRepository:
         """Set some of status, skills, regions, capacity, location (never load or history)."""
         actions: list[Any] = []
         for name, value in changes.items():
-            if name not in ("status", "skills", "regions", "capacity", "location"):
+            if name not in CHANGEABLE:
                 raise ValueError(f"{name} cannot be changed here")
             attribute = getattr(TechnicianItem, name)
             actions.append(
@@ -270,62 +225,72 @@ class TechnicianRepository:
 
     def assign(
         self,
-        technician: TechnicianRecord,
+        assignment: Assignment,
         ticket: Ticket,
         *,
         expected_version: int,
-        event: TicketEvent,
+        event: TicketEvent | None,
     ) -> None:
-        """One transaction: load +1 (active, below capacity), marker put, ticket saved at its version.
+        """One transaction: the assignment (load +1 while the technician has room, the instant kept,
+        the marker put) and the ticket saved at ``expected_version``.
 
         ``TechnicianBusy`` when the technician's side refused, ``Conflict`` when the ticket changed.
         """
-        at = event.at
-        tech_pk = _tech_pk(technician.tenant, technician.id)
-        cutoff = at - FAIRNESS_WINDOW
-        stale = sum(1 for t in technician.recent if t < cutoff)
-        guard = (TechnicianItem.status == "active") & (TechnicianItem.load < TechnicianItem.capacity)
-        actions: list[Any] = [TechnicianItem.load.add(1)]
-        if stale >= _PRUNE_AT:
-            kept = [iso(t) for t in technician.recent if t >= cutoff]
-            actions.append(TechnicianItem.recent.set([*kept, iso(at)]))
-            guard = guard & (size(TechnicianItem.recent) == len(technician.recent))
+        tech_pk = _tech_pk(assignment.tenant, assignment.technician)
+        room = (TechnicianItem.status == "active") & (TechnicianItem.load < TechnicianItem.capacity)
+        if assignment.recent is None:
+            recent = TechnicianItem.recent.set((TechnicianItem.recent | []).append([iso(assignment.at)]))
         else:
-            actions.append(TechnicianItem.recent.set((TechnicianItem.recent | []).append([iso(at)])))
-        marker = LoadMarkerItem(tech_pk, LOAD_PREFIX + ticket.id, ticket_id=ticket.id, at=at)
+            recent = TechnicianItem.recent.set([iso(at) for at in assignment.recent])
+            room = room & (size(TechnicianItem.recent) == assignment.recent_read)
+        marker = LoadMarkerItem(tech_pk, LOAD_PREFIX + ticket.id, ticket_id=ticket.id, at=assignment.at)
         try:
             with TransactWrite(connection=self._connection) as tx:
-                tx.update(TechnicianItem(tech_pk, TECH_SK), actions=actions, condition=guard)
+                tx.update(
+                    TechnicianItem(tech_pk, TECH_SK),
+                    actions=[TechnicianItem.load.add(1), recent],
+                    condition=room,
+                )
                 tx.save(marker, condition=LoadMarkerItem.pk.does_not_exist())
                 self._tickets.save_in(tx, ticket, expected_version=expected_version, event=event)
         except TransactWriteError as exc:
-            if exc.cause_response_code != "TransactionCanceledException":
-                raise
-            reasons = [r.code if r else None for r in exc.cancellation_reasons]
+            reasons = _cancelled(exc)
             if len(reasons) >= 3 and reasons[2] == "ConditionalCheckFailed":
                 raise Conflict(f"ticket {ticket.id} changed meanwhile") from exc
-            raise TechnicianBusy(f"technician {technician.id} cannot take ticket {ticket.id}") from exc
+            raise TechnicianBusy(
+                f"technician {assignment.technician} cannot take ticket {ticket.id}"
+            ) from exc
 
     def take(self, technician_id: str, ticket: Ticket, *, expected_version: int, event: TicketEvent) -> None:
-        """Manual dispatch: the same transaction as ``assign``, for a technician a person chose."""
+        """Manual dispatch: ``assign`` for a technician a person chose; one who still holds the ticket
+        (a technician's node sent it straight to manual dispatch) takes it again at no extra load."""
         record = self.get(ticket.tenant, technician_id)
         try:
-            self.assign(record, ticket, expected_version=expected_version, event=event)
+            self.assign(assignment(record, event.at), ticket, expected_version=expected_version, event=event)
         except TechnicianBusy:
-            if self._holds(ticket.tenant, technician_id, ticket.id):
-                # Chosen again while still holding it (a technician's node sent it straight to manual
-                # dispatch): their load already counts it; only the ticket changes.
-                self._tickets.save(ticket, expected_version=expected_version, event=event)
-                return
-            raise TechnicianBusy(
-                f"technician {technician_id} cannot take more tickets now "
-                f"(status {record.status}, load {record.load} of {record.capacity})"
-            ) from None
+            if not self._retake(technician_id, ticket, expected_version=expected_version, event=event):
+                raise TechnicianBusy(
+                    f"technician {technician_id} cannot take more tickets now "
+                    f"(status {record.status}, load {record.load} of {record.capacity})"
+                ) from None
 
-    def _holds(self, tenant: str, technician_id: str, ticket_id: str) -> bool:
+    def _retake(
+        self, technician_id: str, ticket: Ticket, *, expected_version: int, event: TicketEvent
+    ) -> bool:
+        """Save the ticket while the technician's marker of it exists; ``False`` when it does not."""
         try:
-            LoadMarkerItem.get(_tech_pk(tenant, technician_id), LOAD_PREFIX + ticket_id, consistent_read=True)
-        except LoadMarkerItem.DoesNotExist:
+            with TransactWrite(connection=self._connection) as tx:
+                tx.condition_check(
+                    LoadMarkerItem,
+                    _tech_pk(ticket.tenant, technician_id),
+                    LOAD_PREFIX + ticket.id,
+                    condition=LoadMarkerItem.pk.exists(),
+                )
+                self._tickets.save_in(tx, ticket, expected_version=expected_version, event=event)
+        except TransactWriteError as exc:
+            reasons = _cancelled(exc)
+            if len(reasons) >= 2 and reasons[1] == "ConditionalCheckFailed":
+                raise Conflict(f"ticket {ticket.id} changed meanwhile") from exc
             return False
         return True
 
@@ -334,7 +299,7 @@ class TechnicianRepository:
         self.release_once(tenant, technician_id, ticket_id)
 
     def release_once(self, tenant: str, technician_id: str, ticket_id: str) -> bool:
-        """Like ``release``; ``True`` when this call lowered the load."""
+        """Like ``release``; ``True`` when this call lowered the load (the technician held the ticket)."""
         tech_pk = _tech_pk(tenant, technician_id)
         try:
             with TransactWrite(connection=self._connection) as tx:
@@ -348,9 +313,7 @@ class TechnicianRepository:
                     condition=TechnicianItem.pk.exists(),
                 )
         except TransactWriteError as exc:
-            if exc.cause_response_code != "TransactionCanceledException":
-                raise
-            reasons = [r.code if r else None for r in exc.cancellation_reasons]
+            reasons = _cancelled(exc)
             if not reasons or reasons[0] == "ConditionalCheckFailed":
                 return False  # not held (already released, or never assigned)
             raise
