@@ -1,8 +1,101 @@
-"""What the domain logic needs from the outside world, as protocols (adapters in shared/adapters)."""
+"""What the use cases need from the outside world: one protocol per store or service, shared by
+every function. Implementations live in ``shared/repositories`` (DynamoDB) and ``shared/adapters``
+(other AWS services); each function's ``wiring.py`` plugs them in; tests pass fakes (tests/fakes.py).
+
+Only ``typing`` here: importing a port costs nothing at cold start.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from shared.domain.catalog import PricingSnapshot
+    from shared.domain.ledger import LedgerEntry, RevenueChange, RevenueGroup, SettlementRecord
+    from shared.domain.ticket import Ticket, TicketEvent
+    from shared.tenant.models import TenantConfig
+
+# --- Tickets ---
+
+
+class TicketStore(Protocol):
+    """Tickets and their history (``shared.repositories.tickets.TicketRepository``). Change a ticket
+    through ``shared.ticket_updates.update_ticket``, not by calling ``save`` directly."""
+
+    def create(self, ticket: Ticket, event: TicketEvent) -> None:
+        """Store a new ticket; ``Conflict`` when one with its id exists."""
+        ...
+
+    def get(self, tenant: str, ticket_id: str) -> Ticket:
+        """The ticket; ``NotFound`` when there is none."""
+        ...
+
+    def find(self, tenant: str, ticket_id: str) -> Ticket | None: ...
+
+    def save(self, ticket: Ticket, *, expected_version: int, event: TicketEvent | None = ...) -> None:
+        """Save at ``expected_version`` (``Conflict`` otherwise), appending ``event`` to the history."""
+        ...
+
+    def history(self, tenant: str, ticket_id: str) -> list[TicketEvent]:
+        """The ticket's events, oldest first."""
+        ...
+
+    def discard(self, ticket: Ticket) -> None:
+        """Remove a ticket whose creation is undone (its workflow could not start)."""
+        ...
+
+
+class OpenPositions(Protocol):
+    """Where the open tickets are (``TicketRepository.open_positions``), for the gauges."""
+
+    def open_positions(self, tenant: str) -> Iterable[tuple[str, str]]: ...
+
+
+# --- Settlement: ledger and catalog snapshots ---
+
+
+class LedgerStore(Protocol):
+    """Settlement records, the earnings ledger and the revenue aggregates
+    (``shared.repositories.ledger.LedgerRepository``)."""
+
+    def settlements(self, tenant: str, ticket_id: str) -> list[SettlementRecord]:
+        """The ticket's settlement records, oldest (sequence 1) first."""
+        ...
+
+    def record(
+        self, record: SettlementRecord, entries: list[LedgerEntry], changes: list[RevenueChange]
+    ) -> None:
+        """Write the record, its ledger lines and the aggregates' changes, all or nothing.
+
+        ``Conflict`` when the record or a ledger line exists already (another settle of the ticket
+        wrote first: read again and decide). Other writers of the same aggregates are the store's
+        to wait for; ``Unavailable`` when they never let it through."""
+        ...
+
+    def earnings(self, tenant: str, technician: str, period: str) -> list[LedgerEntry]:
+        """A technician's ledger lines of a month (``YYYY-MM``), by completion time."""
+        ...
+
+    def revenue(self, tenant: str, period: str, group_by: str) -> list[RevenueGroup]:
+        """The month's revenue aggregates of one grouping, ordered by key."""
+        ...
+
+
+class CatalogStore(Protocol):
+    """Price-list snapshots by catalog version (``shared.repositories.catalogs.CatalogRepository``):
+    the ticket service stores the current one as a ticket is created, settlement prices with it."""
+
+    def ensure(self, cfg: TenantConfig) -> None:
+        """Store the tenant's current catalog version once; a stored version is never rewritten."""
+        ...
+
+    def get(self, tenant: str, version: str) -> PricingSnapshot | None:
+        """The snapshot of ``version``; ``None`` when it was never stored."""
+        ...
+
+
+# --- Workflow ---
 
 
 class TaskTokenGone(Exception):
@@ -73,3 +166,180 @@ class NoSla:
 
     def stop(self, cfg: Any, ticket: Any, node: str) -> None:
         return None
+
+
+# --- Notifications (SLA reminders, dispatchers' notices) ---
+
+
+class Sender(Protocol):
+    """SMS and email out (``shared.adapters.notifications.AwsSender``: SNS and SES v2)."""
+
+    def sms(self, phone: str, text: str) -> None: ...
+    def email(self, address: str, subject: str, body: str) -> None: ...
+
+
+class Markers(Protocol):
+    """Sent-markers, so a notice retried by its scheduler goes out once
+    (``shared.repositories.reminders.ReminderMarkers``)."""
+
+    def claim(self, key: tuple[str, str], to: str, at: datetime) -> bool: ...
+    def release(self, key: tuple[str, str]) -> None: ...
+
+
+# --- Technicians and dispatch ---
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
+
+    from shared.domain.technician import Assignment, TechnicianRecord
+    from shared.tenant.models import Technician
+
+
+class TechnicianStore(Workload, Protocol):
+    """The technician registry (``shared.repositories.technicians.TechnicianRepository``): records
+    and their exact open-ticket load. Its rules are ``shared.domain.technician``'s."""
+
+    def ensure_seeded(self, tenant: str, technicians: Sequence[Technician]) -> None:
+        """Copy the tenant file's technicians in (``seeding``), once per roster, never over a record."""
+        ...
+
+    def roster(self, tenant: str) -> list[TechnicianRecord]:
+        """Every technician of the tenant, by id."""
+        ...
+
+    def get(self, tenant: str, technician_id: str) -> TechnicianRecord:
+        """The technician; ``NotFound`` when there is none."""
+        ...
+
+    def update(
+        self, tenant: str, technician_id: str, changes: dict[str, Any], *, actor: str
+    ) -> TechnicianRecord:
+        """Set some of status, skills, regions, capacity, location; ``NotFound`` when there is none."""
+        ...
+
+    def assign(
+        self, assignment: Assignment, ticket: Ticket, *, expected_version: int, event: TicketEvent | None
+    ) -> None:
+        """In one transaction apply ``assignment`` (only while the technician has room) and save the
+        ticket at ``expected_version``: ``TechnicianBusy`` when the technician's side refuses,
+        ``Conflict`` when the ticket changed. Fits ``update_ticket``'s ``save``."""
+        ...
+
+
+class OfferTimer(Protocol):
+    """One-time schedules that call a function back (``shared.adapters.scheduler.OneTimeScheduler``)."""
+
+    def at(self, name: str, when: datetime, target_arn: str, payload: dict[str, Any]) -> None:
+        """Invoke ``target_arn`` with ``payload`` once at ``when``; the same ``name`` again: no change."""
+        ...
+
+
+# --- Deliveries (webhooks intake and ops) ---
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from shared.domain.deliveries import DeadLetter, DeliveryStatus, StoredDelivery
+
+
+class DeliveryLike(Protocol):
+    """What channel rules read of a delivery: the verified ``Delivery`` or a ``StoredDelivery``."""
+
+    @property
+    def topic(self) -> str | None: ...
+
+    @property
+    def payload(self) -> dict[str, Any]: ...
+
+
+class DeliveryStore(Protocol):
+    """Recorded deliveries and web forms (``shared.repositories.deliveries.DeliveryRepository``)."""
+
+    def record(self, delivery: StoredDelivery) -> bool:
+        """Store a delivery seen for the first time; False when it was recorded before (a duplicate).
+        With a ``body_key`` the record keeps that key instead of the raw body."""
+        ...
+
+    def body_key(self, tenant: str, channel: str, delivery_id: str) -> str:
+        """The object key under which the ``BodyStore`` keeps a raw body too big for the record."""
+        ...
+
+    def discard(self, tenant: str, channel: str, delivery_id: str) -> None:
+        """Forget a delivery (nothing when it is not recorded)."""
+        ...
+
+    def get(self, tenant: str, channel: str, delivery_id: str) -> StoredDelivery:
+        """The delivery; ``NotFound`` when it is not recorded."""
+        ...
+
+    def find(self, tenant: str, channel: str, delivery_id: str) -> StoredDelivery | None: ...
+
+    def mark(
+        self,
+        tenant: str,
+        channel: str,
+        delivery_id: str,
+        status: DeliveryStatus,
+        ticket_id: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Set the delivery's outcome (and the ticket it became, or why it did not)."""
+        ...
+
+    def requeue(self, tenant: str, channel: str, delivery_id: str, at: datetime) -> StoredDelivery:
+        """Back to ``queued`` from a replayable status: ``Conflict`` from another, ``NotFound``."""
+        ...
+
+    def page(
+        self,
+        tenant: str,
+        *,
+        channel: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        start_key: dict[str, Any] | None = None,
+    ) -> tuple[list[StoredDelivery], dict[str, Any] | None]:
+        """A page of the tenant's deliveries, newest first, and the key to continue from (or None)."""
+        ...
+
+
+class BodyStore(Protocol):
+    """The deliveries bucket: raw bodies too big for their record (``shared.adapters.bodies``)."""
+
+    def put(self, key: str, body: bytes) -> None: ...
+
+
+class IntakeQueue(Protocol):
+    """The queue ``scrm-ticket-intake`` consumes (``shared.adapters.queues.SqsIntakeQueue``)."""
+
+    def send(self, message: dict[str, str]) -> None:
+        """Queue ``message`` (``shared.domain.deliveries.queue_message``)."""
+        ...
+
+    def send_body(self, body: str) -> None:
+        """Queue a message body as it is (a redrive moves bodies unchanged)."""
+        ...
+
+
+class DeadLetters(Protocol):
+    """The intake queue's dead-letter queue (``shared.adapters.queues.SqsDeadLetters``)."""
+
+    def receive(self, max_messages: int, hide_seconds: int) -> list[DeadLetter]:
+        """Up to ``max_messages``, hidden from other receivers for ``hide_seconds``."""
+        ...
+
+    def delete(self, handle: str) -> None: ...
+
+    def release(self, handle: str) -> None:
+        """Make a received message visible again."""
+        ...
+
+
+class ChannelSecrets(Protocol):
+    """Channel secrets by reference (``shared.adapters.secrets.SsmChannelSecrets``); values are
+    never logged."""
+
+    def get(self, name: str) -> str | None:
+        """The value stored under ``name``; None when it is missing, empty or cannot be read."""
+        ...

@@ -33,12 +33,12 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field
 
 from shared.clock import now
-from shared.domain.ticket import Ticket, TicketEvent
-from shared.errors import Conflict
+from shared.domain.ticket import Change, Ticket
+from shared.ports import Markers, Sender, TicketStore
 from shared.tenant.models import SlaLevel, TenantConfig
+from shared.ticket_updates import update_ticket
 
 LEVEL_NAMES_ZH = {"yellow": "黄色", "orange": "橙色", "red": "红色", "warning": "预警", "overdue": "超时"}
-SYSTEM = "system"
 
 
 class ReminderEvent(BaseModel):
@@ -68,24 +68,8 @@ class Notice:
     body: str
 
 
-class Tickets(Protocol):
-    def find(self, tenant: str, ticket_id: str) -> Ticket | None: ...
-    def get(self, tenant: str, ticket_id: str) -> Ticket: ...
-    def save(self, ticket: Ticket, *, expected_version: int, event: TicketEvent | None = ...) -> None: ...
-
-
-class Markers(Protocol):
-    def claim(self, key: tuple[str, str], to: str, at: datetime) -> bool: ...
-    def release(self, key: tuple[str, str]) -> None: ...
-
-
-class Sender(Protocol):
-    def sms(self, phone: str, text: str) -> None: ...
-    def email(self, address: str, subject: str, body: str) -> None: ...
-
-
 class Rescheduler(Protocol):
-    """What `functions.reminders.scheduler.SchedulerSla` offers for a calendar change."""
+    """What `shared.sla_clock.SchedulerSla` offers for a calendar change."""
 
     def replan(self, cfg: TenantConfig, ticket: Ticket, firing: str | None = ...) -> Any: ...
     def reschedule(
@@ -99,7 +83,7 @@ MarkerKey = Callable[[str, str, str, int, str, str, str], tuple[str, str]]
 
 @dataclass
 class FireDeps:
-    tickets: Tickets
+    tickets: TicketStore
     markers: Markers
     sender: Sender
     marker_key: MarkerKey
@@ -200,7 +184,7 @@ def fire(deps: FireDeps, cfg: TenantConfig, request: ReminderEvent) -> FireResul
 
 def _config_changed(cfg: TenantConfig, ticket: Ticket) -> bool:
     """True when the ticket's clock was computed with another policy or calendar than `cfg` has."""
-    from functions.reminders.scheduler import digest_of  # scheduler.py imports nothing of this module
+    from shared.sla_clock import digest_of  # sla_clock imports nothing of this module
 
     sla = ticket.sla or {}
     stored = sla.get("digest")
@@ -217,78 +201,80 @@ def _reschedule(
     Returns the updated ticket when the fired level is already due on the new clock (send
     it), else (None, "rescheduled" or "stale", why).
     """
-    for _attempt in range(5):
-        ticket = deps.tickets.get(request.tenant, request.ticket_id)
+    outcome: list[tuple[Ticket | None, str, str]] = []
+    replans: list[Any] = []
+
+    def decide(ticket: Ticket) -> Change | None:
+        outcome.clear()
         reason = stale_reason(ticket, request)
         if reason is not None:
-            return None, "stale", reason  # it moved on meanwhile
-        old = dict(ticket.sla or {})
+            outcome.append((None, "stale", reason))  # it moved on meanwhile
+            return None
         if not _config_changed(cfg, ticket):
-            return ticket, "", ""  # another fire rescheduled it already
+            outcome.append((ticket, "", ""))  # another fire rescheduled it already
+            return None
         replanned = sla.replan(cfg, ticket, request.level)
         if replanned is None:
             why = "the ticket's SLA clock cannot be recomputed on the current configuration"
-            return None, "stale", why
+            outcome.append((None, "stale", why))
+            return None
         new = replanned.state
         # new schedules first: a failure here leaves the old state, so the scheduler's retry redoes it
-        sla.reschedule(ticket, old, new, firing=request.level)
-        updated = ticket.model_copy(update={"sla": new})
-        event = TicketEvent(
-            at=now(),
-            actor=SYSTEM,
+        sla.reschedule(ticket, dict(ticket.sla or {}), new, firing=request.level)
+        replans[:] = [replanned]
+        return Change(
             kind="sla_rescheduled",
+            update={"sla": new},
             node=request.node,
             changes={"digest": new.get("digest"), "deadline": new.get("deadline")},
-            version=ticket.version,
+            bump=False,
         )
-        try:
-            deps.tickets.save(updated, expected_version=ticket.version, event=event)
-        except Conflict:
-            continue
-        level = next((lv for lv in new["levels"] if lv["name"] == request.level), None)
-        if level is not None and (level.get("fired") or request.level in replanned.due_now):
-            return updated, "", ""
-        at = level["at"] if level is not None else None
-        return (
-            None,
-            "rescheduled",
-            (
-                f"the calendar or policy changed: level '{request.level}' moved to {at}"
-                if at
-                else f"the calendar or policy changed: level '{request.level}' is gone"
-            ),
-        )
-    raise Conflict(f"could not reschedule ticket {request.ticket_id}: it kept changing")
+
+    updated = update_ticket(deps.tickets, request.tenant, request.ticket_id, decide, attempts=5)
+    if outcome:
+        return outcome[0]
+    replanned = replans[0]
+    level = next((lv for lv in replanned.state["levels"] if lv["name"] == request.level), None)
+    if level is not None and (level.get("fired") or request.level in replanned.due_now):
+        return updated, "", ""
+    at = level["at"] if level is not None else None
+    return (
+        None,
+        "rescheduled",
+        (
+            f"the calendar or policy changed: level '{request.level}' moved to {at}"
+            if at
+            else f"the calendar or policy changed: level '{request.level}' is gone"
+        ),
+    )
 
 
 def _mark_fired(deps: FireDeps, request: ReminderEvent, level: str, last: bool) -> bool:
     """Mark the level fired on the ticket's SLA state; True if this made the ticket breached."""
-    for _attempt in range(5):
-        ticket = deps.tickets.get(request.tenant, request.ticket_id)
+    breached: list[bool] = []
+
+    def decide(ticket: Ticket) -> Change | None:
+        breached.clear()
         if stale_reason(ticket, request) is not None:
-            return False  # it moved on while we were sending
+            return None  # it moved on while we were sending
         sla = dict(ticket.sla or {})
         levels = [dict(lv, fired=True) if lv.get("name") == level else lv for lv in sla.get("levels", [])]
         newly_breached = last and not sla.get("breached")
         already = any(lv.get("name") == level and lv.get("fired") for lv in sla.get("levels", []))
         if already and not newly_breached:
-            return False
+            return None
         sla.update(levels=levels, level=level, breached=bool(sla.get("breached")) or last)
-        updated = ticket.model_copy(update={"sla": sla})
-        event = TicketEvent(
-            at=now(),
-            actor=SYSTEM,
+        breached.append(newly_breached)
+        return Change(
             kind="sla_breached" if newly_breached else "sla_level",
+            update={"sla": sla},
             node=request.node,
             changes={"level": level, "breached": sla["breached"]},
-            version=ticket.version,
+            bump=False,
         )
-        try:
-            deps.tickets.save(updated, expected_version=ticket.version, event=event)
-        except Conflict:
-            continue
-        return newly_breached
-    raise Conflict(f"could not mark level {level} of ticket {request.ticket_id}: it kept changing")
+
+    update_ticket(deps.tickets, request.tenant, request.ticket_id, decide, attempts=5)
+    return bool(breached and breached[0])
 
 
 # --------------------------------------------------------------------------- recipients

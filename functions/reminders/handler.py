@@ -32,8 +32,8 @@ _deps: FireDeps | None = None
 def deps() -> FireDeps:
     global _deps
     if _deps is None:
-        from functions.reminders.channels import AwsSender
-        from functions.reminders.scheduler import SchedulerSla
+        from shared.adapters.notifications import AwsSender
+        from shared.adapters.scheduler import sla_scheduler
         from shared.repositories.reminders import ReminderMarkers, marker_key
         from shared.repositories.tickets import TicketRepository
 
@@ -43,7 +43,7 @@ def deps() -> FireDeps:
             markers=ReminderMarkers(),
             sender=AwsSender(env.sender_email, settings().region),
             marker_key=marker_key,
-            sla=SchedulerSla.from_environment(),  # reschedules open timers after a calendar change
+            sla=sla_scheduler(),  # reschedules open timers after a calendar change
         )
     return _deps
 

@@ -16,24 +16,23 @@ Pure logic on the ports in ``service.Deps``: no AWS call here.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from functions.ticket.service import (
-    SYSTEM,
-    Deps,
-    _cancel_offer,
-    _release,
-    _start,
-    execution_name,
-)
+from functions.ticket.access import RETRY_ROLES
+from functions.ticket.create import start_execution
+from functions.ticket.leave import cancel_offer, release_technician
+from functions.ticket.rules import execution_name
 from shared.clock import now
-from shared.domain.ticket import Ticket, TicketEvent
+from shared.domain.ticket import Change, Ticket
 from shared.errors import Conflict, Forbidden, Unavailable
-from shared.identity import Caller
 from shared.observability import logger
-from shared.tenant.models import TenantConfig
+from shared.ticket_updates import put_back, update_ticket
 
-RETRY_ROLES = ("dispatcher", "admin")
+if TYPE_CHECKING:
+    from functions.ticket.deps import Deps
+    from shared.identity import Caller
+    from shared.tenant.models import TenantConfig
+
 STOPPED = ("FAILED", "TIMED_OUT", "ABORTED")
 NOTICE_LEVEL = "failed"
 
@@ -75,8 +74,8 @@ def execution_stopped(
     if failed is None:
         return {"handled": False, "why": "the ticket changed meanwhile and is no longer open"}
     deps.sla.stop(cfg, ticket, ticket.node)
-    _release(deps, ticket)
-    _cancel_offer(deps, ticket)
+    release_technician(deps, ticket)
+    cancel_offer(deps, ticket)
     notified = _notify(deps, cfg, failed)
     return {
         "handled": True,
@@ -91,13 +90,13 @@ def _mark(
     deps: Deps, ticket: Ticket, reason: str, execution_arn: str, status: str, error: str | None
 ) -> Ticket | None:
     """Save the ticket failed (or complete a task's own failure mark) with ``failure.handled``."""
-    for _attempt in range(8):
+
+    def decide(ticket: Ticket) -> Change | None:
         if ticket.status not in ("open", "failed"):
             return None
-        at = now()
         previous = ticket.failure or {}
         failure = {
-            "at": previous.get("at") or at.isoformat(),
+            "at": previous.get("at") or now().isoformat(),
             "node": previous.get("node") or ticket.node,
             "reason": ticket.reason if ticket.status == "failed" and ticket.reason else reason,
             "execution": execution_arn,
@@ -105,7 +104,8 @@ def _mark(
             "error": error,
             "handled": True,
         }
-        failed = ticket.model_copy(
+        return Change(
+            kind="failed",
             update={
                 "status": "failed",
                 "reason": failure["reason"],
@@ -113,31 +113,21 @@ def _mark(
                 "failure": failure,
                 "token": None,
                 "token_node": None,
-                "updated_at": at,
-                "version": ticket.version + 1,
-            }
-        )
-        event = TicketEvent(
-            at=at,
-            actor=SYSTEM,
-            kind="failed",
-            node=failed.node,
+            },
             changes={"reason": failure["reason"], "status": status, "error": error},
-            version=failed.version,
         )
-        try:
-            deps.tickets.save(failed, expected_version=ticket.version, event=event)
-        except Conflict:
-            ticket = deps.tickets.get(ticket.tenant, ticket.id)
-            continue
-        return failed
-    return None
+
+    try:
+        failed = update_ticket(deps.tickets, ticket.tenant, ticket.id, decide, read=ticket)
+    except Conflict:
+        return None
+    return failed if (failed.failure or {}).get("handled") else None
 
 
 def _notify(deps: Deps, cfg: TenantConfig, ticket: Ticket) -> dict[str, Any] | None:
     if deps.notifier is None:
         return None
-    from functions.dispatch.notify import notify_dispatchers
+    from shared.notices import notify_dispatchers
 
     type_name = cfg.ticket_types[ticket.type].name if ticket.type in cfg.ticket_types else ticket.type
     mark = f"[FAILED {ticket.id} {NOTICE_LEVEL}]"
@@ -177,8 +167,8 @@ def retry(deps: Deps, cfg: TenantConfig, caller: Caller, ticket_id: str) -> Tick
     node = str((ticket.failure or {}).get("node") or ticket.node)
     if node not in nodes:
         node = cfg.ticket_types[ticket.type].start  # the node was removed from the workflow since
-    at = now()
-    reopened = ticket.model_copy(
+    retry_ = Change(
+        kind="retried",
         update={
             "status": "open",
             "reason": None,
@@ -193,44 +183,32 @@ def retry(deps: Deps, cfg: TenantConfig, caller: Caller, ticket_id: str) -> Tick
             "retries": ticket.retries + 1,
             "failure": None,
             "closed_at": None,
-            "updated_at": at,
-            "version": ticket.version + 1,
-        }
-    )
-    event = TicketEvent(
-        at=at,
+        },
         actor=caller.sub,
-        kind="retried",
-        node=node,
         action="retry",
-        changes={"from_node": node, "execution": execution_name(reopened), "failure": ticket.failure},
-        version=reopened.version,
+        changes={
+            "from_node": node,
+            "execution": execution_name(ticket.model_copy(update={"retries": ticket.retries + 1})),
+            "failure": ticket.failure,
+        },
     )
     stale = f"ticket {ticket_id} changed meanwhile (someone else retried it?); read it again"
-    deps.tickets.save(reopened, expected_version=ticket.version, event=event, conflict_message=stale)
+    reopened = update_ticket(
+        deps.tickets,
+        ticket.tenant,
+        ticket.id,
+        lambda _: retry_,
+        read=ticket,
+        expected_version=ticket.version,
+        stale=stale,
+    )
     try:
-        return _start(deps, reopened, resume_at=node)
+        return start_execution(deps, reopened, resume_at=node)
     except Exception as exc:
-        _put_back(deps, ticket, reopened, exc)
+        reason = f"the workflow could not be started ({type(exc).__name__})"
+        if put_back(deps.tickets, ticket, reopened, "retry_failed", reason, retries=reopened.retries) is None:
+            logger.warning("retry not put back: the ticket changed meanwhile", extra={"ticket_id": ticket.id})
         raise Unavailable(
             f"the workflow of ticket {ticket_id} could not be started ({type(exc).__name__}); "
             "it is still failed: retry again shortly"
         ) from exc
-
-
-def _put_back(deps: Deps, failed: Ticket, reopened: Ticket, exc: Exception) -> None:
-    restored = failed.model_copy(
-        update={"retries": reopened.retries, "version": reopened.version + 1, "updated_at": now()}
-    )
-    event = TicketEvent(
-        at=now(),
-        actor=SYSTEM,
-        kind="retry_failed",
-        node=failed.node,
-        changes={"reason": f"the workflow could not be started ({type(exc).__name__})"},
-        version=restored.version,
-    )
-    try:
-        deps.tickets.save(restored, expected_version=reopened.version, event=event)
-    except Conflict:
-        logger.warning("retry not put back: the ticket changed meanwhile", extra={"ticket_id": failed.id})

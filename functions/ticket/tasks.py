@@ -99,7 +99,7 @@ def execution_status(event: dict[str, Any], context: LambdaContext) -> dict[str,
 def intake(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """SQS consumer of stored deliveries: delivery -> ticket, failed records reported for retry."""
     # Imported here: only this function needs the batch utilities and the delivery repository.
-    from functions.ticket.intake import consume
+    from functions.ticket.from_delivery import consume
     from shared.repositories.deliveries import DeliveryRepository
 
     return consume(event, context, deps=deps(), deliveries=DeliveryRepository(), config=tenant_config)

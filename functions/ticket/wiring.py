@@ -31,12 +31,12 @@ def ticket_repository() -> TicketRepository:
 def deps() -> service.Deps:
     global _deps
     if _deps is None:
-        from functions.reminders.scheduler import SchedulerSla
+        from shared.adapters.scheduler import sla_scheduler
         from shared.adapters.stepfunctions import StepFunctionsEngine
         from shared.repositories.catalogs import CatalogRepository
         from shared.repositories.technicians import TechnicianRepository
 
-        sla = SchedulerSla.from_environment()
+        sla = sla_scheduler()
         _deps = service.Deps(
             tickets=ticket_repository(),
             engine=StepFunctionsEngine(),
@@ -51,6 +51,6 @@ def deps() -> service.Deps:
 
 def _notifier() -> Any:
     """SMS/email to the tenant's dispatchers about a failed ticket (the same as dispatch's notices)."""
-    from functions.reminders.channels import aws_notifier
+    from shared.adapters.notifications import aws_notifier
 
     return aws_notifier()

@@ -23,10 +23,10 @@ from shared.settings import settings
 if TYPE_CHECKING:
     from mypy_boto3_scheduler.type_defs import TargetTypeDef
 
+    from shared.sla_clock import SchedulerSla
+
 MAX_RETRY_ATTEMPTS = 10
 MAX_EVENT_AGE_SECONDS = 3600
-DLQ_ENV = "SCHEDULER_DLQ_ARN"
-"""Environment variable with the ARN of the schedules' dead-letter queue (SQS)."""
 
 
 class OneTimeScheduler:
@@ -44,14 +44,6 @@ class OneTimeScheduler:
     @property
     def group(self) -> str:
         return settings().scheduler_group
-
-    @property
-    def role_arn(self) -> str:
-        return settings().scheduler_role_arn
-
-    @property
-    def dlq_arn(self) -> str:
-        return settings().scheduler_dlq_arn
 
     def target(self, target_arn: str, payload: dict[str, Any]) -> TargetTypeDef:
         """The ``Target`` of a schedule: input, role, retry policy and dead-letter queue."""
@@ -92,3 +84,10 @@ class OneTimeScheduler:
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ResourceNotFoundException":
                 raise
+
+
+def sla_scheduler() -> SchedulerSla:
+    """The SLA clocks on AWS: this group's schedules, targeting the reminders function."""
+    from shared.sla_clock import SchedulerSla
+
+    return SchedulerSla(OneTimeScheduler(), settings().reminder_function_arn)

@@ -23,8 +23,10 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
+from shared.errors import ValidationFailed
+
 if TYPE_CHECKING:
-    from shared.tenant.models import FieldDef
+    from shared.tenant.models import FieldDef, TenantConfig, TicketType
 
 _PHONE = re.compile(r"^\+?[0-9][0-9 \-]{4,19}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -294,3 +296,24 @@ def validate_form(
                     }
                 )
     return accepted, problems
+
+
+def form_context(cfg: TenantConfig) -> FormContext:
+    """The tenant's known codes that typed fields are checked against."""
+    return FormContext(
+        regions=(r.code for r in cfg.regions),
+        technicians=(t.id for t in cfg.technicians),
+        service_items=(i.code for i in cfg.catalog.service_items),
+        parts=(p.sku for p in cfg.catalog.parts),
+    )
+
+
+def ticket_type_of(cfg: TenantConfig, type_id: str) -> TicketType:
+    try:
+        return cfg.ticket_types[type_id]
+    except KeyError:
+        known = ", ".join(cfg.ticket_types)
+        raise ValidationFailed(
+            f"unknown ticket type '{type_id}'",
+            [{"field": "type", "message": f"unknown ticket type '{type_id}'; known: {known}"}],
+        ) from None

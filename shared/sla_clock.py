@@ -117,19 +117,12 @@ def calendar_of(cfg: TenantConfig, policy: SlaPolicy) -> BusinessCalendar:
 
 
 class SchedulerSla:
-    """Implements `shared.ports.SlaScheduler` with one-time schedules targeting the reminders function."""
+    """Implements `shared.ports.SlaScheduler` with one-time schedules targeting the reminders function
+    (built for AWS by ``shared.adapters.scheduler.sla_scheduler``)."""
 
     def __init__(self, schedules: OneTimeSchedules, target_arn: str) -> None:
         self.schedules = schedules
         self.target_arn = target_arn
-
-    @classmethod
-    def from_environment(cls) -> SchedulerSla:
-        """The AWS wiring: the schedule group, role and reminders function from the environment."""
-        from shared.adapters.scheduler import OneTimeScheduler
-        from shared.settings import settings
-
-        return cls(OneTimeScheduler(), settings().reminder_function_arn)
 
     # ----------------------------------------------------------------- the port
 

@@ -1,4 +1,4 @@
-"""The two ways a reminder leaves: SMS through SNS (`Publish` to a phone number) and email through SES v2."""
+"""The two ways a notice leaves: SMS through SNS (`Publish` to a phone number) and email (SES v2)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 if TYPE_CHECKING:
-    from functions.dispatch.notify import Notifier
+    from shared.notices import Notifier
 
 
 class AwsSender:
@@ -42,7 +42,7 @@ def aws_notifier() -> Notifier:
     """Notices to the tenant's dispatchers (no candidate, a failed ticket): these channels and the
     reminders' sent-markers. Email needs ``SENDER_EMAIL`` (a verified SES identity) in the
     function's environment; without it only SMS is sent."""
-    from functions.dispatch.notify import Notifier
+    from shared.notices import Notifier
     from shared.repositories.reminders import ReminderMarkers, marker_key
     from shared.settings import settings
 

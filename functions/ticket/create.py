@@ -1,0 +1,103 @@
+"""Create a ticket and start its workflow: all or nothing (``POST /tickets``, forms, intake, hand-offs)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from functions.ticket.rules import execution_name, form_context, new_ticket_id, optional, ticket_type_of
+from shared.clock import now
+from shared.domain.ticket import Change, Ticket, TicketEvent
+from shared.errors import Conflict, Unavailable, ValidationFailed
+from shared.ticket_updates import update_ticket
+from shared.workflow.forms import validate_form
+
+if TYPE_CHECKING:
+    from functions.ticket.deps import Deps
+    from shared.tenant.models import TenantConfig
+
+
+def create_ticket(
+    deps: Deps,
+    cfg: TenantConfig,
+    actor: str,
+    type_id: str,
+    fields: dict[str, Any],
+    *,
+    ticket_id: str | None = None,
+    channel: str | None = None,
+    parent_id: str | None = None,
+    lenient: bool = False,
+) -> Ticket:
+    """Validate, store and start a ticket. With a given ``ticket_id`` it is idempotent.
+
+    ``lenient`` (linked tickets opened by a workflow, platform deliveries): nothing is lost for a
+    bad or missing field; the ticket is created, and the creation event records what was
+    ``missing`` and which values were ``rejected`` and why, for a person to complete.
+    """
+    ticket_type = ticket_type_of(cfg, type_id)
+    specs = [optional(f) for f in ticket_type.fields] if lenient else ticket_type.fields
+    accepted, problems = validate_form(specs, fields, form_context(cfg))
+    if problems and not lenient:
+        raise ValidationFailed(f"{len(problems)} field(s) of the {type_id} ticket are not valid", problems)
+    rejected = {p["field"]: {"value": fields.get(p["field"]), "message": p["message"]} for p in problems}
+    missing = [f.name for f in ticket_type.fields if f.required and f.name not in accepted]
+    instant = now()
+    ticket = Ticket(
+        tenant=cfg.tenant.id,
+        id=ticket_id or new_ticket_id(),
+        type=type_id,
+        node=ticket_type.start,
+        fields=accepted,
+        created_at=instant,
+        updated_at=instant,
+        created_by=actor,
+        channel=channel,
+        parent_id=parent_id,
+        catalog_version=cfg.catalog.version,
+        sla_policy=ticket_type.sla,
+        incomplete=({"missing": missing, "rejected": rejected} if missing or rejected else None),
+    )
+    if deps.catalogs is not None:
+        deps.catalogs.ensure(cfg)
+    changes: dict[str, Any] = {"fields": accepted}
+    if missing:
+        changes["missing"] = missing
+    if rejected:
+        changes["rejected"] = rejected
+    event = TicketEvent(at=instant, actor=actor, kind="created", node=ticket.node, changes=changes, version=1)
+    try:
+        deps.tickets.create(ticket, event)
+    except Conflict:
+        if ticket_id is None:
+            raise
+        ticket = deps.tickets.get(cfg.tenant.id, ticket_id)  # a retried intake: keep the first
+    if ticket.execution_arn is None and ticket.status == "open":
+        try:
+            ticket = start_execution(deps, ticket)
+        except Exception as exc:
+            # All or nothing: a ticket with no workflow would stay open with nothing waiting on it.
+            # Nothing is kept, so the same request (or the queue's redelivery) can simply come again.
+            if ticket.version == 1:
+                deps.tickets.discard(ticket)
+            raise Unavailable(
+                f"the workflow of the {type_id} ticket could not be started ({type(exc).__name__}); "
+                "the ticket was not kept: send the request again"
+            ) from exc
+    return ticket
+
+
+def start_execution(deps: Deps, ticket: Ticket, resume_at: str | None = None) -> Ticket:
+    """Start the ticket's execution (idempotent by name) and record its ARN and version.
+
+    The park task records them too when it runs first (``$$.Execution.Id`` and the version from the
+    input): whoever comes second finds them set, so the ARN is never lost to a race.
+    """
+    payload = {"tenant": ticket.tenant, "ticket_id": ticket.id, "type": ticket.type, "resume_at": resume_at}
+    arn, version = deps.engine.start(ticket.tenant, ticket.type, execution_name(ticket), payload)
+
+    def record(fresh: Ticket) -> Change | None:
+        if fresh.execution_arn == arn or fresh.retries != ticket.retries:
+            return None  # recorded by the park task, or a later retry took over
+        return Change(kind=None, update={"execution_arn": arn, "workflow_version": version}, bump=False)
+
+    return update_ticket(deps.tickets, ticket.tenant, ticket.id, record)
