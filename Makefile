@@ -44,10 +44,15 @@ browser: ## headless Chromium for the dashboard screenshot test (apt-get when ro
 demo: install ## run the guided demo on the local twin (no AWS account needed)
 	$(BIN)/scrm demo
 
-lint: install ## ruff (lint + format check) and mypy
+lint: install ## ruff, mypy, layer contracts (lint-imports), dead code (vulture), dependencies (deptry)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --cache-dir .build/import-linter
+	$(BIN)/vulture
+	$(BIN)/deptry .
+	@echo "deptry: what Lambda bundles (functions, shared) needs only [project].dependencies"
+	$(BIN)/deptry functions shared --optional-dependencies-dev-groups infra,dev
 
 format: install ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .

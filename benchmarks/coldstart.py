@@ -50,10 +50,13 @@ FIRST_EVENT = {
     "scrm-dispatch-api": ("shared.repositories.technicians", "shared.repositories.tickets"),
     "scrm-webhooks-api": (
         "shared.repositories.deliveries",  # every delivery and form
+        "shared.adapters.queues",
+        "shared.adapters.bodies",
+        "shared.adapters.secrets",  # every webhook (its channel's secrets)
         "functions.ticket.service",  # web forms: their ticket type's form validation
         "shared.workflow.forms",
     ),
-    "scrm-webhooks-ops": ("shared.repositories.deliveries",),
+    "scrm-webhooks-ops": ("shared.repositories.deliveries", "shared.adapters.queues"),
 }
 """Modules a handler imports on its first request instead of at init (besides the tenant models)."""
 ENV = {

@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from functions.dispatch.scoring import Job, Policy, rank, rank_exact
-from shared.repositories.technicians import TechnicianRecord
+from shared.domain.technician import TechnicianRecord
 
 SIZES = (100, 1_000, 10_000)
 GOAL_MS = 50.0

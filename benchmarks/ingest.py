@@ -27,9 +27,9 @@ from datetime import datetime
 from typing import Any
 
 from benchmarks import _examples
-from functions.ticket.intake import delivery_ticket_id
 from functions.webhooks.adapters import shopify
 from infra.twin.client import TwinClient
+from shared.domain.deliveries import delivery_ticket_id
 
 TENANT, CHANNEL = "acme-home", "shopify-main"
 SECRET_REF = f"/scrm/{TENANT}/{CHANNEL}"

@@ -161,8 +161,8 @@ def _install_ticket(anon: TwinClient, agent: TwinClient, secret: str, n: int) ->
     """One install ticket from a signed Shopify webhook to settlement; returns (ticket id, outcome)."""
     import json
 
-    from functions.ticket.intake import delivery_ticket_id
     from functions.webhooks.adapters import shopify
+    from shared.domain.deliveries import delivery_ticket_id
 
     delivery = f"bench-{n}"
     body = json.dumps(

@@ -9,10 +9,13 @@ path (`"technicians.0.regions"`), so a test states only the mistake it plants.
 from __future__ import annotations
 
 import copy
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from shared.domain.ticket import Ticket, TicketEvent
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "tenants"
@@ -271,3 +274,33 @@ INSTALL_FIELDS: dict[str, Any] = {
     "priority": "normal",
 }
 """A complete acme-home install ticket in Beijing (e2e tests that create one through the API)."""
+
+
+# --------------------------------------------------------------------------- domain objects
+
+
+def ticket(
+    ticket_id: str = "TK-1",
+    *,
+    at: datetime,
+    tenant: str = "acme-home",
+    ticket_type: str = "consult",
+    node: str = "answer",
+    **extra: Any,
+) -> Ticket:
+    """A ticket created (and last updated) at `at` by u-lin; `extra` sets any other attribute."""
+    return Ticket(
+        tenant=tenant,
+        id=ticket_id,
+        type=ticket_type,
+        node=node,
+        created_at=at,
+        updated_at=at,
+        created_by="u-lin",
+        **extra,
+    )
+
+
+def created_event(created: Ticket) -> TicketEvent:
+    """The `created` event that goes with a ticket's first write."""
+    return TicketEvent(at=created.created_at, actor="u-lin", kind="created", node=created.node, version=1)

@@ -17,10 +17,10 @@ from urllib.parse import quote
 import boto3
 import pytest
 
-from functions.webhooks.intake import delivery_ticket_id, queue_message
 from infra.twin.client import TwinClient
 from infra.twin.twin import LocalTwin
-from shared.repositories.deliveries import DeliveryRepository, StoredDelivery
+from shared.domain.deliveries import StoredDelivery, delivery_ticket_id, queue_message
+from shared.repositories.deliveries import DeliveryRepository
 from shared.tenant_scope import tenant_scope
 from tests.e2e.test_intake import TENANT, post_shopify, shopify_order, wait_for_ticket
 

@@ -21,9 +21,10 @@ import pytest
 
 import functions.ticket.service as ticket_service
 from functions.webhooks.adapters import shopify
-from functions.webhooks.intake import delivery_ticket_id
 from infra.twin.client import Answer, TwinClient
 from infra.twin.twin import LocalTwin
+from shared.domain.deliveries import delivery_ticket_id
+from tests.e2e.steps import act, complete_and_confirm, settlement_replay
 from tests.e2e.test_intake import shopify_order
 from tests.factories import INSTALL_FIELDS
 from tests.faults import (
@@ -240,10 +241,7 @@ def test_send_task_success_timed_out_answers_409_and_the_ticket_stays_where_it_i
     ticket_id = ready["id"]
     with send_task_success_fails(_engine_client(), code="TaskTimedOut") as failing:
         # When the agent answers
-        acted = agent.post(
-            f"/tickets/{ticket_id}/actions",
-            {"action": "answered", "fields": {"answer": "适合"}, "version": ready["version"]},
-        )
+        acted = act(agent, ticket_id, "answered", {"answer": "适合"}, ready["version"])
     assert failing.total == 1
 
     # Then the action is refused with 409, and the ticket does not claim the move
@@ -262,10 +260,7 @@ def test_send_task_success_throttled_is_not_a_500_and_the_action_can_be_retried(
     ready = _parked_consult(agent)
     ticket_id = ready["id"]
     with send_task_success_fails(_engine_client(), code="ThrottlingException"):
-        acted = agent.post(
-            f"/tickets/{ticket_id}/actions",
-            {"action": "answered", "fields": {"answer": "适合"}, "version": ready["version"]},
-        )
+        acted = act(agent, ticket_id, "answered", {"answer": "适合"}, ready["version"])
 
     # Then the caller is told to retry, and the ticket still waits at `answer` for the action
     assert (acted.status, acted.body["error"]) == (503, "unavailable"), acted.body
@@ -275,10 +270,7 @@ def test_send_task_success_throttled_is_not_a_500_and_the_action_can_be_retried(
     kinds = [e["kind"] for e in agent.get(f"/tickets/{ticket_id}/history").body["events"]]
     assert kinds[-2:] == ["action", "action_failed"], kinds
     # And once the fault has cleared, the same action goes through and the ticket closes
-    retried = agent.post(
-        f"/tickets/{ticket_id}/actions",
-        {"action": "answered", "fields": {"answer": "适合"}, "version": after["version"]},
-    )
+    retried = act(agent, ticket_id, "answered", {"answer": "适合"}, after["version"])
     assert retried.status == 200, retried.body
     assert agent.wait_status(ticket_id, "closed")["node"] == "done"
 
@@ -295,10 +287,7 @@ def _on_site(agent: TwinClient, admin: TwinClient, ticket_id: str, timeout: floa
         if last.get("status") == "failed":
             pytest.skip(f"install tickets cannot reach settlement yet: failed ({last.get('reason')})")
         if last.get("ready") and last.get("node") == "manual_dispatch":  # nobody scored: assign one
-            assigned = admin.post(
-                f"/tickets/{ticket_id}/actions",
-                {"action": "assign", "fields": {"technician": "t-wang"}, "version": last["version"]},
-            )
+            assigned = act(admin, ticket_id, "assign", {"technician": "t-wang"}, last["version"])
             if assigned.status != 200:
                 pytest.skip(f"the install ticket could not be assigned: {assigned.body}")
         if last.get("ready") and last.get("node") == "on_site" and (last.get("assignee") or {}).get("id"):
@@ -319,28 +308,12 @@ def test_settlement_under_throttling_and_a_replayed_step_writes_one_ledger_entry
 
     # When the job is completed and confirmed while DynamoDB throttles one request in three
     with dynamodb_throttled(12, every=3) as throttled:
-        done = technician.post(
-            f"/tickets/{ticket_id}/actions",
-            {"action": "complete", "fields": ON_SITE, "version": ticket["version"]},
-        )
-        assert done.status == 200, done.body
-        confirm = agent.wait_ready(ticket_id, node="customer_confirm")
-        confirmed = agent.post(
-            f"/tickets/{ticket_id}/actions",
-            {"action": "confirm", "fields": {"satisfaction": "5"}, "version": confirm["version"]},
-        )
-        assert confirmed.status == 200, confirmed.body
+        complete_and_confirm(technician, agent, ticket_id, ticket["version"], ON_SITE)
         closed = agent.wait_status(ticket_id, "closed")
     assert throttled.total > 0
 
     # And the settlement step is delivered again (a retried task), with DynamoDB throttling
-    replay = {
-        "tenant": TENANT,
-        "ticket_id": ticket_id,
-        "node": "settle",
-        "kind": "settlement",
-        "execution": "x",
-    }
+    replay = settlement_replay(TENANT, ticket_id)
     with dynamodb_throttled(3, every=2):
         assert twin.lambdas.invoke("scrm-settlement-settle", replay)["outcome"] == "done"
 

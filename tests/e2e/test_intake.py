@@ -14,8 +14,8 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from functions.webhooks.adapters import shopify, youzan
-from functions.webhooks.intake import delivery_ticket_id
 from infra.twin.client import Answer, TwinClient
+from shared.domain.deliveries import delivery_ticket_id
 
 TENANT = "acme-home"
 SHOPIFY_SECRET = "test-webhook-secret"

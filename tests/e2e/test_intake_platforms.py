@@ -20,9 +20,9 @@ from urllib.parse import quote, urlencode
 import pytest
 
 from functions.webhooks.adapters import shopify, standard_webhooks, wecom, woocommerce, youzan
-from functions.webhooks.intake import delivery_ticket_id
 from infra.twin.client import Answer, TwinClient
 from infra.twin.twin import LocalTwin, secrets_for
+from shared.domain.deliveries import delivery_ticket_id
 from tests.e2e.test_intake import shopify_order
 
 ACME, BRIGHT = "acme-home", "bright-clean"
@@ -127,6 +127,43 @@ def assert_once(
     return created
 
 
+def deliver_times(
+    anonymous: TwinClient, path: str, delivery_id: str, signed: Callable[[], tuple[bytes, dict[str, str]]]
+) -> None:
+    """POST the delivery `signed` builds TIMES times; each answer is the platform's 200 receipt."""
+    for _ in range(TIMES):
+        body, headers = signed()
+        answer = anonymous.request("POST", path, raw=body, headers=headers)
+        assert answer.status == 200, answer.body
+        assert answer.body == {"status": "received", "delivery_id": delivery_id}
+
+
+def acme_install_once(
+    agent: TwinClient, acme_ops: TwinClient, channel: str, delivery_id: str, marker: str
+) -> dict[str, Any]:
+    """`assert_once` for an acme-home channel whose rule makes install tickets."""
+    return assert_once(
+        agent,
+        acme_ops,
+        tenant=ACME,
+        channel=channel,
+        delivery_id=delivery_id,
+        ticket_type="install",
+        marker=marker,
+    )
+
+
+def install_fields(name: str, phone: str, address: str, region: str) -> dict[str, str]:
+    """The fields an acme-home install rule maps (priority defaults to normal)."""
+    return {
+        "customer_name": name,
+        "customer_phone": phone,
+        "address": address,
+        "region": region,
+        "priority": "normal",
+    }
+
+
 # --------------------------------------------------------------------------- acme-home
 
 
@@ -143,22 +180,12 @@ def test_shopify_orders_create_delivered_three_times_is_one_install_ticket(
         "X-Shopify-Shop-Domain": "acme-home.myshopify.com",
         "X-Shopify-API-Version": "2025-01",
     }
-    for _ in range(TIMES):
-        answer = anonymous.request("POST", f"/webhooks/{ACME}/shopify-main", raw=body, headers=headers)
-        assert answer.status == 200, answer.body
-        assert answer.body == {"status": "received", "delivery_id": webhook_id}
+    deliver_times(anonymous, f"/webhooks/{ACME}/shopify-main", webhook_id, lambda: (body, headers))
 
-    created = assert_once(
-        agent, acme_ops, tenant=ACME, channel="shopify-main", delivery_id=webhook_id,
-        ticket_type="install", marker=marker,
-    )  # fmt: skip
-    assert created["fields"] == {
-        "customer_name": "Lin Wei",
-        "customer_phone": "+8613800000001",
-        "address": f"1 Chaoyang Rd ({marker})",
-        "region": "CN-BJ",
-        "priority": "normal",
-    }
+    created = acme_install_once(agent, acme_ops, "shopify-main", webhook_id, marker)
+    assert created["fields"] == install_fields(
+        "Lin Wei", "+8613800000001", f"1 Chaoyang Rd ({marker})", "CN-BJ"
+    )
     assert created["incomplete"] is None
 
 
@@ -200,22 +227,12 @@ def test_woocommerce_order_created_delivered_three_times_is_one_install_ticket(
     delivery_id = f"wc-{marker}"
     body = woo_order(marker)
     headers = woo_headers(secrets["/scrm/acme-home/woo-main"], body, delivery_id)
-    for _ in range(TIMES):
-        answer = anonymous.request("POST", f"/webhooks/{ACME}/woo-main", raw=body, headers=headers)
-        assert answer.status == 200, answer.body
-        assert answer.body == {"status": "received", "delivery_id": delivery_id}
+    deliver_times(anonymous, f"/webhooks/{ACME}/woo-main", delivery_id, lambda: (body, headers))
 
-    created = assert_once(
-        agent, acme_ops, tenant=ACME, channel="woo-main", delivery_id=delivery_id,
-        ticket_type="install", marker=marker,
-    )  # fmt: skip
-    assert created["fields"] == {
-        "customer_name": "张三",
-        "customer_phone": "+8613800000002",
-        "address": f"成都市锦江区红星路88号 {marker}",
-        "region": "CN-CD",
-        "priority": "normal",
-    }
+    created = acme_install_once(agent, acme_ops, "woo-main", delivery_id, marker)
+    assert created["fields"] == install_fields(
+        "张三", "+8613800000002", f"成都市锦江区红星路88号 {marker}", "CN-CD"
+    )
 
 
 def test_a_woocommerce_delivery_with_one_byte_changed_is_401_and_records_nothing(
@@ -261,40 +278,41 @@ def youzan_msg(marker: str, name: str) -> str:
     )
 
 
+def youzan_push(marker: str, name: str, push_type: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "client_id": YOUZAN_CLIENT_ID,
+        "id": f"E2026{marker}",
+        "kdt_id": 1001,
+        "type": push_type,
+        "status": "WAIT_SELLER_SEND_GOODS",
+        "msg": youzan_msg(marker, name),
+        "mode": 1,
+        "test": False,
+        **extra,
+    }
+
+
+def assert_youzan_success(answer: Answer) -> None:
+    assert answer.status == 200, answer.body
+    assert answer.body == {"code": 0, "msg": "success"}
+
+
 def test_youzan_legacy_push_retried_three_times_is_one_install_ticket(
     anonymous: TwinClient, agent: TwinClient, acme_ops: TwinClient, secrets: dict[str, str]
 ) -> None:
     marker = uuid.uuid4().hex[:10]
-    msg = youzan_msg(marker, "王五")
-    push = {
-        "client_id": YOUZAN_CLIENT_ID,
-        "id": f"E2026{marker}",
-        "type": "TRADE_ORDER_STATE",
-        "status": "WAIT_SELLER_SEND_GOODS",
-        "msg": msg,
-        "sign": youzan.legacy_sign(YOUZAN_CLIENT_ID, msg, secrets["/scrm/acme-home/youzan-shop"]),
-        "mode": 1,
-        "test": False,
-        "kdt_id": 1001,
-        "version": 1700000000,
-    }
+    push = youzan_push(marker, "王五", "TRADE_ORDER_STATE", version=1700000000)
+    push["sign"] = youzan.legacy_sign(YOUZAN_CLIENT_ID, push["msg"], secrets["/scrm/acme-home/youzan-shop"])
     for send_count in range(TIMES):  # Youzan retries with send_count raised each time
-        answer = anonymous.post(f"/webhooks/{ACME}/youzan-shop", {**push, "send_count": send_count})
-        assert answer.status == 200, answer.body
-        assert answer.body == {"code": 0, "msg": "success"}
+        assert_youzan_success(
+            anonymous.post(f"/webhooks/{ACME}/youzan-shop", {**push, "send_count": send_count})
+        )
 
     delivery_id = youzan.delivery_id({**push, "send_count": 0})
-    created = assert_once(
-        agent, acme_ops, tenant=ACME, channel="youzan-shop", delivery_id=delivery_id,
-        ticket_type="install", marker=marker,
-    )  # fmt: skip
-    assert created["fields"] == {
-        "customer_name": "王五",
-        "customer_phone": "+8613700000003",
-        "address": f"上海市浦东新区世纪大道100号 {marker}",
-        "region": "CN-SH",
-        "priority": "normal",
-    }
+    created = acme_install_once(agent, acme_ops, "youzan-shop", delivery_id, marker)
+    assert created["fields"] == install_fields(
+        "王五", "+8613700000003", f"上海市浦东新区世纪大道100号 {marker}", "CN-SH"
+    )
 
 
 def post_youzan_cloud(anonymous: TwinClient, secret: str, push: dict[str, Any], event_type: str) -> Answer:
@@ -313,28 +331,15 @@ def test_youzan_cloud_push_of_a_trade_order_state_retried_three_times_is_one_ins
     # A cloud push (Event-Sign header) whose body has the top-level type/status the channel's rule
     # compares: the same rule applies whichever generation signed it, msg decoded alike.
     marker = uuid.uuid4().hex[:10]
-    push = {
-        "client_id": YOUZAN_CLIENT_ID,
-        "id": f"E2026{marker}",
-        "kdt_id": 1001,
-        "type": "TRADE_ORDER_STATE",
-        "status": "WAIT_SELLER_SEND_GOODS",
-        "msg": youzan_msg(marker, "赵六"),
-        "mode": 1,
-        "test": False,
-        "version": 1700000000,
-    }
+    push = youzan_push(marker, "赵六", "TRADE_ORDER_STATE", version=1700000000)
     secret = secrets["/scrm/acme-home/youzan-shop"]
     for send_count in range(TIMES):
-        answer = post_youzan_cloud(anonymous, secret, {**push, "sendCount": send_count}, "TRADE_ORDER_STATE")
-        assert answer.status == 200, answer.body
-        assert answer.body == {"code": 0, "msg": "success"}
+        assert_youzan_success(
+            post_youzan_cloud(anonymous, secret, {**push, "sendCount": send_count}, "TRADE_ORDER_STATE")
+        )
 
     delivery_id = youzan.delivery_id({**push, "sendCount": 0})
-    created = assert_once(
-        agent, acme_ops, tenant=ACME, channel="youzan-shop", delivery_id=delivery_id,
-        ticket_type="install", marker=marker,
-    )  # fmt: skip
+    created = acme_install_once(agent, acme_ops, "youzan-shop", delivery_id, marker)
     assert created["fields"]["customer_name"] == "赵六"
     assert created["fields"]["region"] == "CN-SH"
     assert created["fields"]["address"] == f"上海市浦东新区世纪大道100号 {marker}"
@@ -346,20 +351,10 @@ def test_youzan_cloud_trade_paid_push_matches_no_rule_and_is_kept_unmatched(
     # By design: acme-home's only Youzan rule is `type: TRADE_ORDER_STATE` (the legacy message type);
     # a cloud push of a cloud message type (trade_TradePaid) cannot match it. It is kept, not dropped.
     marker = uuid.uuid4().hex[:10]
-    push = {
-        "client_id": YOUZAN_CLIENT_ID,
-        "id": f"E2026{marker}",
-        "kdt_id": 1001,
-        "type": "trade_TradePaid",
-        "status": "WAIT_SELLER_SEND_GOODS",
-        "msg": youzan_msg(marker, "孙七"),
-        "mode": 1,
-        "test": False,
-        "sendCount": 0,
-    }
-    answer = post_youzan_cloud(anonymous, secrets["/scrm/acme-home/youzan-shop"], push, "trade_TradePaid")
-    assert answer.status == 200, answer.body
-    assert answer.body == {"code": 0, "msg": "success"}
+    push = youzan_push(marker, "孙七", "trade_TradePaid", sendCount=0)
+    assert_youzan_success(
+        post_youzan_cloud(anonymous, secrets["/scrm/acme-home/youzan-shop"], push, "trade_TradePaid")
+    )
 
     delivery_id = youzan.delivery_id(push)
     record = delivery(acme_ops, "youzan-shop", delivery_id, "unmatched")
@@ -388,13 +383,9 @@ def test_a_wecom_message_delivered_three_times_is_one_incomplete_consult_ticket(
         timestamp="1700000000",
         nonce=f"n{marker}",
     )
+    path = f"/webhooks/{ACME}/wecom-service?{urlencode(query)}"
     for _ in range(TIMES):
-        answer = anonymous.request(
-            "POST",
-            f"/webhooks/{ACME}/wecom-service?{urlencode(query)}",
-            raw=body,
-            headers={"content-type": "text/xml"},
-        )
+        answer = anonymous.request("POST", path, raw=body, headers={"content-type": "text/xml"})
         assert answer.status == 200, answer.body
         assert answer.body is None  # WeCom wants an empty 200
 
@@ -434,7 +425,8 @@ def test_a_standard_webhooks_work_order_delivered_three_times_is_one_install_tic
         ensure_ascii=False,
     ).encode()
     secret = secrets["/scrm/acme-home/partner-api"]
-    for _ in range(TIMES):
+
+    def signed() -> tuple[bytes, dict[str, str]]:
         timestamp = str(int(twin.clock.now().timestamp()))
         # a key rotation: an old key's signature beside the current one; one match is enough
         old = standard_webhooks.sign("whsec_" + "b2xkLWtleS1vbGQta2V5LW9sZC1rZXk=", msg_id, timestamp, body)
@@ -443,21 +435,14 @@ def test_a_standard_webhooks_work_order_delivered_three_times_is_one_install_tic
             "webhook-timestamp": timestamp,
             "webhook-signature": f"{old} {standard_webhooks.sign(secret, msg_id, timestamp, body)}",
         }
-        answer = anonymous.request("POST", f"/webhooks/{ACME}/partner-api", raw=body, headers=headers)
-        assert answer.status == 200, answer.body
-        assert answer.body == {"status": "received", "delivery_id": msg_id}
+        return body, headers
 
-    created = assert_once(
-        agent, acme_ops, tenant=ACME, channel="partner-api", delivery_id=msg_id,
-        ticket_type="install", marker=marker,
-    )  # fmt: skip
-    assert created["fields"] == {
-        "customer_name": f"Partner {marker}",
-        "customer_phone": "+8613600000004",
-        "address": f"绵阳市涪城区临园路1号 {marker}",
-        "region": "CN-MY",
-        "priority": "normal",
-    }
+    deliver_times(anonymous, f"/webhooks/{ACME}/partner-api", msg_id, signed)
+
+    created = acme_install_once(agent, acme_ops, "partner-api", msg_id, marker)
+    assert created["fields"] == install_fields(
+        f"Partner {marker}", "+8613600000004", f"绵阳市涪城区临园路1号 {marker}", "CN-MY"
+    )
 
 
 # --------------------------------------------------------------------------- bright-clean
@@ -489,11 +474,10 @@ def test_bright_clean_crm_events_delivered_three_times_are_one_ticket_each(
     else:
         data |= {"text": f"The windows were left streaky {marker}"}
     secret = secrets["/scrm/bright-clean/crm-events"]
-    for _ in range(TIMES):
-        body, headers = crm_event(twin, secret, msg_id, {"type": kind, "data": data})
-        answer = anonymous.request("POST", f"/webhooks/{BRIGHT}/crm-events", raw=body, headers=headers)
-        assert answer.status == 200, answer.body
-        assert answer.body == {"status": "received", "delivery_id": msg_id}
+    event = {"type": kind, "data": data}
+    deliver_times(
+        anonymous, f"/webhooks/{BRIGHT}/crm-events", msg_id, lambda: crm_event(twin, secret, msg_id, event)
+    )
 
     ticket_type = "cleaning" if kind == "booking.created" else "complaint"
     created = assert_once(

@@ -31,9 +31,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from functions.webhooks.adapters import shopify, standard_webhooks, wecom, woocommerce, youzan
-from functions.webhooks.intake import delivery_ticket_id
 from infra.twin.client import Answer, TwinClient
 from infra.twin.twin import LocalTwin
+from shared.domain.deliveries import delivery_ticket_id
 
 MAX_EXAMPLES = 40
 ACME, BRIGHT = "acme-home", "bright-clean"

@@ -23,9 +23,9 @@ from typing import Any
 
 import pytest
 
-from functions.reminders.scheduler import SchedulerSla
 from infra.twin.client import TwinClient
 from infra.twin.twin import LocalTwin
+from shared.adapters.scheduler import sla_scheduler
 from shared.calendar import BusinessCalendar
 from shared.ports import NoSla
 from shared.settings import settings
@@ -54,7 +54,7 @@ def sla_wired(twin: LocalTwin) -> Iterator[None]:
         yield
         return
     settings.cache_clear()  # read the twin's environment (scheduler group, role, reminders ARN)
-    wiring._deps = dataclasses.replace(current, sla=SchedulerSla.from_environment())
+    wiring._deps = dataclasses.replace(current, sla=sla_scheduler())
     try:
         yield
     finally:

@@ -13,6 +13,7 @@ import pytest
 
 from infra.twin.client import TwinClient
 from infra.twin.twin import LocalTwin
+from tests.e2e.steps import act, complete_and_confirm, settlement_replay
 from tests.factories import INSTALL_FIELDS
 
 TENANT = "acme-home"
@@ -68,10 +69,7 @@ def test_install_ticket_is_settled_and_statement_and_report_agree(
     ticket_id = created.body["id"]
     ticket = _wait_past_dispatch(agent, ticket_id)
     if ticket["node"] == "manual_dispatch":  # no candidate scored: the dispatcher assigns one
-        assigned = dispatcher.post(
-            f"/tickets/{ticket_id}/actions",
-            {"action": "assign", "fields": {"technician": "t-wang"}, "version": ticket["version"]},
-        )
+        assigned = act(dispatcher, ticket_id, "assign", {"technician": "t-wang"}, ticket["version"])
         assert assigned.status == 200, assigned.body
         ticket = agent.wait_ready(ticket_id, node="on_site")
     technician_id = (ticket.get("dispatch") or {}).get("technician") or ticket["assignee"]["id"]
@@ -80,17 +78,7 @@ def test_install_ticket_is_settled_and_statement_and_report_agree(
 
     # When the technician completes the job and the customer confirms
     technician = anonymous.as_user(TENANT, technician_id, ["technician"])
-    done = technician.post(
-        f"/tickets/{ticket_id}/actions",
-        {"action": "complete", "fields": ON_SITE, "version": ticket["version"]},
-    )
-    assert done.status == 200, done.body
-    confirm = agent.wait_ready(ticket_id, node="customer_confirm")
-    confirmed = agent.post(
-        f"/tickets/{ticket_id}/actions",
-        {"action": "confirm", "fields": {"satisfaction": "5"}, "version": confirm["version"]},
-    )
-    assert confirmed.status == 200, confirmed.body
+    complete_and_confirm(technician, agent, ticket_id, ticket["version"], ON_SITE)
 
     # Then the workflow settles the ticket and reaches done
     closed = agent.wait_status(ticket_id, "closed")
@@ -134,13 +122,7 @@ def test_install_ticket_is_settled_and_statement_and_report_agree(
     assert {r[2]: _money(r[4]) for r in rows[1:]} == tier_after
 
     # When the settlement step is replayed (a retried task), nothing changes
-    replay = {
-        "tenant": TENANT,
-        "ticket_id": ticket_id,
-        "node": "settle",
-        "kind": "settlement",
-        "execution": "x",
-    }
+    replay = settlement_replay(TENANT, ticket_id)
     assert twin.lambdas.invoke("scrm-settlement-settle", replay)["outcome"] == "done"
     again = technician.get(f"/technicians/{technician_id}/earnings?period={PERIOD}").body
     assert [line for line in again["lines"] if line["ticket_id"] == ticket_id] == mine

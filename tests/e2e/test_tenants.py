@@ -6,6 +6,7 @@ from typing import Any
 
 from infra.twin.client import TwinClient
 from infra.twin.twin import LocalTwin
+from tests.e2e.steps import act
 
 COMPLAINT = {
     "customer_name": "Frau Klein",
@@ -20,34 +21,16 @@ def test_second_tenant_runs_its_own_workflow_with_a_reopen_loop(anonymous: TwinC
     ticket_id = anna.post("/tickets", {"type": "complaint", "fields": COMPLAINT}).body["id"]
 
     ready = anna.wait_ready(ticket_id, node="answer")
-    anna.post(
-        f"/tickets/{ticket_id}/actions",
-        {"action": "answered", "fields": {"answer": "Sorry"}, "version": ready["version"]},
-    )
+    act(anna, ticket_id, "answered", {"answer": "Sorry"}, ready["version"])
     at_close = jonas.wait_ready(ticket_id, node="close")
     # The agent may not act on the supervisor's node.
-    assert (
-        anna.post(
-            f"/tickets/{ticket_id}/actions",
-            {"action": "close", "fields": {"resolution": "resolved"}, "version": at_close["version"]},
-        ).status
-        == 403
-    )
+    assert act(anna, ticket_id, "close", {"resolution": "resolved"}, at_close["version"]).status == 403
     # The supervisor sends it back once (a loop to an earlier node), then closes it.
-    jonas.post(
-        f"/tickets/{ticket_id}/actions",
-        {"action": "reopen", "fields": {"resolution": "rejected"}, "version": at_close["version"]},
-    )
+    act(jonas, ticket_id, "reopen", {"resolution": "rejected"}, at_close["version"])
     again = anna.wait_ready(ticket_id, node="answer")
-    anna.post(
-        f"/tickets/{ticket_id}/actions",
-        {"action": "answered", "fields": {"answer": "Redo"}, "version": again["version"]},
-    )
+    act(anna, ticket_id, "answered", {"answer": "Redo"}, again["version"])
     at_close = jonas.wait_ready(ticket_id, node="close")
-    jonas.post(
-        f"/tickets/{ticket_id}/actions",
-        {"action": "close", "fields": {"resolution": "resolved"}, "version": at_close["version"]},
-    )
+    act(jonas, ticket_id, "close", {"resolution": "resolved"}, at_close["version"])
     closed = jonas.wait_status(ticket_id, "closed")
     assert closed["node"] == "closed" and closed["fields"]["resolution"] == "resolved"
     nodes = [
@@ -111,21 +94,13 @@ def test_cleaning_runs_through_manual_dispatch_a_redo_loop_and_settlement(anonym
     assert created.status == 201, created.body
     ticket_id = created.body["id"]
     manual = jonas.wait_ready(ticket_id, node="manual_dispatch")
-    assert (
-        jonas.post(
-            f"/tickets/{ticket_id}/actions",
-            {"action": "assign", "fields": {"technician": "t-sofia"}, "version": manual["version"]},
-        ).status
-        == 200
-    )
+    assert act(jonas, ticket_id, "assign", {"technician": "t-sofia"}, manual["version"]).status == 200
     sofia = anonymous.as_user("bright-clean", "t-sofia", ["technician"])
     work = {"photos": ["p/1.jpg"], "service_items": [{"code": "SVC-DEEP-CLEAN", "quantity": 80}]}
     for review_action in ("redo", "approve"):
         on_site = sofia.wait_ready(ticket_id, node="on_site")
         assert on_site["assignee"] == {"kind": "technician", "id": "t-sofia"}
-        done = sofia.post(
-            f"/tickets/{ticket_id}/actions", {"action": "done", "fields": work, "version": on_site["version"]}
-        )
+        done = act(sofia, ticket_id, "done", work, on_site["version"])
         assert done.status == 200, done.body
         review = anna.wait_ready(ticket_id, node="review")
         assert (
@@ -157,10 +132,10 @@ def test_the_deploy_seeds_each_tenants_technicians(twin: LocalTwin) -> None:
     for path in twin.tenant_files:
         cfg = load_tenant_file(path)
         digest = roster_digest(list(cfg.technicians))
-        # the tenant stack's custom resource called scrm-dispatch-assign at deploy time
+        # the tenant stack's custom resource called scrm-dispatch-seed at deploy time
         payload = {"op": "seed_technicians", "tenant": cfg.tenant.id, "roster": digest}
         answer = {"seeded": len(cfg.technicians), "roster": digest}
-        assert ("scrm-dispatch-assign", payload, answer) in twin.sdk_results
+        assert ("scrm-dispatch-seed", payload, answer) in twin.sdk_results
         # and the registry holds that roster's seed marker and every technician of the file
         table = boto3.client("dynamodb", region_name="us-east-1")
         name = os.environ["TABLE_NAME"]

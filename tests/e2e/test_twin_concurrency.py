@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 
 from functions.webhooks.adapters import standard_webhooks
-from functions.webhooks.intake import delivery_ticket_id
 from infra.twin.client import Answer, TwinClient
 from infra.twin.deploy import ACCOUNT
 from infra.twin.iam import SIGNED_BY_ROLE
 from infra.twin.twin import LocalTwin, secrets_for
+from shared.domain.deliveries import delivery_ticket_id
 
 ACME, BRIGHT = "acme-home", "bright-clean"
 CONSULT = {"customer_name": "陈女士", "customer_phone": "+8613900000000", "question": "?"}

@@ -12,9 +12,12 @@ import boto3
 from infra.twin.client import TwinClient
 from infra.twin.twin import LocalTwin
 from shared.workflow.compiler import LOOP_FAIL_STATE, RESUME_STATE, SUBSTITUTIONS
+from tests.e2e.steps import act
 from tests.factories import FIXTURES
 
 CONSULT = {"customer_name": "陈女士", "customer_phone": "+8613900000000", "question": "适合20平米吗?"}
+# the answer, plus the linked install ticket's fields (an action leading to a create_ticket node)
+TO_INSTALL = {"answer": "安排上门", "address": "朝阳区1号", "region": "CN-BJ"}
 
 
 def test_twenty_concurrent_actions_one_wins(agent: TwinClient) -> None:
@@ -37,14 +40,7 @@ def test_to_install_opens_a_linked_install_ticket(agent: TwinClient) -> None:
     ticket_id = agent.post("/tickets", {"type": "consult", "fields": CONSULT}).body["id"]
     ready = agent.wait_ready(ticket_id, node="answer")
     # The action leads to a create_ticket node: it may carry the linked ticket's fields as well.
-    acted = agent.post(
-        f"/tickets/{ticket_id}/actions",
-        {
-            "action": "to_install",
-            "fields": {"answer": "安排上门", "address": "朝阳区1号", "region": "CN-BJ"},
-            "version": ready["version"],
-        },
-    )
+    acted = act(agent, ticket_id, "to_install", TO_INSTALL, ready["version"])
     assert acted.status == 200, acted.body
     parent = agent.wait_status(ticket_id, "closed")
     assert len(parent["children"]) == 1
@@ -80,14 +76,7 @@ def test_an_execution_on_a_choice_shaped_version_still_routes_by_its_choice(
     finally:
         _publish(sfn, machine, alias, original)
     # When the non-primary action is taken after the new code is live
-    acted = agent.post(
-        f"/tickets/{ticket_id}/actions",
-        {
-            "action": "to_install",
-            "fields": {"answer": "安排上门", "address": "朝阳区1号", "region": "CN-BJ"},
-            "version": ready["version"],
-        },
-    )
+    acted = act(agent, ticket_id, "to_install", TO_INSTALL, ready["version"])
     assert acted.status == 200, acted.body
     # Then it was sent as success and the old version's Choice took it to the linked ticket
     parent = agent.wait_status(ticket_id, "closed")
@@ -123,10 +112,7 @@ def test_a_ticket_finishes_on_the_version_it_started_on(twin: LocalTwin, agent: 
 
         # Then both finish, each on its own version
         for ticket in (before_ready, after_ready):
-            answer = agent.post(
-                f"/tickets/{ticket['id']}/actions",
-                {"action": "answered", "fields": {"answer": "ok"}, "version": ticket["version"]},
-            )
+            answer = act(agent, ticket["id"], "answered", {"answer": "ok"}, ticket["version"])
             assert answer.status == 200, answer.body
             agent.wait_status(ticket["id"], "closed")
     finally:
@@ -152,25 +138,20 @@ def _publish(sfn: Any, machine: str, alias: str, definition: str) -> None:
 
 
 def test_past_the_loop_cap_the_ticket_fails_loudly(monkeypatch: Any, anonymous: TwinClient) -> None:
-    # The twin runs the functions in this process: lower the cap to keep the loop short.
-    from functions.ticket import service
+    # The twin runs the functions in this process: lower the cap (read at each visit) to keep the
+    # loop short.
+    from shared.workflow import routing
 
-    monkeypatch.setattr(service, "MAX_NODE_VISITS", 2)
+    monkeypatch.setattr(routing, "MAX_NODE_VISITS", 2)
     anna = anonymous.as_user("bright-clean", "u-anna", ["agent"])
     jonas = anonymous.as_user("bright-clean", "u-jonas", ["supervisor"])
     fields = {"customer_name": "K", "customer_phone": "+4915100000099", "description": "loop"}
     ticket_id = anna.post("/tickets", {"type": "complaint", "fields": fields}).body["id"]
     for _ in range(2):
         ready = anna.wait_ready(ticket_id, node="answer")
-        anna.post(
-            f"/tickets/{ticket_id}/actions",
-            {"action": "answered", "fields": {"answer": "a"}, "version": ready["version"]},
-        )
+        act(anna, ticket_id, "answered", {"answer": "a"}, ready["version"])
         at_close = jonas.wait_ready(ticket_id, node="close")
-        jonas.post(
-            f"/tickets/{ticket_id}/actions",
-            {"action": "reopen", "fields": {"resolution": "rejected"}, "version": at_close["version"]},
-        )
+        act(jonas, ticket_id, "reopen", {"resolution": "rejected"}, at_close["version"])
     failed = anna.wait_status(ticket_id, "failed")
     assert "more than 2 times" in failed["reason"]
     sfn = boto3.client("stepfunctions", region_name="us-east-1")

@@ -8,13 +8,12 @@ from typing import Any
 import boto3
 import pytest
 
+from functions.webhooks.accept import accept
+from shared.adapters.bodies import S3BodyStore
+from shared.domain.deliveries import INLINE_BODY_BYTES, StoredDelivery
 from shared.errors import Conflict, NotFound
-from shared.repositories.deliveries import (
-    INLINE_BODY_BYTES,
-    DeliveryRepository,
-    S3BodyStore,
-    StoredDelivery,
-)
+from shared.ports import BodyStore
+from shared.repositories.deliveries import DeliveryRepository
 
 T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 BUCKET = "scrm-delivery-bodies-test"
@@ -40,6 +39,34 @@ def delivery(delivery_id: str = "wh-1", **overrides: Any) -> StoredDelivery:
     return StoredDelivery(**(data | overrides))
 
 
+class Queue:
+    def __init__(self) -> None:
+        self.sent: list[dict[str, str]] = []
+
+    def send(self, message: dict[str, str]) -> None:
+        self.sent.append(message)
+
+    def send_body(self, body: str) -> None:
+        raise NotImplementedError
+
+
+def accepted(repo: DeliveryRepository, bodies: BodyStore | None, stored: StoredDelivery) -> bool:
+    """`stored` accepted as the webhook function accepts a delivery: recorded, its big body to the bucket."""
+    return accept(
+        repo,
+        Queue(),
+        tenant=stored.tenant,
+        channel=stored.channel,
+        platform=stored.platform,
+        delivery=stored,
+        delivery_id=stored.delivery_id,
+        body=stored.body or b"",
+        headers=stored.headers,
+        received_at=stored.received_at,
+        bodies=bodies,
+    )
+
+
 def s3_object(key: str) -> bytes:
     return bytes(
         boto3.client("s3", region_name="us-east-1").get_object(Bucket=BUCKET, Key=key)["Body"].read()
@@ -47,9 +74,9 @@ def s3_object(key: str) -> bytes:
 
 
 def test_a_body_over_64_kib_goes_to_the_bucket_and_the_record_keeps_its_key(bucket: S3BodyStore) -> None:
-    repo = DeliveryRepository(bucket)
+    repo = DeliveryRepository()
     big = b"x" * (INLINE_BODY_BYTES + 1)
-    assert repo.record(delivery("wh-big", body=big))
+    assert accepted(repo, bucket, delivery("wh-big", body=big))
     got = repo.get("acme-home", "shopify-main", "wh-big")
     assert got.body is None and got.body_size == len(big) and got.body_stored == "bucket"
     assert got.body_key is not None and got.body_key.startswith("deliveries/acme-home/shopify-main/")
@@ -58,16 +85,16 @@ def test_a_body_over_64_kib_goes_to_the_bucket_and_the_record_keeps_its_key(buck
 
     # a body of exactly 64 KiB stays in the item
     edge = b"y" * INLINE_BODY_BYTES
-    assert repo.record(delivery("wh-edge", body=edge))
+    assert accepted(repo, bucket, delivery("wh-edge", body=edge))
     kept = repo.get("acme-home", "shopify-main", "wh-edge")
     assert (kept.body, kept.body_key, kept.body_stored) == (edge, None, "item")
 
 
 def test_a_duplicate_never_overwrites_the_first_body(bucket: S3BodyStore) -> None:
-    repo = DeliveryRepository(bucket)
+    repo = DeliveryRepository()
     first, second = b"a" * (INLINE_BODY_BYTES + 10), b"b" * (INLINE_BODY_BYTES + 10)
-    assert repo.record(delivery("wh-dup", body=first))
-    assert not repo.record(delivery("wh-dup", body=second))
+    assert accepted(repo, bucket, delivery("wh-dup", body=first))
+    assert not accepted(repo, bucket, delivery("wh-dup", body=second))
     key = repo.get("acme-home", "shopify-main", "wh-dup").body_key
     assert key is not None and s3_object(key) == first
 
@@ -79,7 +106,7 @@ def test_a_failed_upload_forgets_the_record_so_the_retry_is_recorded(aws: None) 
 
     big = delivery("wh-retry", body=b"z" * (INLINE_BODY_BYTES + 1))
     with pytest.raises(RuntimeError):
-        DeliveryRepository(Broken()).record(big)
+        accepted(DeliveryRepository(), Broken(), big)
     assert DeliveryRepository().find("acme-home", "shopify-main", "wh-retry") is None
     assert DeliveryRepository().record(big)  # without a bucket the body stays in the item
 

@@ -8,12 +8,17 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from pynamodb.exceptions import CancellationReason, TransactWriteError, VerboseClientError
 
 from functions.settlement import reports, service
+from functions.settlement.deps import Deps
+from shared.domain.ledger import ledger_entries, revenue_changes
 from shared.domain.ticket import Ticket, TicketEvent
+from shared.errors import Conflict, Unavailable
 from shared.identity import Caller
+from shared.repositories.base import TenantConnection
 from shared.repositories.catalogs import CatalogRepository
-from shared.repositories.ledger import LedgerRepository
+from shared.repositories.ledger import CONTENDED_ATTEMPTS, LedgerRepository
 from shared.repositories.tickets import TicketRepository
 from shared.tenant.models import TenantConfig
 from tests.factories import load_example
@@ -24,8 +29,8 @@ T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 FINANCE = Caller(sub="u-qian", tenant="acme-home", roles=frozenset({"finance"}))
 
 
-def deps() -> service.Deps:
-    return service.Deps(tickets=TicketRepository(), ledger=LedgerRepository(), catalogs=CatalogRepository())
+def deps() -> Deps:
+    return Deps(tickets=TicketRepository(), ledger=LedgerRepository(), catalogs=CatalogRepository())
 
 
 def settled_ticket(
@@ -126,3 +131,76 @@ def test_reports_sum_settlements_and_rework_adjustments_exactly() -> None:
     # Money came back as Decimal, to the cent
     assert all(isinstance(g, Decimal) for g in by_region.values())
     assert reports.revenue_report(d, TENANT, FINANCE, "2026-10", "tier").groups == []
+
+
+@pytest.fixture
+def pauses(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The ledger store's pauses between sends, taken without waiting."""
+    taken: list[float] = []
+    monkeypatch.setattr("shared.repositories.ledger.time.sleep", taken.append)
+    return taken
+
+
+def busy_aggregates(monkeypatch: pytest.MonkeyPatch, times: int) -> list[int]:
+    """DynamoDB cancels the next ``times`` settlement transactions for TransactionConflict (another
+    transaction was writing the same aggregates), then writes as usual. Answers the sends, counted."""
+    sends: list[int] = []
+    send = TenantConnection.transact_write_items
+
+    def transact_write_items(self: TenantConnection, *args: Any, **kwargs: Any) -> Any:
+        keys = [put["Item"]["sk"]["S"] for put in kwargs.get("put_items") or []]
+        if any(key.startswith("SETTLEMENT#") for key in keys):  # the ledger's, not the ticket's save
+            sends.append(1)
+            if len(sends) <= times:
+                cause = VerboseClientError(
+                    {"Error": {"Code": "TransactionCanceledException", "Message": "[TransactionConflict]"}},
+                    "TransactWriteItems",
+                    cancellation_reasons=[None, CancellationReason(code="TransactionConflict")],
+                )
+                raise TransactWriteError("Failed to write transaction items", cause)
+        return send(self, *args, **kwargs)
+
+    monkeypatch.setattr(TenantConnection, "transact_write_items", transact_write_items)
+    return sends
+
+
+@pytest.mark.usefixtures("aws")
+def test_a_settlement_cancelled_by_other_writers_of_its_aggregates_is_sent_again(
+    monkeypatch: pytest.MonkeyPatch, pauses: list[float]
+) -> None:
+    # Given the revenue aggregates are busy: DynamoDB cancels the first two sends of the transaction
+    settled_ticket("TK-1")
+    sends = busy_aggregates(monkeypatch, times=2)
+    # When the ticket is settled
+    settled = service.settle(deps(), TENANT, "TK-1", "settle")
+    # Then the store sent the same transaction again after a pause each time; one record, one line
+    assert settled.created and len(sends) == 3 and len(pauses) == 2
+    assert len(LedgerRepository().settlements("acme-home", "TK-1")) == 1
+    lines = LedgerRepository().earnings("acme-home", "t-wang", "2026-11")
+    assert [line.amount for line in lines] == [D("225.00")]
+
+
+@pytest.mark.usefixtures("aws", "pauses")
+def test_aggregates_that_stay_busy_leave_the_ticket_unsettled_and_say_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settled_ticket("TK-1")
+    sends = busy_aggregates(monkeypatch, times=100)
+    with pytest.raises(Unavailable, match="busy"):
+        service.settle(deps(), TENANT, "TK-1", "settle")
+    assert len(sends) == CONTENDED_ATTEMPTS  # the store's attempts, not multiplied by the logic's
+    assert LedgerRepository().settlements("acme-home", "TK-1") == []
+    assert TicketRepository().get("acme-home", "TK-1").settlement is None
+
+
+@pytest.mark.usefixtures("aws")
+def test_a_record_written_by_another_settle_is_a_conflict_without_a_pause(pauses: list[float]) -> None:
+    # Given a settled ticket
+    settled_ticket("TK-1")
+    d = deps()
+    first = service.settle(d, TENANT, "TK-1", "settle").record
+    # When the same record is written again (another settle of the ticket was first)
+    with pytest.raises(Conflict):
+        d.ledger.record(first, ledger_entries(first, None), revenue_changes(first, None))
+    # Then it is the caller's conflict at once: reading again finds the record, no pause helps
+    assert pauses == []

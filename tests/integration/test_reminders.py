@@ -22,7 +22,6 @@ from moto.ses.models import ses_backends
 from moto.sns.models import sns_backends
 
 import functions.reminders.handler as reminders_handler
-from functions.reminders.scheduler import SchedulerSla
 from functions.ticket import service
 from shared import clock
 from shared.adapters.scheduler import OneTimeScheduler
@@ -30,9 +29,11 @@ from shared.domain.ticket import Ticket, TicketEvent
 from shared.identity import Caller
 from shared.repositories.tickets import TicketRepository
 from shared.settings import settings
+from shared.sla_clock import SchedulerSla
 from shared.tenant import load_tenant_file
 from shared.tenant.models import TenantConfig
 from shared.tenant.transport import encode_config
+from tests import factories
 from tests.fakes import FakeEngine
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tenants" / "acme-home.yaml"
@@ -307,17 +308,7 @@ def test_a_retried_park_keeps_the_same_schedules(world: dict[str, Any]) -> None:
 
 
 def test_ticket_types_without_a_policy_have_no_clock(world: dict[str, Any]) -> None:
-    now = clock.now()
-    consult = Ticket(
-        tenant="acme-home",
-        id="TK-C",
-        type="consult",
-        node="answer",
-        created_at=now,
-        updated_at=now,
-        created_by="u-lin",
-        visits={"answer": 1},
-    )
+    consult = factories.ticket("TK-C", at=clock.now(), visits={"answer": 1})
     sla: SchedulerSla = world["deps"].sla
     assert sla.start(world["cfg"], consult, "answer") is None
     sla.stop(world["cfg"], consult, "answer")

@@ -11,11 +11,14 @@ import pytest
 
 from functions.dispatch import service
 from shared import clock
+from shared.domain.technician import FAIRNESS_WINDOW, PRUNE_AT, TechnicianRecord, assignment
 from shared.domain.ticket import Assignee, Ticket, TicketEvent
+from shared.errors import Conflict, TechnicianBusy
 from shared.repositories.technicians import TechnicianRepository
 from shared.repositories.tickets import TicketRepository
 from shared.tenant.loader import load_tenant_file
 from shared.tenant.models import Technician, TenantConfig
+from tests import factories
 from tests.factories import EXAMPLES
 from tests.fakes import FakeEngine
 
@@ -50,27 +53,36 @@ def a_technician(technician_id: str = "t-one", capacity: int = 3, **extra: Any) 
 
 
 def install_ticket(ticket_id: str, **fields: Any) -> Ticket:
-    return Ticket(
-        tenant="acme-home",
-        id=ticket_id,
-        type="install",
+    return factories.ticket(
+        ticket_id,
+        at=MONDAY_10_BEIJING,
+        ticket_type="install",
         node="dispatching",
-        created_at=MONDAY_10_BEIJING,
-        updated_at=MONDAY_10_BEIJING,
-        created_by="u-lin",
         fields={"region": "CN-BJ", **fields},
     )
 
 
 def stored(tickets: Any, ticket: Ticket) -> Ticket:
-    event = TicketEvent(at=ticket.created_at, actor="u-lin", kind="created", node=ticket.node, version=1)
-    tickets.create(ticket, event)
+    tickets.create(ticket, factories.created_event(ticket))
     return ticket
 
 
 def dispatched(ticket: Ticket, technician: str) -> tuple[Ticket, TicketEvent]:
     moved = ticket.model_copy(update={"version": 2, "dispatch": {"technician": technician}})
     return moved, TicketEvent(at=MONDAY_10_BEIJING, actor="system", kind="dispatched", version=2)
+
+
+def registry_with_t_one(capacity: int) -> tuple[TicketRepository, TechnicianRepository]:
+    """The ticket store and a registry seeded with t-one alone, of ``capacity``."""
+    tickets = TicketRepository()
+    repo = TechnicianRepository(tickets)
+    repo.ensure_seeded("acme-home", [a_technician("t-one", capacity=capacity)])
+    return tickets, repo
+
+
+def assign(repo: TechnicianRepository, tech: TechnicianRecord, ticket: Ticket, event: TicketEvent) -> None:
+    """What the dispatch task does: the domain's assignment and the ticket, in one transaction."""
+    repo.assign(assignment(tech, event.at), ticket, expected_version=ticket.version - 1, event=event)
 
 
 @pytest.mark.usefixtures("aws")
@@ -98,18 +110,16 @@ def test_seeding_runs_once_and_never_overwrites_registry_changes() -> None:
 
 @pytest.mark.usefixtures("aws")
 def test_concurrent_assignments_never_exceed_capacity() -> None:
-    tickets = TicketRepository()
-    repo = TechnicianRepository(tickets)
-    repo.ensure_seeded("acme-home", [a_technician("t-one", capacity=3)])
+    tickets, repo = registry_with_t_one(capacity=3)
     tech = repo.get("acme-home", "t-one")
     pending = [stored(tickets, install_ticket(f"TK-{n}")) for n in range(10)]
 
     def take(ticket: Ticket) -> bool:
         moved, event = dispatched(ticket, "t-one")
         try:
-            repo.assign(tech, moved, expected_version=1, event=event)
+            assign(repo, tech, moved, event)
             return True
-        except service.Conflict:
+        except Conflict:
             return False
 
     with ThreadPoolExecutor(10) as pool:
@@ -117,24 +127,24 @@ def test_concurrent_assignments_never_exceed_capacity() -> None:
 
     assert wins.count(True) == 3
     assert repo.get("acme-home", "t-one").load == 3
-    held = sorted(repo.holdings("acme-home", "t-one"))
-    assert held == sorted(t.id for t, won in zip(pending, wins, strict=True) if won)
     # the losers' tickets were not touched
     for ticket, won in zip(pending, wins, strict=True):
         assert tickets.get("acme-home", ticket.id).version == (2 if won else 1)
+    # and t-one holds exactly the winners' tickets: releasing each lowers the load only for those
+    released = [repo.release_once("acme-home", "t-one", ticket.id) for ticket in pending]
+    assert released == wins
+    assert repo.get("acme-home", "t-one").load == 0
 
 
 @pytest.mark.usefixtures("aws")
 def test_release_is_idempotent_and_frees_room() -> None:
-    tickets = TicketRepository()
-    repo = TechnicianRepository(tickets)
-    repo.ensure_seeded("acme-home", [a_technician("t-one", capacity=1)])
+    tickets, repo = registry_with_t_one(capacity=1)
     first, second = stored(tickets, install_ticket("TK-1")), stored(tickets, install_ticket("TK-2"))
     moved, event = dispatched(first, "t-one")
-    repo.assign(repo.get("acme-home", "t-one"), moved, expected_version=1, event=event)
-    with pytest.raises(service.TechnicianBusy):
+    assign(repo, repo.get("acme-home", "t-one"), moved, event)
+    with pytest.raises(TechnicianBusy):
         moved2, event2 = dispatched(second, "t-one")
-        repo.assign(repo.get("acme-home", "t-one"), moved2, expected_version=1, event=event2)
+        assign(repo, repo.get("acme-home", "t-one"), moved2, event2)
 
     assert repo.release_once("acme-home", "t-one", "TK-1") is True
     assert repo.release_once("acme-home", "t-one", "TK-1") is False
@@ -143,19 +153,44 @@ def test_release_is_idempotent_and_frees_room() -> None:
     assert tech.load == 0
     assert len(tech.recent) == 1
 
-    repo.assign(tech, moved2, expected_version=1, event=event2)
+    assign(repo, tech, moved2, event2)
     assert repo.get("acme-home", "t-one").load == 1
+
+
+@pytest.mark.usefixtures("aws")
+def test_old_assignments_are_pruned_only_from_the_list_as_read() -> None:
+    # Given t-one took PRUNE_AT tickets before the fairness window and one within it (all done since)
+    tickets, repo = registry_with_t_one(capacity=5)
+    old = [MONDAY_10_BEIJING - FAIRNESS_WINDOW - timedelta(hours=n + 1) for n in range(PRUNE_AT)]
+    recent = MONDAY_10_BEIJING - timedelta(hours=1)
+    for n, at in enumerate([*old, recent]):
+        moved, event = dispatched(stored(tickets, install_ticket(f"TK-old-{n}")), "t-one")
+        assign(repo, repo.get("acme-home", "t-one"), moved, event.model_copy(update={"at": at}))
+        repo.release("acme-home", "t-one", moved.id)
+    read = repo.get("acme-home", "t-one")
+    assert len(read.recent) == PRUNE_AT + 1
+    first, second = stored(tickets, install_ticket("TK-1")), stored(tickets, install_ticket("TK-2"))
+
+    # When a ticket is assigned on that read: the old instants go, the new one is kept
+    assign(repo, read, *dispatched(first, "t-one"))
+    assert repo.get("acme-home", "t-one").recent == [recent, MONDAY_10_BEIJING]
+
+    # And an assignment pruned on the same, now stale, read is refused (nothing lost), then succeeds
+    # on a fresh read
+    with pytest.raises(TechnicianBusy):
+        assign(repo, read, *dispatched(second, "t-one"))
+    assign(repo, repo.get("acme-home", "t-one"), *dispatched(second, "t-one"))
+    fresh = repo.get("acme-home", "t-one")
+    assert (fresh.load, len(fresh.recent)) == (2, 3)
 
 
 @pytest.mark.usefixtures("aws")
 def test_taking_a_ticket_the_technician_already_holds_counts_it_once() -> None:
     # Given t-one at capacity 1, holding TK-1 (a technician's node sent it straight to manual dispatch)
-    tickets = TicketRepository()
-    repo = TechnicianRepository(tickets)
-    repo.ensure_seeded("acme-home", [a_technician("t-one", capacity=1)])
+    tickets, repo = registry_with_t_one(capacity=1)
     ticket = stored(tickets, install_ticket("TK-1"))
     moved, event = dispatched(ticket, "t-one")
-    repo.assign(repo.get("acme-home", "t-one"), moved, expected_version=1, event=event)
+    assign(repo, repo.get("acme-home", "t-one"), moved, event)
     # When a dispatcher chooses t-one again
     again = moved.model_copy(update={"version": 3, "node": "on_site"})
     chosen = TicketEvent(at=MONDAY_10_BEIJING, actor="u-zhao", kind="action", version=3)
@@ -165,7 +200,7 @@ def test_taking_a_ticket_the_technician_already_holds_counts_it_once() -> None:
     assert repo.get("acme-home", "t-one").load == 1
     # And another ticket is still refused: t-one is at capacity
     other, other_event = dispatched(stored(tickets, install_ticket("TK-2")), "t-one")
-    with pytest.raises(service.TechnicianBusy):
+    with pytest.raises(TechnicianBusy):
         repo.take("t-one", other, expected_version=1, event=other_event)
 
 
@@ -307,7 +342,15 @@ class CancelledTimers:
         self.deleted.append(name)
 
 
-ASSIGN_ARN = "arn:aws:lambda:us-east-1:123456789012:function:scrm-dispatch-assign"
+OFFER_EXPIRED_ARN = "arn:aws:lambda:us-east-1:123456789012:function:scrm-dispatch-offer-expired"
+
+
+def offering_deps() -> tuple[service.DispatchDeps, RecordingTimer, FakeEngine]:
+    """The dispatch task's deps with an offer timer and a workflow engine (offers expire)."""
+    timer, engine = RecordingTimer(), FakeEngine()
+    deps = dispatch_deps()
+    deps.offers, deps.engine = timer, engine
+    return deps, timer, engine
 
 
 def parked_on_site(deps: service.DispatchDeps, ticket_id: str, token: str) -> Ticket:
@@ -325,18 +368,16 @@ def parked_on_site(deps: service.DispatchDeps, ticket_id: str, token: str) -> Ti
 
 @pytest.mark.usefixtures("aws", "at_work")
 def test_an_expired_offer_is_declined_on_the_technicians_behalf(acme: TenantConfig) -> None:
-    timer, engine = RecordingTimer(), FakeEngine()
-    deps = dispatch_deps()
-    deps.offers, deps.engine = timer, engine
+    deps, timer, engine = offering_deps()
     stored(deps.tickets, install_ticket("TK-1", location=NEAR_WANG))
 
     # Given t-wang was offered the ticket and the workflow waits on on_site
-    answer = service.assign(deps, acme, "TK-1", "dispatching", offer_target=ASSIGN_ARN)
+    answer = service.assign(deps, acme, "TK-1", "dispatching", offer_target=OFFER_EXPIRED_ARN)
     assert answer == {"outcome": "done", "technician": "t-wang", "attempt": 1}
     ((name, (when, target, payload)),) = timer.schedules.items()
     assert name == "offer-acme-home-TK-1-1"
     assert when == MONDAY_10_BEIJING + timedelta(minutes=30)
-    assert target == ASSIGN_ARN
+    assert target == OFFER_EXPIRED_ARN
     assert payload == {
         "op": "offer_expired",
         "tenant": "acme-home",
@@ -354,7 +395,7 @@ def test_an_expired_offer_is_declined_on_the_technicians_behalf(acme: TenantConf
     assert engine.resumed == [("token-1", {"action": "decline", "node": "on_site"})]
     last = deps.tickets.history("acme-home", "TK-1")[-1]
     assert (last.kind, last.action, last.changes["on_behalf_of"]) == ("action", "decline", "t-wang")
-    again = service.assign(deps, acme, "TK-1", "dispatching", offer_target=ASSIGN_ARN)
+    again = service.assign(deps, acme, "TK-1", "dispatching", offer_target=OFFER_EXPIRED_ARN)
     assert again == {"outcome": "done", "technician": "t-li", "attempt": 2}
     assert deps.technicians.get("acme-home", "t-wang").load == 0
     assert "offer-acme-home-TK-1-2" in timer.schedules
@@ -365,11 +406,9 @@ def test_an_expired_offer_is_declined_on_the_technicians_behalf(acme: TenantConf
 
 @pytest.mark.usefixtures("aws", "at_work")
 def test_an_offer_acted_on_in_time_does_not_expire(acme: TenantConfig) -> None:
-    timer, engine = RecordingTimer(), FakeEngine()
-    deps = dispatch_deps()
-    deps.offers, deps.engine = timer, engine
+    deps, timer, engine = offering_deps()
     stored(deps.tickets, install_ticket("TK-1"))
-    service.assign(deps, acme, "TK-1", "dispatching", offer_target=ASSIGN_ARN)
+    service.assign(deps, acme, "TK-1", "dispatching", offer_target=OFFER_EXPIRED_ARN)
     ticket = parked_on_site(deps, "TK-1", "token-1")
     (_when, _target, payload) = timer.schedules["offer-acme-home-TK-1-1"]
 
@@ -397,11 +436,9 @@ def test_the_offered_technician_accepts_and_the_offer_no_longer_expires(acme: Te
     from shared.errors import Conflict, Forbidden, ValidationFailed
     from shared.identity import Caller
 
-    timer, engine = RecordingTimer(), FakeEngine()
-    deps = dispatch_deps()
-    deps.offers, deps.engine = timer, engine
+    deps, timer, engine = offering_deps()
     stored(deps.tickets, install_ticket("TK-1", location=NEAR_WANG))
-    service.assign(deps, acme, "TK-1", "dispatching", offer_target=ASSIGN_ARN)
+    service.assign(deps, acme, "TK-1", "dispatching", offer_target=OFFER_EXPIRED_ARN)
     ticket = parked_on_site(deps, "TK-1", "token-1")
     # the offer's deadline is on the ticket, and the timer is set for it
     (when, _target, payload) = timer.schedules["offer-acme-home-TK-1-1"]
@@ -483,11 +520,9 @@ def test_cancelling_an_offered_ticket_deletes_its_offer_timer(acme: TenantConfig
     from functions.ticket import service as tickets
     from shared.identity import Caller
 
-    timer, engine = RecordingTimer(), FakeEngine()
-    deps = dispatch_deps()
-    deps.offers, deps.engine = timer, engine
+    deps, _timer, engine = offering_deps()
     stored(deps.tickets, install_ticket("TK-3", location=NEAR_WANG))
-    service.assign(deps, acme, "TK-3", "dispatching", offer_target=ASSIGN_ARN)
+    service.assign(deps, acme, "TK-3", "dispatching", offer_target=OFFER_EXPIRED_ARN)
     parked_on_site(deps, "TK-3", "token-3")
     cancelled = CancelledTimers()
     ticket_deps = tickets.Deps(

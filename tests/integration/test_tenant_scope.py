@@ -16,10 +16,11 @@ from pynamodb.exceptions import GetError, PynamoDBException, QueryError
 from infra.constructs.tenant_data import ACCESS, TENANT_ROLE_PREFIX, leading_keys_condition
 from infra.twin.iam import enforce_tenant_roles
 from shared import tenant_scope
-from shared.domain.ticket import Ticket, TicketEvent
+from shared.domain.ticket import Ticket
 from shared.repositories.tickets import TicketRepository
 from shared.settings import settings
 from shared.tenant_scope import TenantScopeRequired
+from tests import factories
 
 ACCOUNT = "123456789012"
 TENANTS = ("t-alpha", "t-beta")
@@ -67,20 +68,10 @@ def scoped_aws(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def _ticket(tenant: str, ticket_id: str = "TK-1") -> Ticket:
-    return Ticket(
-        tenant=tenant,
-        id=ticket_id,
-        type="consult",
-        node="answer",
-        created_at=T0,
-        updated_at=T0,
-        created_by="u-lin",
-        fields={"question": "how much?"},
-    )
+    return factories.ticket(ticket_id, at=T0, tenant=tenant, fields={"question": "how much?"})
 
 
-def _created(ticket: Ticket) -> TicketEvent:
-    return TicketEvent(at=ticket.created_at, actor="u-lin", kind="created", node=ticket.node, version=1)
+_created = factories.created_event
 
 
 def _denied(exc: PynamoDBException) -> bool:

@@ -10,26 +10,16 @@ import pytest
 from shared.domain.ticket import Assignee, Ticket, TicketEvent
 from shared.errors import Conflict, NotFound
 from shared.repositories.tickets import TicketRepository
+from tests import factories
 
 T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 
 
 def a_ticket(ticket_id: str = "TK-1", at: datetime = T0, **extra: object) -> Ticket:
-    return Ticket(
-        tenant="acme-home",
-        id=ticket_id,
-        type="consult",
-        node="answer",
-        created_at=at,
-        updated_at=at,
-        created_by="u-lin",
-        fields={"question": "多少钱?"},
-        **extra,
-    )
+    return factories.ticket(ticket_id, at=at, fields={"question": "多少钱?"}, **extra)
 
 
-def created(ticket: Ticket) -> TicketEvent:
-    return TicketEvent(at=ticket.created_at, actor="u-lin", kind="created", node=ticket.node, version=1)
+created = factories.created_event
 
 
 @pytest.mark.usefixtures("aws")

@@ -8,11 +8,10 @@ from typing import Any
 
 import pytest
 
-from functions.webhooks import deliveries as ops
-from functions.webhooks.intake import queue_message
+from functions.webhooks import delivery_ops as ops
+from shared.domain.deliveries import DeadLetter, StoredDelivery, queue_message
 from shared.errors import Forbidden
 from shared.identity import Caller
-from shared.repositories.deliveries import StoredDelivery
 
 AT = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 
@@ -75,10 +74,10 @@ class FakeDeadLetters:
         self.hidden: set[str] = set()
         self.released: list[str] = []
 
-    def receive(self, max_messages: int, hide_seconds: int) -> list[ops.DeadLetter]:
+    def receive(self, max_messages: int, hide_seconds: int) -> list[DeadLetter]:
         visible = [k for k in self.messages if k not in self.hidden][:max_messages]
         self.hidden.update(visible)
-        return [ops.DeadLetter(message_id=k, body=self.messages[k], handle=f"h-{k}") for k in visible]
+        return [DeadLetter(message_id=k, body=self.messages[k], handle=f"h-{k}") for k in visible]
 
     def delete(self, handle: str) -> None:
         message_id = handle.removeprefix("h-")

@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from benchmarks.dispatch import BEIJING, NOW, POLICY
 from functions.dispatch.scoring import Job, Policy, haversine_km, rank
-from shared.repositories.technicians import TechnicianRecord
+from shared.domain.technician import TechnicianRecord
+from tests import factories
+from tests.fakes import FakeMarkers, FakeSender, FakeTickets
 
-NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
-BEIJING = (39.9042, 116.4074)
 SHANGHAI = {"lat": 31.2304, "lon": 121.4737}
-DEFAULT = Policy(
-    weights={
-        "distance": Decimal("0.35"),
-        "skill": Decimal("0.25"),
-        "load": Decimal("0.20"),
-        "rating": Decimal("0.10"),
-        "fairness": Decimal("0.10"),
-    },
-    max_distance_km=Decimal(80),
-)
+DEFAULT = POLICY  # the benchmark's policy: acme-home's weights, 80 km
 INSTALL = Job(region="CN-BJ", skills={"ac-install": 2})
 
 
@@ -275,69 +267,31 @@ def test_a_candidate_that_dominates_every_criterion_always_wins(
 
 
 # --------------------------------------------------------------------------- no-candidate notices
-# (kept here with the other dispatch unit tests; ``functions.dispatch.notify`` with fakes)
-
-
-class FakeSender:
-    def __init__(self, fail: bool = False) -> None:
-        self.fail = fail
-        self.sent: list[tuple[str, str, str]] = []
-
-    def sms(self, phone: str, text: str) -> None:
-        if self.fail:
-            raise RuntimeError("SNS is down")
-        self.sent.append(("sms", phone, text))
-
-    def email(self, address: str, subject: str, body: str) -> None:
-        if self.fail:
-            raise RuntimeError("SES is down")
-        self.sent.append(("email", address, subject))
-
-
-class FakeMarkers:
-    def __init__(self) -> None:
-        self.keys: set[tuple[str, str]] = set()
-
-    def claim(self, key: tuple[str, str], to: str, at: datetime) -> bool:
-        if key in self.keys:
-            return False
-        self.keys.add(key)
-        return True
-
-    def release(self, key: tuple[str, str]) -> None:
-        self.keys.discard(key)
+# (kept here with the other dispatch unit tests; ``shared.notices`` with fakes)
 
 
 def _notice_setup(**users: Any) -> tuple[Any, Any]:
-    from shared.domain.ticket import Ticket
     from shared.tenant.loader import load_tenant_file
     from tests.factories import EXAMPLES
 
     cfg = load_tenant_file(str(EXAMPLES / "acme-home.yaml"))
     if users:
         cfg = cfg.model_copy(update=users)
-    ticket = Ticket(
-        tenant="acme-home",
-        id="TK-9",
-        type="install",
-        node="manual_dispatch",
-        created_at=NOW,
-        updated_at=NOW,
-        created_by="u-lin",
-        fields={"region": "CN-BJ"},
+    ticket = factories.ticket(
+        "TK-9", at=NOW, ticket_type="install", node="manual_dispatch", fields={"region": "CN-BJ"}
     )
     return cfg, ticket
 
 
 def _notifier(sender: FakeSender, markers: FakeMarkers, email: bool = True) -> Any:
-    from functions.dispatch.notify import Notifier
+    from shared.notices import Notifier
     from shared.repositories.reminders import marker_key
 
     return Notifier(sender=sender, markers=markers, marker_key=marker_key, email_enabled=email)
 
 
 def test_no_candidate_notifies_each_dispatcher_once_per_visit() -> None:
-    from functions.dispatch.notify import notify_no_candidate
+    from shared.notices import notify_no_candidate
 
     cfg, ticket = _notice_setup()
     sender, markers = FakeSender(), FakeMarkers()
@@ -363,13 +317,13 @@ def test_no_candidate_notifies_each_dispatcher_once_per_visit() -> None:
 
 
 def test_no_candidate_skips_quietly_without_addresses_or_sender() -> None:
-    from functions.dispatch.notify import notify_no_candidate
+    from shared.notices import notify_no_candidate
     from shared.tenant.models import User
 
     cfg, ticket = _notice_setup(users=[User(id="u-d", name="d", roles=["dispatcher"])])
     sender, markers = FakeSender(), FakeMarkers()
     nobody = notify_no_candidate(_notifier(sender, markers), cfg, ticket, "dispatching", 1)
-    assert sender.sent == [] and markers.keys == set()
+    assert sender.sent == [] and markers.claimed == set()
     assert [s["channel"] for s in nobody.skipped] == ["sms", "email"]
 
     cfg, ticket = _notice_setup()
@@ -386,34 +340,16 @@ def test_no_candidate_skips_quietly_without_addresses_or_sender() -> None:
 
 
 def test_a_failed_notice_gives_its_marker_back_and_does_not_raise() -> None:
-    from functions.dispatch.notify import notify_no_candidate
+    from shared.notices import notify_no_candidate
 
     cfg, ticket = _notice_setup()
     sender, markers = FakeSender(fail=True), FakeMarkers()
     result = notify_no_candidate(_notifier(sender, markers), cfg, ticket, "dispatching", 1)
     assert [f["channel"] for f in result.failed] == ["sms", "email"]
-    assert markers.keys == set()  # a later retry may send
+    assert markers.claimed == set()  # a later retry may send
     sender.fail = False
     notify_no_candidate(_notifier(sender, markers), cfg, ticket, "dispatching", 1)
     assert len(sender.sent) == 2
-
-
-class FakeTickets:
-    def __init__(self, ticket: Any) -> None:
-        self.ticket = ticket
-        self.events: list[Any] = []
-
-    def get(self, tenant: str, ticket_id: str) -> Any:
-        return self.ticket
-
-    def history(self, tenant: str, ticket_id: str) -> list[Any]:
-        return list(self.events)
-
-    def save(self, ticket: Any, *, expected_version: int, event: Any = None, **_: Any) -> None:
-        assert expected_version == self.ticket.version
-        self.ticket = ticket
-        if event is not None:
-            self.events.append(event)
 
 
 class EmptyRegistry:
@@ -432,12 +368,17 @@ class EmptyRegistry:
 def test_the_dispatch_task_notifies_dispatchers_when_nobody_fits_and_a_retry_does_not() -> None:
     from functions.dispatch import service
     from shared import clock
+    from shared.domain.ticket import TicketEvent
 
     cfg, ticket = _notice_setup()
-    ticket = ticket.model_copy(update={"node": "dispatching"})
+    tickets = FakeTickets()
+    tickets.create(
+        ticket.model_copy(update={"node": "dispatching"}),
+        TicketEvent(at=NOW, actor="u-lin", kind="created", node="dispatching", version=1),
+    )
     sender, markers = FakeSender(), FakeMarkers()
     deps = service.DispatchDeps(
-        tickets=FakeTickets(ticket),
+        tickets=tickets,
         technicians=EmptyRegistry(),  # type: ignore[arg-type]
         notifier=_notifier(sender, markers),
     )

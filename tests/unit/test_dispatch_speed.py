@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -10,12 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from benchmarks.dispatch import BEIJING, JOB, NOW, POLICY
 from functions.dispatch import scoring
 from functions.dispatch.scoring import CRITERIA, Job, Policy, Ranking, rank, rank_exact
-from shared.repositories.technicians import TechnicianRecord
+from shared.domain.technician import TechnicianRecord
 
-NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
-BEIJING = (39.9042, 116.4074)
 REGIONS = ["CN-BJ", "CN-SH", "CN-CD"]
 
 
@@ -133,17 +133,8 @@ def roster_of(size: int) -> list[TechnicianRecord]:
 
 def test_a_large_roster_ranks_the_same() -> None:
     roster = roster_of(3000)
-    job = Job(region="CN-BJ", location=BEIJING, skills={"ac-install": 2})
-    policy = Policy(
-        weights={
-            "distance": Decimal("0.35"),
-            "skill": Decimal("0.25"),
-            "load": Decimal("0.20"),
-            "rating": Decimal("0.10"),
-            "fairness": Decimal("0.10"),
-        },
-        max_distance_km=Decimal(50),
-    )
+    job = JOB
+    policy = replace(POLICY, max_distance_km=Decimal(50))
     same(
         rank(roster, job, policy, at=NOW, on_duty=lambda _t: True),
         rank_exact(roster, job, policy, at=NOW, on_duty=lambda _t: True),

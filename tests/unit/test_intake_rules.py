@@ -14,13 +14,14 @@ from urllib.parse import quote
 
 import pytest
 
-from functions.ticket import intake as consumer
+from functions.ticket import from_delivery as consumer
 from functions.ticket import service
-from functions.webhooks import intake
+from functions.webhooks import accept as intake
 from functions.webhooks.adapters import youzan
 from functions.webhooks.platforms import Delivery, verify
+from shared.domain import deliveries as domain
+from shared.domain.deliveries import StoredDelivery, kept_headers
 from shared.errors import Unavailable, ValidationFailed
-from shared.repositories.deliveries import StoredDelivery, kept_headers
 from shared.tenant import load_tenant_file
 from shared.tenant.models import ChannelRule, TenantConfig
 from tests.fakes import FakeEngine, FakeTickets
@@ -129,19 +130,28 @@ def delivery(topic: str | None, payload: dict[str, Any], delivery_id: str = "d-1
     return Delivery(delivery_id=delivery_id, topic=topic, payload=payload)
 
 
+def mapped(channel: Any, found: Delivery, ticket_type: str | None = None) -> dict[str, Any]:
+    """What the channel's rule maps from `found`, which must match a rule (of `ticket_type`, if given)."""
+    rule = domain.match_rule(channel, found)
+    assert rule is not None
+    if ticket_type is not None:
+        assert rule.ticket_type == ticket_type
+    return domain.map_fields(rule, found.payload)
+
+
+def install_fields(name: str, phone: str, address: str, region: str) -> dict[str, str]:
+    """The four customer and place fields of an acme-home install ticket (what its rules map)."""
+    return {"customer_name": name, "customer_phone": phone, "address": address, "region": region}
+
+
 # --------------------------------------------------------------------------- rules
 
 
 def test_shopify_order_with_an_install_line_matches_and_maps(acme: TenantConfig) -> None:
     shopify = channel_of(acme, "shopify-main")
-    rule = intake.match_rule(shopify, delivery("orders/create", shopify_order()))
-    assert rule is not None and rule.ticket_type == "install"
-    assert intake.map_fields(rule, shopify_order()) == {
-        "customer_name": "Lin Wei",
-        "customer_phone": "+8613800000001",
-        "address": "1 Chaoyang Rd",
-        "region": "CN-BJ",
-    }
+    assert mapped(shopify, delivery("orders/create", shopify_order()), "install") == install_fields(
+        "Lin Wei", "+8613800000001", "1 Chaoyang Rd", "CN-BJ"
+    )
 
 
 @pytest.mark.parametrize(
@@ -157,26 +167,21 @@ def test_shopify_order_with_an_install_line_matches_and_maps(acme: TenantConfig)
 def test_shopify_orders_without_an_install_line_or_of_another_topic_do_not_match(
     acme: TenantConfig, topic: str | None, payload: dict[str, Any]
 ) -> None:
-    assert intake.match_rule(channel_of(acme, "shopify-main"), delivery(topic, payload)) is None
+    assert domain.match_rule(channel_of(acme, "shopify-main"), delivery(topic, payload)) is None
 
 
 def test_shopify_tags_as_a_comma_separated_string_also_match(acme: TenantConfig) -> None:
     # `contains` on a string is a substring test, so Shopify's "install, wall-mount" works too
     payload = shopify_order(tags="install, wall-mount")
-    assert intake.match_rule(channel_of(acme, "shopify-main"), delivery("orders/create", payload))
+    assert domain.match_rule(channel_of(acme, "shopify-main"), delivery("orders/create", payload))
 
 
 def test_woocommerce_order_created_maps_billing_and_shipping(acme: TenantConfig) -> None:
     woo = channel_of(acme, "woo-main")
-    rule = intake.match_rule(woo, delivery("order.created", woo_order()))
-    assert rule is not None and rule.ticket_type == "install"
-    assert intake.map_fields(rule, woo_order()) == {
-        "customer_name": "Zhang",
-        "customer_phone": "+8613900000002",
-        "address": "8 Tianfu Ave",
-        "region": "CN-CD",
-    }
-    assert intake.match_rule(woo, delivery("order.updated", woo_order())) is None
+    assert mapped(woo, delivery("order.created", woo_order()), "install") == install_fields(
+        "Zhang", "+8613900000002", "8 Tianfu Ave", "CN-CD"
+    )
+    assert domain.match_rule(woo, delivery("order.updated", woo_order())) is None
 
 
 def test_youzan_trade_state_matches_on_body_type_and_status_and_reads_the_decoded_msg(
@@ -184,24 +189,17 @@ def test_youzan_trade_state_matches_on_body_type_and_status_and_reads_the_decode
 ) -> None:
     yz = channel_of(acme, "youzan-shop")
     waiting = youzan_delivery(acme, youzan_legacy_body())
-    rule = intake.match_rule(yz, waiting)
-    assert rule is not None
-    assert intake.map_fields(rule, waiting.payload) == {
-        "customer_name": "王五",
-        "customer_phone": "+8613700000003",
-        "address": "上海市浦东新区世纪大道100号",
-        "region": "CN-SH",
-    }
+    assert mapped(yz, waiting) == install_fields(
+        "王五", "+8613700000003", "上海市浦东新区世纪大道100号", "CN-SH"
+    )
     paid = youzan_delivery(acme, youzan_legacy_body(status="TRADE_PAID"))
-    assert intake.match_rule(yz, paid) is None
+    assert domain.match_rule(yz, paid) is None
 
 
 def test_wecom_rule_without_conditions_matches_every_message(acme: TenantConfig) -> None:
     wecom = channel_of(acme, "wecom-service")
     message = {"FromUserName": "wm-lin", "MsgType": "text", "Content": "空调漏水怎么办?"}
-    rule = intake.match_rule(wecom, delivery("text", message))
-    assert rule is not None and rule.ticket_type == "consult"
-    assert intake.map_fields(rule, message) == {
+    assert mapped(wecom, delivery("text", message), "consult") == {
         "customer_name": "wm-lin",
         "customer_phone": "unknown",
         "question": "空调漏水怎么办?",
@@ -210,15 +208,13 @@ def test_wecom_rule_without_conditions_matches_every_message(acme: TenantConfig)
 
 def test_standard_webhooks_type_compares_with_the_body(acme: TenantConfig) -> None:
     partner = channel_of(acme, "partner-api")
-    rule = intake.match_rule(partner, delivery(None, partner_event()))
-    assert rule is not None
-    assert intake.map_fields(rule, partner_event())["region"] == "CN-MY"
+    assert mapped(partner, delivery(None, partner_event()))["region"] == "CN-MY"
     other = {**partner_event(), "type": "work_order.cancelled"}
-    assert intake.match_rule(partner, delivery(None, other)) is None
+    assert domain.match_rule(partner, delivery(None, other)) is None
 
 
 def test_web_forms_have_no_rules(acme: TenantConfig) -> None:
-    assert intake.match_rule(channel_of(acme, "web-repair"), delivery(None, {"a": 1})) is None
+    assert domain.match_rule(channel_of(acme, "web-repair"), delivery(None, {"a": 1})) is None
 
 
 def test_first_matching_rule_wins_and_scalars_compare_as_json_text() -> None:
@@ -233,11 +229,11 @@ def test_first_matching_rule_wins_and_scalars_compare_as_json_text() -> None:
             ChannelRule(when={}, ticket_type="anything"),
         ]
     )
-    assert intake.match_rule(channel, delivery(None, {"priority": 1, "urgent": True})).ticket_type == "urgent"  # type: ignore[union-attr]
-    assert intake.match_rule(channel, delivery(None, {"items": [1]})).ticket_type == "with-items"  # type: ignore[union-attr]
+    assert domain.match_rule(channel, delivery(None, {"priority": 1, "urgent": True})).ticket_type == "urgent"  # type: ignore[union-attr]
+    assert domain.match_rule(channel, delivery(None, {"items": [1]})).ticket_type == "with-items"  # type: ignore[union-attr]
     # JMESPath truthiness: an empty list is false, 0 is true
-    assert intake.match_rule(channel, delivery(None, {"items": []})).ticket_type == "anything"  # type: ignore[union-attr]
-    assert intake.truthy(0) and not intake.truthy({}) and not intake.truthy("")
+    assert domain.match_rule(channel, delivery(None, {"items": []})).ticket_type == "anything"  # type: ignore[union-attr]
+    assert domain.truthy(0) and not domain.truthy({}) and not domain.truthy("")
 
 
 def test_null_mappings_are_left_out_and_failing_ones_name_the_field() -> None:
@@ -246,33 +242,33 @@ def test_null_mappings_are_left_out_and_failing_ones_name_the_field() -> None:
         fields={"customer_name": "customer.name", "address": "missing.path", "region": "abs(customer.name)"},
     )
     with pytest.raises(ValidationFailed) as failed:
-        intake.map_fields(rule, {"customer": {"name": "Lin"}})
+        domain.map_fields(rule, {"customer": {"name": "Lin"}})
     assert [d["field"] for d in failed.value.details] == ["region"]
     ok = ChannelRule(ticket_type="install", fields={"customer_name": "customer.name", "address": "nope"})
-    assert intake.map_fields(ok, {"customer": {"name": "Lin"}}) == {"customer_name": "Lin"}
+    assert domain.map_fields(ok, {"customer": {"name": "Lin"}}) == {"customer_name": "Lin"}
 
 
 def test_expressions_are_compiled_once() -> None:
-    intake.compiled.cache_clear()
+    domain.compiled.cache_clear()
     for _ in range(3):
-        intake.compiled("a.b")
-    info = intake.compiled.cache_info()
+        domain.compiled("a.b")
+    info = domain.compiled.cache_info()
     assert (info.misses, info.hits) == (1, 2)
 
 
 def test_ticket_ids_are_stable_per_delivery_and_distinct_across_channels_and_kinds() -> None:
-    first = intake.delivery_ticket_id("acme-home", "shopify-main", "d-1")
-    assert first == intake.delivery_ticket_id("acme-home", "shopify-main", "d-1")
+    first = domain.delivery_ticket_id("acme-home", "shopify-main", "d-1")
+    assert first == domain.delivery_ticket_id("acme-home", "shopify-main", "d-1")
     assert first.startswith("TK-") and len(first) == 19
-    assert first != intake.delivery_ticket_id("acme-home", "woo-main", "d-1")
+    assert first != domain.delivery_ticket_id("acme-home", "woo-main", "d-1")
     assert intake.form_delivery_id("key-1") == intake.form_delivery_id("key-1") == "form:key-1"
     assert intake.form_delivery_id(None) != intake.form_delivery_id(None)
 
 
 def test_a_web_form_asks_for_its_channels_ticket_type_with_the_posted_fields(acme: TenantConfig) -> None:
     form = {"customer_name": "陈女士", "region": "CN-CD"}
-    assert intake.ticket_request(channel_of(acme, "web-repair"), delivery(None, form)) == ("install", form)
-    assert intake.ticket_request(channel_of(acme, "shopify-main"), delivery("orders/create", {})) is None
+    assert domain.ticket_request(channel_of(acme, "web-repair"), delivery(None, form)) == ("install", form)
+    assert domain.ticket_request(channel_of(acme, "shopify-main"), delivery("orders/create", {})) is None
 
 
 # --------------------------------------------------------------------------- accepting deliveries
@@ -413,7 +409,7 @@ def test_a_matched_delivery_becomes_one_ticket_even_when_processed_twice(acme: T
     run.receive("shopify-main", "orders/create", shopify_order(), "wh-1")
     assert run.process("shopify-main", "wh-1") == "ticket_created"
     stored = run.stored("shopify-main", "wh-1")
-    assert stored.ticket_id == intake.delivery_ticket_id("acme-home", "shopify-main", "wh-1")
+    assert stored.ticket_id == domain.delivery_ticket_id("acme-home", "shopify-main", "wh-1")
     ticket = run.deps.tickets.get("acme-home", stored.ticket_id)
     assert (ticket.type, ticket.channel, ticket.fields["region"]) == ("install", "shopify-main", "CN-BJ")
     assert ticket.created_by == "channel:shopify-main"
@@ -428,16 +424,11 @@ def test_a_matched_delivery_becomes_one_ticket_even_when_processed_twice(acme: T
 
 def test_a_queued_web_form_becomes_its_ticket(acme: TenantConfig) -> None:
     run = Consumer(acme)
-    form = {
-        "customer_name": "陈女士",
-        "customer_phone": "+8613900000000",
-        "address": "天府大道8号",
-        "region": "CN-CD",
-    }
+    form = install_fields("陈女士", "+8613900000000", "天府大道8号", "CN-CD")
     run.receive("web-repair", None, form, "form:key-1")
     assert run.process("web-repair", "form:key-1") == "ticket_created"
     ticket = run.deps.tickets.get(
-        "acme-home", intake.delivery_ticket_id("acme-home", "web-repair", "form:key-1")
+        "acme-home", domain.delivery_ticket_id("acme-home", "web-repair", "form:key-1")
     )
     assert (ticket.type, ticket.fields["address"], ticket.channel) == ("install", "天府大道8号", "web-repair")
 

@@ -13,19 +13,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from functions.settlement import reports, service
+from functions.settlement.deps import Deps
 from functions.settlement.pricing import PricingError
 from functions.settlement.schemas import revenue_csv
 from shared import clock
+from shared.domain.catalog import PricingSnapshot
+from shared.domain.ledger import LedgerEntry, RevenueChange, RevenueGroup, SettlementRecord
 from shared.domain.ticket import Ticket, TicketEvent
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.identity import Caller
-from shared.repositories.catalogs import PricingSnapshot
-from shared.repositories.ledger import (
-    LedgerEntry,
-    RevenueChange,
-    RevenueGroup,
-    SettlementRecord,
-)
 from shared.tenant.models import TenantConfig
 from tests.factories import load_example
 from tests.fakes import FakeTickets
@@ -91,12 +87,12 @@ def fixed_clock() -> Iterator[None]:
 
 
 @pytest.fixture
-def deps() -> service.Deps:
-    return service.Deps(tickets=FakeTickets(), ledger=FakeLedger())
+def deps() -> Deps:
+    return Deps(tickets=FakeTickets(), ledger=FakeLedger())
 
 
 def install_ticket(
-    deps: service.Deps,
+    deps: Deps,
     *,
     ticket_id: str = "TK-1",
     technician: str = "t-wang",
@@ -153,7 +149,7 @@ def action(node: str, name: str, actor: str, at: datetime, version: int) -> Tick
     return TicketEvent(at=at, actor=actor, kind="action", node=node, action=name, version=version)
 
 
-def rework(deps: service.Deps, ticket_id: str, at: datetime, **fields: Any) -> None:
+def rework(deps: Deps, ticket_id: str, at: datetime, **fields: Any) -> None:
     """customer_confirm → rework → on_site → complete (new fields) → customer_confirm → confirm."""
     tickets = deps.tickets
     assert isinstance(tickets, FakeTickets)
@@ -169,7 +165,7 @@ def rework(deps: service.Deps, ticket_id: str, at: datetime, **fields: Any) -> N
     ]
 
 
-def ledger_of(deps: service.Deps) -> FakeLedger:
+def ledger_of(deps: Deps) -> FakeLedger:
     assert isinstance(deps.ledger, FakeLedger)
     return deps.ledger
 
@@ -177,7 +173,7 @@ def ledger_of(deps: service.Deps) -> FakeLedger:
 # --------------------------------------------------------------------------- settle
 
 
-def test_settle_prices_the_ticket_and_writes_record_ledger_and_aggregates(deps: service.Deps) -> None:
+def test_settle_prices_the_ticket_and_writes_record_ledger_and_aggregates(deps: Deps) -> None:
     # Given a Beijing install by a direct technician: T1, ×1.20
     install_ticket(deps)
     # When the settlement node runs
@@ -210,7 +206,7 @@ def test_settle_prices_the_ticket_and_writes_record_ledger_and_aggregates(deps: 
     assert deps.tickets.history("acme-home", "TK-1")[-1].kind == "settled"
 
 
-def test_settling_the_same_visit_again_changes_nothing(deps: service.Deps) -> None:
+def test_settling_the_same_visit_again_changes_nothing(deps: Deps) -> None:
     install_ticket(deps)
     first = service.settle(deps, TENANT, "TK-1", "settle")
     version = deps.tickets.get("acme-home", "TK-1").version
@@ -221,7 +217,7 @@ def test_settling_the_same_visit_again_changes_nothing(deps: service.Deps) -> No
     assert deps.tickets.get("acme-home", "TK-1").version == version
 
 
-def test_concurrent_settles_of_one_visit_write_one_record(deps: service.Deps) -> None:
+def test_concurrent_settles_of_one_visit_write_one_record(deps: Deps) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     install_ticket(deps)
@@ -232,7 +228,7 @@ def test_concurrent_settles_of_one_visit_write_one_record(deps: service.Deps) ->
     assert ledger_of(deps).writes == 1
 
 
-def test_completion_time_is_the_last_human_action_and_drives_the_night_surcharge(deps: service.Deps) -> None:
+def test_completion_time_is_the_last_human_action_and_drives_the_night_surcharge(deps: Deps) -> None:
     # confirmed at 22:30 Shanghai → night 20%
     install_ticket(deps, confirmed_at=datetime(2026, 11, 23, 14, 30, tzinfo=UTC))
     record = service.settle(deps, TENANT, "TK-1", "settle").record
@@ -241,7 +237,7 @@ def test_completion_time_is_the_last_human_action_and_drives_the_night_surcharge
     assert record.completed_at == datetime(2026, 11, 23, 14, 30, tzinfo=UTC)
 
 
-def test_period_is_the_completion_month_in_the_tenant_time_zone(deps: service.Deps) -> None:
+def test_period_is_the_completion_month_in_the_tenant_time_zone(deps: Deps) -> None:
     # 2026-11-30 17:00 UTC is 2026-12-01 01:00 in Shanghai
     install_ticket(deps, confirmed_at=datetime(2026, 11, 30, 17, 0, tzinfo=UTC))
     record = service.settle(deps, TENANT, "TK-1", "settle").record
@@ -249,7 +245,7 @@ def test_period_is_the_completion_month_in_the_tenant_time_zone(deps: service.De
     assert {e.period for e in ledger_of(deps).lines.values()} == {"2026-12"}
 
 
-def test_rework_adds_an_adjustment_and_never_rewrites(deps: service.Deps) -> None:
+def test_rework_adds_an_adjustment_and_never_rewrites(deps: Deps) -> None:
     install_ticket(deps)
     first = service.settle(deps, TENANT, "TK-1", "settle").record
     # When the customer asks for rework and one more metre of pipe is used
@@ -273,7 +269,7 @@ def test_rework_adds_an_adjustment_and_never_rewrites(deps: service.Deps) -> Non
     assert deps.tickets.get("acme-home", "TK-1").settlement["sequence"] == 2  # type: ignore[index]
 
 
-def test_rework_by_another_technician_moves_the_earnings(deps: service.Deps) -> None:
+def test_rework_by_another_technician_moves_the_earnings(deps: Deps) -> None:
     install_ticket(deps)
     service.settle(deps, TENANT, "TK-1", "settle")
     tickets = deps.tickets
@@ -308,7 +304,7 @@ def test_rework_by_another_technician_moves_the_earnings(deps: service.Deps) -> 
     )
 )
 def test_rework_adjustments_add_up_to_the_latest_settlement(visits: list[tuple[int, Decimal, str]]) -> None:
-    deps = service.Deps(tickets=FakeTickets(), ledger=FakeLedger())
+    deps = Deps(tickets=FakeTickets(), ledger=FakeLedger())
     installs, pipe, priority = visits[0]
     install_ticket(
         deps,
@@ -336,7 +332,7 @@ def test_rework_adjustments_add_up_to_the_latest_settlement(visits: list[tuple[i
     assert sum(g.count for g in ledger.revenue("acme-home", "2026-11", "tier")) == 1
 
 
-def test_an_unknown_item_fails_the_ticket_with_the_reason(deps: service.Deps) -> None:
+def test_an_unknown_item_fails_the_ticket_with_the_reason(deps: Deps) -> None:
     install_ticket(deps, service_items=[{"code": "SVC-NOPE", "quantity": 1}])
     with pytest.raises(PricingError, match="SVC-NOPE"):
         service.settle(deps, TENANT, "TK-1", "settle")
@@ -353,9 +349,7 @@ def test_an_unknown_item_fails_the_ticket_with_the_reason(deps: service.Deps) ->
         ({"dispatch": {"technician": "t-ghost"}}, "t-ghost"),
     ],
 )
-def test_tickets_that_cannot_be_priced_fail_visibly(
-    deps: service.Deps, change: dict[str, Any], message: str
-) -> None:
+def test_tickets_that_cannot_be_priced_fail_visibly(deps: Deps, change: dict[str, Any], message: str) -> None:
     install_ticket(deps, **({} if "dispatch" in change else change))
     tickets = deps.tickets
     assert isinstance(tickets, FakeTickets)
@@ -367,21 +361,27 @@ def test_tickets_that_cannot_be_priced_fail_visibly(
 
 
 class FakeCatalogs:
+    """Keeps the store's contract: a version is stored once and never rewritten."""
+
     def __init__(self, *snapshots: PricingSnapshot) -> None:
         self.snapshots = {(s.tenant, s.version): s for s in snapshots}
+
+    def ensure(self, cfg: TenantConfig) -> None:
+        snapshot = PricingSnapshot.of(cfg)
+        self.snapshots.setdefault((snapshot.tenant, snapshot.version), snapshot)
 
     def get(self, tenant: str, version: str) -> PricingSnapshot | None:
         return self.snapshots.get((tenant, version))
 
 
-def pin(deps: service.Deps, version: str) -> None:
+def pin(deps: Deps, version: str) -> None:
     tickets = deps.tickets
     assert isinstance(tickets, FakeTickets)
     ticket = tickets.get("acme-home", "TK-1")
     tickets.save(ticket.model_copy(update={"catalog_version": version}), expected_version=ticket.version)
 
 
-def test_the_ticket_is_priced_with_the_catalog_version_it_was_created_under(deps: service.Deps) -> None:
+def test_the_ticket_is_priced_with_the_catalog_version_it_was_created_under(deps: Deps) -> None:
     # Given a ticket created under "2026-10", when install cost 100.00 at T1
     old = PricingSnapshot.of(TENANT)
     items = [
@@ -403,7 +403,7 @@ def test_the_ticket_is_priced_with_the_catalog_version_it_was_created_under(deps
     assert record.settlement["total"] == "255.00"
 
 
-def test_a_pinned_version_that_is_nowhere_fails_visibly(deps: service.Deps) -> None:
+def test_a_pinned_version_that_is_nowhere_fails_visibly(deps: Deps) -> None:
     deps.catalogs = FakeCatalogs()
     install_ticket(deps)
     pin(deps, "2026-09")
@@ -412,13 +412,13 @@ def test_a_pinned_version_that_is_nowhere_fails_visibly(deps: service.Deps) -> N
     assert deps.tickets.get("acme-home", "TK-1").status == "failed"
 
 
-def test_the_current_version_prices_without_a_stored_snapshot(deps: service.Deps) -> None:
+def test_the_current_version_prices_without_a_stored_snapshot(deps: Deps) -> None:
     install_ticket(deps)
     pin(deps, TENANT.catalog.version)
     assert service.settle(deps, TENANT, "TK-1", "settle").record.settlement["total"] == "375.00"
 
 
-def test_decimal_and_float_json_quantities_are_priced_exactly(deps: service.Deps) -> None:
+def test_decimal_and_float_json_quantities_are_priced_exactly(deps: Deps) -> None:
     install_ticket(deps, parts=[{"sku": "PRT-COPPER-PIPE", "quantity": 1.1}])
     record = service.settle(deps, TENANT, "TK-1", "settle").record
     assert record.settlement["lines"][1]["amount"] == "59.40"  # 45 × 1.1 × 1.2
@@ -432,7 +432,7 @@ LI = Caller(sub="t-li", tenant="acme-home", roles=frozenset({"technician"}))
 AGENT = Caller(sub="u-lin", tenant="acme-home", roles=frozenset({"agent"}))
 
 
-def test_earnings_statement_is_for_the_technician_finance_and_admin(deps: service.Deps) -> None:
+def test_earnings_statement_is_for_the_technician_finance_and_admin(deps: Deps) -> None:
     install_ticket(deps)
     service.settle(deps, TENANT, "TK-1", "settle")
     mine = reports.earnings_statement(deps, TENANT, WANG, "t-wang", "2026-11")
@@ -447,7 +447,7 @@ def test_earnings_statement_is_for_the_technician_finance_and_admin(deps: servic
         reports.earnings_statement(deps, TENANT, FINANCE, "t-ghost", "2026-11")
 
 
-def test_revenue_report_sums_the_groups_and_renders_csv(deps: service.Deps) -> None:
+def test_revenue_report_sums_the_groups_and_renders_csv(deps: Deps) -> None:
     install_ticket(deps, ticket_id="TK-1")
     install_ticket(deps, ticket_id="TK-2", technician="t-li", region="CN-SH")
     for ticket_id in ("TK-1", "TK-2"):

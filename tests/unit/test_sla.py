@@ -73,36 +73,39 @@ def test_customer_confirm_entered_an_hour_before_closing(
     assert due.budget == 8 * H and due.consumed == timedelta(0)
 
 
-def test_urgent_on_site_runs_into_saturday_morning(policy: SlaPolicy, calendar: BusinessCalendar) -> None:
-    # Given on_site, urgent: 4 h, entered Friday 16:00
-    due = plan(policy, calendar, "on_site", "urgent", sh(2026, 11, 27, 16))
-    # Then yellow (2 h) = Friday 18:00 (closing); orange (3 h 12 m) = 2 h + Saturday 09:00-10:12;
-    # red (4 h) = Saturday 11:00
-    assert instants(due) == {
-        "yellow": sh(2026, 11, 27, 18),
-        "orange": sh(2026, 11, 28, 10, 12),
-        "red": sh(2026, 11, 28, 11),
-    }
-
-
-def test_entered_on_sunday_counts_from_monday_opening(policy: SlaPolicy, calendar: BusinessCalendar) -> None:
-    due = plan(policy, calendar, "on_site", "urgent", sh(2026, 11, 29, 20))
-    # Monday 09:00 + 2 h = 11:00; + 3 h 12 m = 12:00 then 13:00-13:12; + 4 h = 14:00
-    assert instants(due) == {
-        "yellow": sh(2026, 11, 30, 11),
-        "orange": sh(2026, 11, 30, 13, 12),
-        "red": sh(2026, 11, 30, 14),
-    }
-
-
-def test_day_off_and_new_year_holiday_are_skipped(policy: SlaPolicy, calendar: BusinessCalendar) -> None:
-    # Wednesday 2026-12-30 16:00; Thursday 12-31 is a day off, Friday 2027-01-01 a CN holiday
-    due = plan(policy, calendar, "on_site", "urgent", sh(2026, 12, 30, 16))
-    assert instants(due) == {
-        "yellow": sh(2026, 12, 30, 18),
-        "orange": sh(2027, 1, 2, 10, 12),
-        "red": sh(2027, 1, 2, 11),
-    }
+@pytest.mark.parametrize(
+    ("entered", "yellow", "orange", "red"),
+    [
+        # Friday 16:00: yellow (2 h) = Friday 18:00 (closing); orange (3 h 12 m) = 2 h + Saturday
+        # 09:00-10:12; red (4 h) = Saturday 11:00
+        pytest.param(
+            sh(2026, 11, 27, 16), sh(2026, 11, 27, 18), sh(2026, 11, 28, 10, 12), sh(2026, 11, 28, 11),
+            id="runs_into_saturday_morning",
+        ),
+        # Sunday 20:00 counts from Monday opening: Monday 09:00 + 2 h = 11:00; + 3 h 12 m = 12:00
+        # then 13:00-13:12; + 4 h = 14:00
+        pytest.param(
+            sh(2026, 11, 29, 20), sh(2026, 11, 30, 11), sh(2026, 11, 30, 13, 12), sh(2026, 11, 30, 14),
+            id="entered_on_sunday_counts_from_monday_opening",
+        ),
+        # Wednesday 2026-12-30 16:00; Thursday 12-31 is a day off, Friday 2027-01-01 a CN holiday
+        pytest.param(
+            sh(2026, 12, 30, 16), sh(2026, 12, 30, 18), sh(2027, 1, 2, 10, 12), sh(2027, 1, 2, 11),
+            id="day_off_and_new_year_holiday_are_skipped",
+        ),
+    ],
+)  # fmt: skip
+def test_urgent_on_site_level_instants(
+    policy: SlaPolicy,
+    calendar: BusinessCalendar,
+    entered: datetime,
+    yellow: datetime,
+    orange: datetime,
+    red: datetime,
+) -> None:
+    # Given on_site, urgent: 4 h
+    due = plan(policy, calendar, "on_site", "urgent", entered)
+    assert instants(due) == {"yellow": yellow, "orange": orange, "red": red}
 
 
 def test_resumed_after_a_pause_counts_the_remaining_budget(

@@ -14,10 +14,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from functions.reminders.fire import FireDeps, ReminderEvent, fire, recipients
-from functions.reminders.scheduler import SchedulerSla
 from shared import clock
 from shared.domain.ticket import Assignee, Ticket, TicketEvent
 from shared.repositories.reminders import marker_key
+from shared.sla_clock import SchedulerSla
 from shared.tenant import load_tenant_file
 from shared.tenant.models import TenantConfig
 from tests.fakes import FakeMarkers, FakeSender, FakeTickets
@@ -241,7 +241,7 @@ def test_unknown_ticket_is_stale(cfg: TenantConfig, now: list[datetime]) -> None
 
 
 def test_a_ticket_keeps_the_sla_policy_it_was_created_with(cfg: TenantConfig) -> None:
-    from functions.reminders.scheduler import policy_of
+    from shared.sla_clock import policy_of
 
     # Given the tenant later points install at a new policy
     strict = cfg.sla_policies["install-standard"].model_copy()

@@ -8,40 +8,25 @@ business time already used (on the new calendar), replaces the schedules and upd
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
-
-import pytest
 
 from functions.reminders.fire import FireDeps, ReminderEvent, fire
-from functions.reminders.scheduler import SchedulerSla, digest_of
-from shared import clock
 from shared.domain.ticket import Assignee, Ticket, TicketEvent
 from shared.repositories.reminders import marker_key
 from shared.sla import sla_digest
-from shared.tenant import load_tenant_file
+from shared.sla_clock import SchedulerSla, digest_of
 from shared.tenant.models import TenantConfig
 from tests.fakes import FakeTickets
+from tests.unit import test_sla_reminders as reminders
 from tests.unit.test_sla_reminders import FakeMarkers, FakeSchedules, FakeSender, sh, ticket_on
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tenants" / "acme-home.yaml"
 WANG = Assignee(kind="technician", id="t-wang")
 NAME = "acme-home-TK-1-on_site-1-{}"
 
 
-@pytest.fixture(scope="module")
-def cfg() -> TenantConfig:
-    config: TenantConfig = load_tenant_file(str(EXAMPLE))
-    return config
-
-
-@pytest.fixture
-def now() -> Iterator[list[datetime]]:
-    instant = [sh(23, 9)]
-    clock.install(lambda: instant[0])
-    yield instant
-    clock.reset()
+# the same fixtures as the reminders' tests: acme-home's example, the clock at Monday 09:00
+cfg = reminders.cfg
+now = reminders.now
 
 
 def with_hours(cfg: TenantConfig, weekdays: list[str]) -> TenantConfig:

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from functions.dispatch.notify import Notifier
 from functions.ticket import recovery, service
 from shared.errors import Conflict, Forbidden, NotReady, Unavailable, ValidationFailed
 from shared.identity import Caller
+from shared.notices import Notifier
 from shared.tenant import load_tenant_file
 from shared.tenant.models import TenantConfig
 from shared.workflow.compiler import CATCH_ROUTING
