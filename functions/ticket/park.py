@@ -1,4 +1,5 @@
-"""A human node was reached: the workflow's ``waitForTaskToken`` task parks the ticket there."""
+"""A human node was reached: the workflow's ``waitForTaskToken`` task parks the ticket there and
+starts the node's SLA clock (its reminders' one-time schedules, ``shared.sla_clock``)."""
 
 from __future__ import annotations
 
