@@ -11,7 +11,6 @@ from functions.ticket.leave import cancel_offer
 from functions.ticket.rules import (
     ACCEPT,
     chosen_technician,
-    form_context,
     handoff_fields,
     optional,
     primary_action,
@@ -24,7 +23,7 @@ from shared.domain.ticket import Change, Ticket, TicketEvent
 from shared.errors import Conflict, Forbidden, NotReady, ValidationFailed
 from shared.ports import TaskTokenGone
 from shared.ticket_updates import Save, move_and_resume, update_ticket
-from shared.workflow.forms import validate_form
+from shared.workflow.forms import form_context, validate_form
 
 if TYPE_CHECKING:
     from functions.ticket.deps import Deps

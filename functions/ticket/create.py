@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from functions.ticket.rules import execution_name, form_context, new_ticket_id, optional, ticket_type_of
+from functions.ticket.rules import execution_name, new_ticket_id, optional
 from shared.clock import now
 from shared.domain.ticket import Change, Ticket, TicketEvent
 from shared.errors import Conflict, Unavailable, ValidationFailed
 from shared.ticket_updates import update_ticket
-from shared.workflow.forms import validate_form
+from shared.workflow.forms import form_context, ticket_type_of, validate_form
 
 if TYPE_CHECKING:
     from functions.ticket.deps import Deps

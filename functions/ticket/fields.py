@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from functions.ticket.access import FIELD_EDITOR_ROLES
-from functions.ticket.rules import form_context, optional, stale
+from functions.ticket.rules import optional, stale
 from shared.domain.ticket import Change, Ticket
 from shared.errors import Conflict, Forbidden, ValidationFailed
 from shared.ticket_updates import update_ticket
-from shared.workflow.forms import validate_form
+from shared.workflow.forms import form_context, validate_form
 
 if TYPE_CHECKING:
     from functions.ticket.deps import Deps

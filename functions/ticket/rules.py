@@ -8,13 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from shared.clock import now
 from shared.errors import ValidationFailed
-from shared.workflow.forms import form_context, ticket_type_of
+from shared.workflow.forms import ticket_type_of
 
 if TYPE_CHECKING:
     from shared.domain.ticket import Ticket
     from shared.tenant.models import FieldDef, Node, TenantConfig
-
-__all__ = ["form_context", "ticket_type_of"]  # re-exported: the ticket service's own rules use them
 
 ACCEPT = "accept"
 """Built-in action of a node worked by the dispatched technician (``assignee: {technician: assigned}``):

@@ -36,15 +36,14 @@ from functions.ticket.rules import (
     ACCEPT,
     check_filters,
     execution_name,
-    form_context,
     handoff_fields,
     new_ticket_id,
     primary_action,
     takes_offers,
-    ticket_type_of,
 )
 from functions.ticket.step import step
 from shared.domain.ticket import SYSTEM
+from shared.workflow.forms import form_context, ticket_type_of
 
 __all__ = [
     "ACCEPT",
