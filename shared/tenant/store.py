@@ -42,3 +42,24 @@ def tenant_config(tenant_id: str, *, fresh: bool = False) -> TenantConfig:
     cfg = decode_config(chunks)
     _decoded[tenant_id] = (digest, cfg)
     return cfg
+
+
+def deployed_tenants() -> list[str]:
+    """Ids of every deployed tenant (the platform's fan-out jobs, e.g. the gauges), sorted.
+
+    Read from where the tenant stacks put their configuration; callers run at most every few
+    minutes, never per ticket.
+    """
+    import boto3
+
+    prefix = settings().config_path_prefix.rstrip("/") + "/"
+    ssm = boto3.client("ssm", region_name=settings().region)
+    found: set[str] = set()
+    for page in ssm.get_paginator("get_parameters_by_path").paginate(
+        Path=prefix, Recursive=True, WithDecryption=False
+    ):
+        for parameter in page["Parameters"]:
+            rest = parameter["Name"][len(prefix) :].split("/")
+            if len(rest) >= 2 and rest[1] == "config" and TENANT_ID.fullmatch(rest[0]):
+                found.add(rest[0])
+    return sorted(found)
