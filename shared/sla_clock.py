@@ -176,12 +176,20 @@ class SchedulerSla:
         if node not in policy.targets:
             return
         visit = ticket.visits.get(node, 0)
-        names = {
-            reminder_schedule_name(ticket.tenant, ticket.id, node, visit, lv.name) for lv in policy.levels
-        }
         sla = ticket.sla or {}
         if sla.get("node") == node and sla.get("visit") == visit:
-            names |= set(self._names(ticket, sla).values())
+            # Only the levels still pending: a fired schedule deleted itself (ActionAfterCompletion
+            # DELETE), so deleting it again is a wasted call against Scheduler's API rate.
+            pending = [lv for lv in sla.get("levels", []) if not lv.get("fired") and not lv.get("passed")]
+            if sla.get("paused"):
+                pending = []  # deleted when the ticket left this node for the pause node
+            names = {self._names(ticket, {**sla, "levels": pending})[lv["name"]] for lv in pending}
+        else:
+            # No stored clock for this visit (a park that created schedules but never saved its
+            # state): every level's first-generation name, so none is left behind.
+            names = {
+                reminder_schedule_name(ticket.tenant, ticket.id, node, visit, lv.name) for lv in policy.levels
+            }
         for name in sorted(names):
             self.schedules.delete(name)
 

@@ -370,6 +370,10 @@ def test_a_calendar_change_moves_the_open_reminders(world: dict[str, Any]) -> No
     assert sent["outcome"] == "sent" and [phone for phone, _ in sms()] == ["+8613800000001"]
     assert "2026-11-24 14:00 (Asia/Shanghai)" in sms()[0][1]
     assert fire(found[f"acme-home-{ticket.id}-on_site-1-yellow-g1"])["sent"] == []
-    # Leaving the node deletes the moved schedules
+    # The fired yellow deletes itself after completion (ActionAfterCompletion DELETE, which moto
+    # does not fire); leaving the node deletes the moved schedules still pending
+    boto3.client("scheduler", region_name=REGION).delete_schedule(
+        Name=f"acme-home-{ticket.id}-on_site-1-yellow-g1", GroupName=GROUP
+    )
     act(world, ticket.id, "t-wang", "complete", ON_SITE_FORM)
     assert not [name for name in schedules() if "-g1" in name]

@@ -97,6 +97,44 @@ def test_start_schedules_each_level_and_stop_removes_them(cfg: TenantConfig, now
     assert schedules.pending == {}
 
 
+class CountingSchedules(FakeSchedules):
+    """Counts DeleteSchedule calls: each one is a Scheduler API call against the account's rate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.deleted: list[str] = []
+
+    def delete(self, name: str) -> None:
+        self.deleted.append(name)
+        super().delete(name)
+
+
+def test_stop_deletes_only_the_levels_still_pending(cfg: TenantConfig, now: list[datetime]) -> None:
+    schedules = CountingSchedules()
+    sla = SchedulerSla(schedules, "arn:fire")
+    ticket = ticket_on("customer_confirm", Assignee(kind="role", id="agent"), priority="normal")
+    state = sla.start(cfg, ticket, "customer_confirm")
+    assert state is not None and len(state["levels"]) == 3
+    # yellow fired (its schedule deleted itself after completion), the others are pending
+    first = state["levels"][0]["name"]
+    fired = {**state, "levels": [{**lv, "fired": lv["name"] == first} for lv in state["levels"]]}
+    fired_name = next(name for name in schedules.pending if name.endswith(first))
+    schedules.pending.pop(fired_name)
+    sla.stop(cfg, ticket.model_copy(update={"sla": fired}), "customer_confirm")
+    assert schedules.pending == {}
+    assert len(schedules.deleted) == 2 and fired_name not in schedules.deleted
+
+
+def test_stop_without_a_stored_clock_deletes_every_level(cfg: TenantConfig, now: list[datetime]) -> None:
+    """A park that created the schedules but never saved its state leaves none behind."""
+    schedules = CountingSchedules()
+    sla = SchedulerSla(schedules, "arn:fire")
+    ticket = ticket_on("customer_confirm", Assignee(kind="role", id="agent"), priority="normal")
+    assert sla.start(cfg, ticket, "customer_confirm") is not None
+    sla.stop(cfg, ticket, "customer_confirm")  # ticket.sla is None: the state was never saved
+    assert schedules.pending == {} and len(schedules.deleted) == 3
+
+
 def test_untimed_nodes_and_types_have_no_clock(cfg: TenantConfig, now: list[datetime]) -> None:
     sla = SchedulerSla(FakeSchedules(), "arn:fire")
     assert sla.start(cfg, ticket_on("manual_dispatch", None), "manual_dispatch") is None
