@@ -28,6 +28,7 @@ from infra.constructs.catalogue import (
     function_arn,
     state_machine_arn_prefix,
 )
+from infra.constructs.concurrency import reserved_for
 from infra.constructs.grants import GrantTargets, grant
 from infra.constructs.intake import Intake
 from infra.constructs.nag import ack
@@ -147,6 +148,7 @@ class PlatformFunctions(Construct):
             memory_size=spec.memory_mb,
             timeout=Duration.seconds(spec.timeout_seconds),
             environment=env,
+            reserved_concurrent_executions=reserved_for(self, spec.key),
         )
         log_group.grant_write(role)
         Validations.of(fn).acknowledge(

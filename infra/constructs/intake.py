@@ -10,6 +10,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.constructs.concurrency import INTAKE_MAX_CONCURRENCY
 from infra.constructs.nag import ack
 from infra.constructs.queues import dead_letter_queue
 from shared.repositories.deliveries import BODY_PREFIX, RETENTION
@@ -77,5 +78,6 @@ class Intake(Construct):
                 batch_size=10,
                 max_batching_window=Duration.seconds(1),
                 report_batch_item_failures=True,
+                max_concurrency=INTAKE_MAX_CONCURRENCY,
             )
         )
