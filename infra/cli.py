@@ -40,17 +40,40 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    from infra.app import build_app
+    from infra.app import CellError, build_app
     from shared.tenant import TenantConfigError
 
     try:
         assembly = build_app(args.files, outdir=args.out, bundle=not args.no_bundle).synth()
-    except TenantConfigError as exc:
+    except (TenantConfigError, CellError) as exc:
         return _print_config_error(exc)
-    for stack in assembly.stacks:
-        print(f"{stack.stack_name}: {Path(assembly.directory) / stack.template_file}")
-    print(f"deploy with: npx aws-cdk@2 deploy --app {assembly.directory} --all")
+    for cell, stacks in _stacks_by_cell(assembly).items():
+        where = stacks[0].environment
+        account = "the CLI's account" if where.account.startswith("unknown") else where.account
+        region = "the CLI's region" if where.region.startswith("unknown") else where.region
+        print(f"cell {cell} ({account}, {region}):")
+        for stack in stacks:
+            print(f"  {stack.stack_name}: {Path(assembly.directory) / stack.template_file}")
+        names = " ".join(stack.stack_name for stack in stacks)
+        print(f"  deploy with: npx aws-cdk@2 deploy --app {assembly.directory} {names}")
     return 0
+
+
+def _stacks_by_cell(assembly: Any) -> dict[str, list[Any]]:
+    """Each cell's platform stack then its tenants' stacks, cells in the order of the files."""
+    from infra.stacks import PLATFORM_STACK
+
+    platforms = {s.stack_name: s for s in assembly.stacks if s.stack_name.startswith(PLATFORM_STACK)}
+    grouped: dict[str, list[Any]] = {}
+    for name, platform in platforms.items():
+        cell = name.removeprefix(PLATFORM_STACK).removeprefix("-") or "main"
+        tenants = [
+            s
+            for s in assembly.stacks
+            if s.stack_name not in platforms and platform.id in {d.id for d in s.dependencies}
+        ]
+        grouped[cell] = [platform, *tenants]
+    return grouped
 
 
 def _parse_start(value: str | None) -> datetime | None:
@@ -63,6 +86,7 @@ def _parse_start(value: str | None) -> datetime | None:
 
 
 def cmd_local(args: argparse.Namespace) -> int:
+    from infra.app import CellError
     from infra.twin.twin import LocalTwin
     from shared.tenant import TenantConfigError
 
@@ -75,7 +99,7 @@ def cmd_local(args: argparse.Namespace) -> int:
             secrets_file=args.secrets,
             quiet_requests=False,
         ).start()
-    except TenantConfigError as exc:
+    except (TenantConfigError, CellError) as exc:
         return _print_config_error(exc)
     except OSError as exc:
         print(f"error: cannot listen on 127.0.0.1:{args.port}: {exc}", file=sys.stderr)

@@ -114,7 +114,7 @@ class LocalTwin:
 
     # ----------------------------------------------------------------- lifecycle
     def start(self) -> LocalTwin:
-        from infra.app import build_app  # CDK is heavy: import only when the twin starts
+        from infra.app import build_app, local_cell  # CDK is heavy: import only when the twin starts
         from shared.tenant import load_tenant_file
 
         configs = [load_tenant_file(f) for f in self.tenant_files]
@@ -136,7 +136,9 @@ class LocalTwin:
         self.port = self._server.server_address[1]
         self.log(f"synthesizing {len(configs)} tenant(s) with the CDK app ...")
         with tempfile.TemporaryDirectory(prefix="scrm-twin-") as outdir:
-            assembly = build_app(self.tenant_files, outdir=outdir, bundle=False).synth()
+            assembly = build_app(
+                self.tenant_files, outdir=outdir, bundle=False, cells=local_cell(configs)
+            ).synth()
             stacks = sorted(
                 assembly.stacks, key=lambda s: (not s.stack_name.startswith("ScrmPlatform"), s.stack_name)
             )

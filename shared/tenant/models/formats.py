@@ -30,6 +30,16 @@ _IDENT_RULE = "use letters, digits, '-', '_' or '.', starting with a letter or d
 Ident = Annotated[
     str, AfterValidator(_matching(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}", "id or code", _IDENT_RULE))
 ]
+CellName = Annotated[
+    str,
+    AfterValidator(
+        _matching(
+            r"[a-z][a-z0-9-]{0,23}",
+            "cell name",
+            "use a lowercase letter then up to 23 lowercase letters, digits or '-' (it names a stack)",
+        )
+    ),
+]
 TenantId = Annotated[
     str,
     AfterValidator(

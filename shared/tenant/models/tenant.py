@@ -1,4 +1,4 @@
-"""`tenant` (`TenantInfo`: id, name, time zone, currency, locale) and `regions` (`Region`)."""
+"""`tenant` (`TenantInfo`: id, name, time zone, currency, locale, cell) and `regions` (`Region`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pydantic import ConfigDict, Field
 
 from shared.tenant.models.amounts import Coefficient
 from shared.tenant.models.base import _Model
-from shared.tenant.models.formats import Currency, Ident, TenantId, Text, TimeZoneName
+from shared.tenant.models.formats import CellName, Currency, Ident, TenantId, Text, TimeZoneName
 
 Locale = Literal["zh-CN", "en"]
 CHINESE_TIMEZONES = frozenset(
@@ -33,6 +33,11 @@ class TenantInfo(_Model):
     locale: Locale | None = None
     """Language of messages to people (SMS, email): `zh-CN` or `en`. Default: `zh-CN` for a tenant
     in a Chinese time zone, else `en`. A user or technician may have their own `locale`."""
+
+    cell: CellName | None = None
+    """The cell (an AWS account and region with its own platform stack) that hosts the tenant:
+    `scrm synth` puts the tenant's stack with that cell's platform. Default: the first cell,
+    `main`. Cells and their accounts are listed in `cdk.json` (`scrm:cells`, docs/scale.md)."""
 
     @property
     def default_locale(self) -> str:
