@@ -340,6 +340,9 @@ class ChannelSecrets(Protocol):
     """Channel secrets by reference (``shared.adapters.secrets.SsmChannelSecrets``); values are
     never logged."""
 
-    def get(self, name: str) -> str | None:
-        """The value stored under ``name``; None when it is missing, empty or cannot be read."""
+    def get(self, name: str, *, fresh: bool = False) -> str | None:
+        """The value stored under ``name``; None when it is missing, empty or cannot be read.
+
+        ``fresh``: the cached value did not verify a signature (the secret may have been rotated):
+        read it again if the store allows it now, else answer from the cache."""
         ...

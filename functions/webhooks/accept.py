@@ -47,15 +47,36 @@ class Received:
 # --------------------------------------------------------------------------- verifying
 
 
-def channel_secrets(secrets: ChannelSecrets, channel: Any) -> dict[str, str]:
-    """The channel's secret values by role; unreadable or missing ones are left out (→ 401)."""
+def channel_secrets(secrets: ChannelSecrets, channel: Any, *, fresh: bool = False) -> dict[str, str]:
+    """The channel's secret values by role; unreadable or missing ones are left out (→ 401).
+
+    ``fresh``: read them again, past the store's cache (see :func:`verified_with`)."""
     values: dict[str, str] = {}
     for role in SECRET_ROLES:
         name = getattr(getattr(channel, role, None), "ssm", None)
-        value = secrets.get(name) if name else None
+        value = secrets.get(name, fresh=fresh) if name else None
         if value:
             values[role] = value
     return values
+
+
+SECRET_DEPENDENT_REFUSALS = frozenset({"invalid_signature", "missing_secret", "decryption_failed"})
+"""Refusals a rotated secret explains: worth one more try with the secret read afresh."""
+
+
+def verified_with(secrets: ChannelSecrets, channel: Any, received: Received) -> Delivery:
+    """:func:`verified` with the channel's secrets, cached long; when the delivery fails on the
+    secret, once more with the secrets read afresh (a rotated secret is used at once)."""
+    cached = channel_secrets(secrets, channel)
+    try:
+        return verified(channel, received, cached)
+    except Refusal as refusal:
+        if refusal.code not in SECRET_DEPENDENT_REFUSALS:
+            raise
+        fresh = channel_secrets(secrets, channel, fresh=True)
+        if fresh == cached:
+            raise
+        return verified(channel, received, fresh)
 
 
 def verified(channel: Any, received: Received, secrets: Mapping[str, str]) -> Delivery:

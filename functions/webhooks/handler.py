@@ -120,7 +120,7 @@ def webhook(tenant: str, channel: str) -> Response[str]:
     if chan.platform == "webform":
         raise NotFound(f"channel '{channel}' is a web form: post it to /forms/{tenant}/{channel}")
     received = _received()
-    delivery = accept.verified(chan, received, accept.channel_secrets(wiring.channel_secrets(), chan))
+    delivery = accept.verified_with(wiring.channel_secrets(), chan, received)
     logger.append_keys(delivery_id=delivery.delivery_id)
     if delivery.is_ping:
         logger.info("ping answered", topic=delivery.topic)
