@@ -2,10 +2,16 @@
 
 Pure CPU, no twin: a seeded random roster around Beijing (coordinates, skills, loads, ratings,
 recent assignments; about one in ten removed by a hard filter: off, another region, a low skill,
-full, too far), one install job, and
-``functions.dispatch.scoring.rank`` timed repeatedly (p50, p95 in milliseconds). The exact
-``Decimal`` ranking (``rank_exact``, the implementation before the fast path) is timed beside it
-for comparison. Goal: p95 under 50 ms at 10,000 candidates.
+full, too far), one install job, and ``functions.dispatch.scoring.rank`` with the explanation the
+dispatch task stores (``rank(...).explanation()``) timed repeatedly (p50, p95 in milliseconds).
+
+The roster is ranked as the registry hands it over: a ``shared.domain.technician.Roster`` laid
+out from the stored values (``Roster.of_fields``: coordinates' sines and cosines, skill levels by
+skill, ...), building a pydantic record only for a technician that is read. Laying it out is timed
+apart (``layout``): a dispatch pays it once per registry read, on top of the ranking; beside it,
+``records`` is what the registry paid per read before (a validated ``TechnicianRecord`` for every
+technician). The exact ``Decimal`` ranking (``rank_exact``, the reference the fast path must
+equal) is timed too. Goal (issue #16): p95 at most 20 ms at 10,000 candidates.
 """
 
 from __future__ import annotations
@@ -22,10 +28,10 @@ from decimal import Decimal
 from typing import Any
 
 from functions.dispatch.scoring import Job, Policy, rank, rank_exact
-from shared.domain.technician import TechnicianRecord
+from shared.domain.technician import Roster, TechnicianRecord
 
 SIZES = (100, 1_000, 10_000)
-GOAL_MS = 50.0
+GOAL_MS = 20.0
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 BEIJING = (39.9042, 116.4074)
 JOB = Job(region="CN-BJ", location=BEIJING, skills={"ac-install": 2})
@@ -98,20 +104,39 @@ def _quantile(samples: list[float], q: float) -> float:
     return round(ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))], 3)
 
 
+def _record(fields: dict[str, Any]) -> TechnicianRecord:
+    return TechnicianRecord(**fields)
+
+
+def _records(stored: list[dict[str, Any]]) -> list[TechnicianRecord]:
+    return [TechnicianRecord(**fields) for fields in stored]
+
+
+def _explained(people: Roster) -> dict[str, Any]:
+    """What a dispatch computes of a ranking: the order's head and the explanation it stores."""
+    return rank(people, JOB, POLICY, at=NOW, on_duty=_always).explanation()
+
+
 def measure(sizes: tuple[int, ...] = SIZES, *, exact: bool = True) -> list[dict[str, Any]]:
     rows = []
     for size in sizes:
         people = roster(size)
+        stored = [dict(p.__dict__) for p in people]  # the values the registry reads
+        laid_out = Roster.of_fields(stored, _record)
         repeats = max(60, min(200, 200_000 // size))  # p95 of at least 60 runs: stable against one slow run
-        fast = rank(people, JOB, POLICY, at=NOW, on_duty=_always)
+        fast = rank(laid_out, JOB, POLICY, at=NOW, on_duty=_always)
         row: dict[str, Any] = {
             "candidates": size,
             "eligible": len(fast.candidates),
-            "rank": _time(functools.partial(rank, people, JOB, POLICY, at=NOW, on_duty=_always), repeats),
+            "rank": _time(functools.partial(_explained, laid_out), repeats),
+            "layout": _time(functools.partial(Roster.of_fields, stored, _record), max(10, repeats // 4)),
+            "records": _time(functools.partial(_records, stored), max(10, repeats // 8)),
         }
         if exact:
             slow = rank_exact(people, JOB, POLICY, at=NOW, on_duty=_always)
-            row["same_order_as_exact"] = [s.id for s in fast.candidates] == [s.id for s in slow.candidates]
+            row["same_order_as_exact"] = [s.id for s in fast.candidates] == [
+                s.id for s in slow.candidates
+            ] and fast.explanation() == slow.explanation()
             row["rank_exact"] = _time(
                 functools.partial(rank_exact, people, JOB, POLICY, at=NOW, on_duty=_always),
                 max(10, repeats // 4),
@@ -131,24 +156,28 @@ def main(as_json: bool = False) -> int:
             "cpus": os.cpu_count(),
             "load_average_1m": round(os.getloadavg()[0], 2),
         },
-        "goal": {"candidates": SIZES[-1], "p95_ms_under": GOAL_MS, "met": largest < GOAL_MS},
+        "goal": {"candidates": SIZES[-1], "p95_ms_at_most": GOAL_MS, "met": largest <= GOAL_MS},
         "sizes": rows,
     }
     if as_json:
         print(json.dumps(result, indent=2))
         return 0
-    print(f"{'candidates':>10} {'eligible':>8} {'rank p50':>9} {'p95':>8} {'exact p50':>10} {'p95':>8}  same")
+    print(
+        f"{'candidates':>10} {'eligible':>8} {'rank p50':>9} {'p95':>8} {'layout p50':>11} "
+        f"{'records p50':>12} {'exact p50':>10} {'p95':>8}  same"
+    )
     for r in rows:
-        fast, exact = r["rank"], r.get("rank_exact", {})
+        fast, exact, layout = r["rank"], r.get("rank_exact", {}), r["layout"]
         print(
             f"{r['candidates']:>10} {r['eligible']:>8} {fast['p50_ms']:>7.2f}ms {fast['p95_ms']:>6.2f}ms "
+            f"{layout['p50_ms']:>9.2f}ms {r['records']['p50_ms']:>10.2f}ms "
             f"{exact.get('p50_ms', 0):>8.2f}ms {exact.get('p95_ms', 0):>6.2f}ms  "
             f"{r.get('same_order_as_exact')}"
         )
     verdict = "met" if result["goal"]["met"] else "NOT met"
     cpu = rows[-1]["rank"]["cpu_p95_ms"]
     print(
-        f"goal: p95 < {GOAL_MS:.0f} ms at {SIZES[-1]:,} candidates: {verdict} "
+        f"goal: p95 <= {GOAL_MS:.0f} ms at {SIZES[-1]:,} candidates: {verdict} "
         f"({largest:.2f} ms wall, {cpu:.2f} ms CPU)"
     )
     print(

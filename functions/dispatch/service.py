@@ -287,9 +287,16 @@ class _Visit:
         return True
 
     def _rank(self) -> None:
-        """Rank the roster as it is now; its candidates are tried best first."""
+        """Rank the roster as it is now; its candidates are tried best first.
+
+        Only the technicians covering the ticket's region are read (the region filter would drop
+        every other one). A ticket without a region is one whose type has no region field (a
+        ticket lacking its region field's value is never ranked: ``_missing_inputs``): anyone of
+        the tenant may take it, so the whole roster is read. The tenant file has no cross-region
+        dispatch setting; a technician works outside their home region by listing that region.
+        """
         tenant, cfg, at = self.cfg.tenant.id, self.cfg, self._at
-        roster = self.deps.technicians.roster(tenant)
+        roster = self.deps.technicians.roster(tenant, region=self._job.region)
         self._ranking = rank(roster, self._job, policy_of(cfg), at=at, on_duty=duty_check(cfg, at))
         self._explanation = self._ranking.explanation()
         self._rounds += 1

@@ -534,3 +534,101 @@ def test_cancelling_an_offered_ticket_deletes_its_offer_timer(acme: TenantConfig
 
     assert cancelled.deleted == ["offer-acme-home-TK-3-1"]
     assert deps.technicians.get("acme-home", "t-wang").load == 0
+
+
+def region_view(repo: TechnicianRepository, region: str) -> list[tuple[str, int, list[str]]]:
+    return [(r.id, r.load, r.regions) for r in repo.roster("acme-home", region=region)]
+
+
+@pytest.mark.usefixtures("aws")
+def test_each_region_reads_its_own_collection_and_a_copy_follows_its_record() -> None:
+    """A technician in several regions is in each region's collection; assignments, releases and
+    changes move every copy with the record; the tenant's list shows each technician once."""
+    from shared.repositories.technicians import TechnicianItem
+
+    tickets = TicketRepository()
+    repo = TechnicianRepository(tickets)
+    repo.ensure_seeded(
+        "acme-home",
+        [
+            a_technician("t-bj"),
+            a_technician("t-both", regions=["CN-BJ", "CN-SH"]),
+            a_technician("t-sh", regions=["CN-SH"]),
+        ],
+    )
+    assert region_view(repo, "CN-BJ") == [("t-bj", 0, ["CN-BJ"]), ("t-both", 0, ["CN-BJ", "CN-SH"])]
+    assert [r.id for r in repo.roster("acme-home", region="CN-SH")] == ["t-both", "t-sh"]
+    assert repo.roster("acme-home", region="CN-CD") == []
+    assert [r.id for r in repo.roster("acme-home")] == ["t-bj", "t-both", "t-sh"]
+    # every index partition key is fenced by the tenant
+    assert all(
+        key.startswith("TENANT#acme-home#")
+        for item in TechnicianItem.scan()
+        for key in (item.pk, item.gsi1pk, item.gsi2pk)
+        if key
+    )
+
+    # an assignment raises the load in both collections; a release lowers it in both
+    ticket = stored(tickets, install_ticket("TK-1"))
+    moved, event = dispatched(ticket, "t-both")
+    assign(repo, repo.get("acme-home", "t-both"), moved, event)
+    sh = {r.id: r for r in repo.roster("acme-home", region="CN-SH")}
+    assert sh["t-both"].load == 1 and sh["t-both"].recent == [MONDAY_10_BEIJING]
+    assert sh["t-both"] == repo.get("acme-home", "t-both")
+
+    # a change of regions moves the record and its copies: home CN-SH, a copy in CN-CD, none in CN-BJ
+    repo.update("acme-home", "t-both", {"regions": ["CN-SH", "CN-CD"], "capacity": 4}, actor="u-zhao")
+    assert [r.id for r in repo.roster("acme-home", region="CN-BJ")] == ["t-bj"]
+    assert region_view(repo, "CN-CD") == [("t-both", 1, ["CN-SH", "CN-CD"])]
+    cd = repo.roster("acme-home", region="CN-CD")[0]
+    assert cd == repo.get("acme-home", "t-both") and cd.capacity == 4 and cd.updated_by == "u-zhao"
+    assert [r.id for r in repo.roster("acme-home", region="CN-SH")] == ["t-both", "t-sh"]
+
+    assert repo.release_once("acme-home", "t-both", "TK-1") is True
+    assert region_view(repo, "CN-CD") == [("t-both", 0, ["CN-SH", "CN-CD"])]
+    assert repo.get("acme-home", "t-both").load == 0
+    assert repo.release_once("acme-home", "t-both", "TK-1") is False
+    assert [r.id for r in repo.roster("acme-home")] == ["t-bj", "t-both", "t-sh"]
+
+
+@pytest.mark.usefixtures("aws")
+def test_an_assignment_decided_on_regions_since_changed_is_refused() -> None:
+    """The copies an assignment writes are the regions it read: after a change of regions it is
+    refused (the dispatch reads the technician again), so no copy is left behind or missed."""
+    tickets = TicketRepository()
+    repo = TechnicianRepository(tickets)
+    repo.ensure_seeded("acme-home", [a_technician("t-both", regions=["CN-BJ", "CN-SH"])])
+    stale = repo.get("acme-home", "t-both")
+    repo.update("acme-home", "t-both", {"regions": ["CN-BJ"]}, actor="u-zhao")
+    ticket = stored(tickets, install_ticket("TK-1"))
+    moved, event = dispatched(ticket, "t-both")
+    with pytest.raises(TechnicianBusy):
+        assign(repo, stale, moved, event)
+    assert tickets.get("acme-home", "TK-1").version == 1
+    assign(repo, repo.get("acme-home", "t-both"), moved, event)
+    assert region_view(repo, "CN-BJ") == [("t-both", 1, ["CN-BJ"])]
+    assert repo.roster("acme-home", region="CN-SH") == []
+
+
+@pytest.mark.usefixtures("aws", "at_work")
+def test_dispatch_reads_only_the_tickets_region(acme: TenantConfig) -> None:
+    """The ranking sees the region's technicians alone: others are never read, so none is counted."""
+    deps = dispatch_deps()
+    deps.technicians.ensure_seeded("acme-home", list(acme.technicians))
+    deps.technicians.ensure_seeded(
+        "acme-home", [*acme.technicians, a_technician("t-far", regions=["CN-CD"], calendar="default")]
+    )
+    read: list[str | None] = []
+    real = deps.technicians.roster
+
+    def spy(tenant: str, region: str | None = None) -> Any:
+        read.append(region)
+        return real(tenant, region=region)
+
+    deps.technicians.roster = spy  # type: ignore[method-assign]
+    stored(deps.tickets, install_ticket("TK-1", location=NEAR_WANG))
+    service.assign(deps, acme, "TK-1", "dispatching")
+    explanation = (deps.tickets.get("acme-home", "TK-1").dispatch or {})["explanation"]
+    assert read == ["CN-BJ"]
+    assert explanation["considered"] == len([t for t in acme.technicians if "CN-BJ" in t.regions])
+    assert "region" not in explanation["filtered"]

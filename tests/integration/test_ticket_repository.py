@@ -70,3 +70,80 @@ def test_list_is_newest_first_and_pages() -> None:
     assert cursor is not None
     rest, _ = repo.page("acme-home", limit=3, start_key=cursor)
     assert [t.id for t in rest] == ["TK-1", "TK-0"]
+
+
+@pytest.mark.usefixtures("aws")
+def test_the_tenant_list_is_write_sharded_and_merges_back_into_one_order() -> None:
+    """Entries spread over every shard; listing merges them newest first (ties of the instant by id)
+    and every page size walks the same list, filters included, with cursors that resume exactly."""
+    import random
+
+    from shared.repositories.tickets import TICKET_LIST_SHARDS, TicketItem, list_shard
+
+    repo = TicketRepository()
+    rnd = random.Random(16)
+    made: list[Ticket] = []
+    for n in range(60):
+        # some share an instant: the id decides among them, as the sort key says
+        t = a_ticket(
+            f"TK-{n:03d}",
+            at=T0 + timedelta(minutes=rnd.randint(0, 40)),
+            status=rnd.choice(["open", "closed"]),
+        )
+        repo.create(t, created(t))
+        made.append(t)
+    stored = {item.id: item.gsi1pk for item in TicketItem.scan(TicketItem.sk == "TICKET")}
+    assert stored["TK-007"] == f"TENANT#acme-home#TICKETS#{list_shard('TK-007')}"
+    assert {pk for pk in stored.values()} == {
+        f"TENANT#acme-home#TICKETS#{n}" for n in range(TICKET_LIST_SHARDS)
+    }
+
+    newest_first = [t.id for t in sorted(made, key=lambda t: (t.created_at, t.id), reverse=True)]
+    everything, end = repo.page("acme-home", limit=100)
+    assert [t.id for t in everything] == newest_first and end is None
+
+    for size in (1, 7, 25, 60):
+        walked: list[str] = []
+        cursor = None
+        while True:
+            page, cursor = repo.page("acme-home", limit=size, start_key=cursor)
+            walked += [t.id for t in page]
+            assert len(page) <= size
+            if cursor is None:
+                break
+        assert walked == newest_first, size
+
+    closed = [i for i in newest_first if next(t for t in made if t.id == i).status == "closed"]
+    walked, cursor = [], None
+    while True:
+        page, cursor = repo.page("acme-home", status="closed", limit=4, start_key=cursor)
+        assert all(t.status == "closed" for t in page)
+        walked += [t.id for t in page]
+        if cursor is None:
+            break
+    assert walked == closed
+
+
+@pytest.mark.usefixtures("aws")
+def test_a_cursor_of_another_listing_is_refused() -> None:
+    from shared.errors import ValidationFailed
+
+    repo = TicketRepository()
+    for n in range(3):
+        t = a_ticket(
+            f"TK-{n}", at=T0 + timedelta(minutes=n), assignee=Assignee(kind="technician", id="t-wang")
+        )
+        repo.create(t, created(t))
+    _page, tenant_cursor = repo.page("acme-home", limit=1)
+    _page, assignee_cursor = repo.page("acme-home", assignee="t-wang", limit=1)
+    assert tenant_cursor is not None and assignee_cursor is not None
+    with pytest.raises(ValidationFailed):
+        repo.page("acme-home", assignee="t-wang", limit=1, start_key=tenant_cursor)
+    with pytest.raises(ValidationFailed):
+        repo.page("acme-home", assignee="t-li", limit=1, start_key=assignee_cursor)
+    with pytest.raises(ValidationFailed):
+        repo.page("acme-home", limit=1, start_key=assignee_cursor)
+    with pytest.raises(ValidationFailed):
+        repo.page("acme-home", limit=1, start_key={"before": 5})
+    rest, _ = repo.page("acme-home", assignee="t-wang", limit=5, start_key=assignee_cursor)
+    assert [t.id for t in rest] == ["TK-1", "TK-0"]

@@ -358,7 +358,7 @@ class EmptyRegistry:
     def ensure_seeded(self, tenant: str, technicians: list[Any]) -> None:
         return None
 
-    def roster(self, tenant: str) -> list[TechnicianRecord]:
+    def roster(self, tenant: str, region: str | None = None) -> list[TechnicianRecord]:
         return [tech("t-full", load=5, capacity=5)]
 
     def release(self, tenant: str, technician_id: str, ticket_id: str) -> None:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from benchmarks.dispatch import BEIJING, JOB, NOW, POLICY
 from functions.dispatch import scoring
 from functions.dispatch.scoring import CRITERIA, Job, Policy, Ranking, rank, rank_exact
-from shared.domain.technician import TechnicianRecord
+from shared.domain.technician import Roster, TechnicianRecord
 
 REGIONS = ["CN-BJ", "CN-SH", "CN-CD"]
 
@@ -184,3 +184,214 @@ def test_only_the_shown_candidates_are_computed_in_decimal(monkeypatch: pytest.M
     assert explanation["eligible"] > 1000
     assert len(built) <= 10
     assert built[:5] == [c["technician"] for c in explanation["top"]]
+
+
+# --------------------------------------------------------------------------- the registry's Roster
+
+
+def reference(
+    technicians: list[TechnicianRecord], job: Job, policy: Policy, on_duty: Any
+) -> tuple[list[tuple[str, Decimal]], dict[str, int]]:
+    """The ranking written out plainly from the rules in ``scoring``'s docstring: first failing
+    filter counted, every criterion min-max normalized in ``Decimal``, ties by id."""
+    filtered: dict[str, int] = {}
+    kept: list[tuple[TechnicianRecord, Decimal | None]] = []
+    for t in technicians:
+        distance = None
+        if job.location is not None and t.location:
+            km = scoring.haversine_km(job.location, (t.location["lat"], t.location["lon"]))
+            distance = Decimal(repr(km)).quantize(Decimal("0.001"))
+        reason = next(
+            (
+                name
+                for name, failed in (
+                    ("declined", t.id in job.declined),
+                    ("off", t.status != "active"),
+                    ("region", job.region is not None and job.region not in t.regions),
+                    ("skills", any(t.skills.get(s, 0) < lv for s, lv in job.skills.items())),
+                    ("off_duty", not on_duty(t)),
+                    ("capacity", t.load >= t.capacity),
+                    ("distance", distance is not None and distance > policy.max_distance_km),
+                )
+                if failed
+            ),
+            None,
+        )
+        if reason:
+            filtered[reason] = filtered.get(reason, 0) + 1
+        else:
+            kept.append((t, distance))
+
+    def norm(values: list[Decimal], higher: bool) -> list[Decimal]:
+        if not values:
+            return []
+        lo, hi = min(values), max(values)
+        if lo == hi:
+            return [Decimal(1)] * len(values)
+        return [((v - lo) if higher else (hi - v)) / (hi - lo) for v in values]
+
+    since = NOW - timedelta(days=7)
+    measured = norm([d for _, d in kept if d is not None], higher=False)
+    at_distance = iter(measured)
+    distance_n = [
+        next(at_distance)
+        if d is not None
+        else (Decimal(1) if t.regions[:1] == [job.region] else Decimal("0.5"))
+        for t, d in kept
+    ]
+    columns = {
+        "distance": distance_n,
+        "skill": norm([Decimal(sum(t.skills.get(s, 0) for s in job.skills)) for t, _ in kept], higher=True),
+        "load": norm([Decimal(t.load) / Decimal(t.capacity) for t, _ in kept], higher=False),
+        "rating": norm([t.rating for t, _ in kept], higher=True),
+        "fairness": norm([Decimal(sum(1 for a in t.recent if a >= since)) for t, _ in kept], higher=False),
+    }
+    totals = [
+        sum((policy.weight(c) * columns[c][n] for c in CRITERIA if policy.weight(c)), Decimal(0))
+        for n in range(len(kept))
+    ]
+    order = sorted(range(len(kept)), key=lambda n: (-totals[n], kept[n][0].id))
+    return [(kept[n][0].id, totals[n]) for n in order], filtered
+
+
+located = st.fixed_dictionaries(
+    {
+        "status": st.sampled_from(["active", "active", "active", "active", "off"]),
+        "regions": st.lists(st.sampled_from(REGIONS), min_size=1, max_size=3, unique=True),
+        "install": st.integers(min_value=0, max_value=5),
+        "repair": st.integers(min_value=0, max_value=5),
+        "capacity": st.integers(min_value=1, max_value=7),
+        "load": st.integers(min_value=0, max_value=7),
+        "rating": st.one_of(*(st.decimals(min_value=0, max_value=5, places=p) for p in range(3))),
+        "recent": st.lists(st.integers(min_value=1, max_value=24 * 10), max_size=4),
+        # on a 1e-4 degree grid (about 11 m): many equal distances, and many near whole metres
+        "where": st.tuples(st.integers(-5000, 5000), st.integers(-5000, 5000)),
+        "calendar": st.sampled_from([None, None, "day", "night"]),
+    }
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    specs=st.lists(located, min_size=0, max_size=60),
+    weights=st.fixed_dictionaries({name: weight for name in CRITERIA}),
+    region=st.sampled_from([None, "CN-BJ", "CN-SH"]),
+    skills=st.sampled_from([{}, {"ac-install": 2}, {"ac-install": 1, "ac-repair": 2}]),
+    max_km=st.sampled_from([Decimal(10), Decimal("33.3"), Decimal(80)]),
+    declined=st.sets(st.integers(min_value=0, max_value=60), max_size=4),
+)
+def test_the_roster_ranks_exactly_like_the_plain_reference(
+    specs: list[dict[str, Any]],
+    weights: dict[str, Decimal],
+    region: str | None,
+    skills: dict[str, int],
+    max_km: Decimal,
+    declined: set[int],
+) -> None:
+    """The fast path on a registry ``Roster`` (every candidate located: the unrounded-metres path)
+    against a plain reference: same ids in the same order, same Decimal totals, same filter counts,
+    the head read first and everyone read after."""
+    technicians = [
+        TechnicianRecord(
+            tenant="t",
+            id=f"t-{n:03d}",
+            name=f"t-{n}",
+            status=spec["status"],
+            regions=spec["regions"],
+            skills={k: v for k, v in (("ac-install", spec["install"]), ("ac-repair", spec["repair"])) if v},
+            capacity=spec["capacity"],
+            load=spec["load"],
+            rating=spec["rating"],
+            location={"lat": BEIJING[0] + spec["where"][0] / 1e4, "lon": BEIJING[1] + spec["where"][1] / 1e4},
+            recent=[NOW - timedelta(hours=h) for h in spec["recent"]],
+            calendar=spec["calendar"],
+        )
+        for n, spec in enumerate(specs)
+    ]
+    job = Job(
+        region=region,
+        location=BEIJING,
+        skills=skills,
+        declined=frozenset(f"t-{n:03d}" for n in declined),
+    )
+    policy = Policy(weights=weights, max_distance_km=max_km)
+
+    def on_duty(t: TechnicianRecord) -> bool:
+        return t.calendar != "night"
+
+    expected, filtered = reference(technicians, job, policy, on_duty)
+    ranking = rank(Roster(technicians), job, policy, at=NOW, on_duty=on_duty)
+    head = [(s.id, s.total) for s in ranking.candidates[: scoring.HEAD]]
+    assert head == expected[: scoring.HEAD]
+    assert [(s.id, s.total) for s in ranking.candidates] == expected
+    assert len(ranking.candidates) == len(expected)
+    assert ranking.filtered == filtered
+    assert (
+        ranking.explanation() == rank_exact(technicians, job, policy, at=NOW, on_duty=on_duty).explanation()
+    )
+
+
+def test_a_big_roster_reads_its_head_without_ordering_everyone() -> None:
+    """Past ``HEAD`` the whole order is computed on demand, and it agrees with the head."""
+    roster = Roster(roster_of(1500))
+    job = Job(region="CN-BJ", location=BEIJING, skills={"ac-install": 2})
+    ranking = rank(roster, job, POLICY, at=NOW, on_duty=lambda _t: True)
+    candidates = ranking.candidates
+    head = [s.id for s in candidates[: scoring.HEAD]]
+    assert candidates._complete is not None  # type: ignore[attr-defined]  # not ordered yet
+    assert [s.id for s in candidates][: scoring.HEAD] == head
+    exact = [s.id for s in rank_exact(list(roster), job, POLICY, at=NOW, on_duty=lambda _t: True).candidates]
+    assert [s.id for s in candidates] == exact
+    for part in (slice(None, 5), slice(-3, None), slice(None, None, -1), slice(8, 12), slice(3, 2)):
+        fresh = rank(roster, job, POLICY, at=NOW, on_duty=lambda _t: True).candidates
+        assert [s.id for s in fresh[part]] == exact[part], part
+    assert rank(roster, job, POLICY, at=NOW, on_duty=lambda _t: True).candidates[-1].id == exact[-1]
+
+
+@pytest.mark.parametrize("margin", [scoring._HALF_MARGIN, 0.6])
+def test_distances_within_one_metre_tie_by_id_as_whole_metres_do(
+    monkeypatch: pytest.MonkeyPatch, margin: float
+) -> None:
+    """Technicians 0.1 m apart along a meridian, scored by distance alone: the unrounded metres
+    order them one way, whole metres tie them (then the id decides); and the distance limit falls
+    inside a metre. With the margin widened every rounding goes through ``_distance``."""
+    monkeypatch.setattr(scoring, "_HALF_MARGIN", margin)
+    technicians = [
+        TechnicianRecord(
+            tenant="t",
+            id=f"t-{(n * 7919) % 400:03d}",  # ids in no relation to the distance
+            name="x",
+            regions=["CN-BJ"],
+            capacity=3,
+            location={"lat": BEIJING[0] + 0.009 + n * 1e-6, "lon": BEIJING[1]},
+        )
+        for n in range(400)
+    ]
+    job = Job(region="CN-BJ", location=BEIJING)
+    for limit in (Decimal(1), Decimal("1.0125"), Decimal(5)):
+        policy = Policy(weights={"distance": Decimal(1)}, max_distance_km=limit)
+        expected, filtered = reference(technicians, job, policy, lambda _t: True)
+        ranking = rank(Roster(technicians), job, policy, at=NOW, on_duty=lambda _t: True)
+        assert [(s.id, s.total) for s in ranking.candidates[: scoring.HEAD]] == expected[: scoring.HEAD]
+        assert [(s.id, s.total) for s in ranking.candidates] == expected
+        assert ranking.filtered == filtered
+
+
+def test_a_roster_of_stored_values_ranks_alike_and_builds_only_the_records_read() -> None:
+    """``Roster.of_fields`` (what the registry hands over) ranks as a roster of records does, and
+    builds a pydantic record only for a technician that is read (the explanation's few)."""
+    people = roster_of(800)
+    built: list[str] = []
+
+    def build(fields: dict[str, Any]) -> TechnicianRecord:
+        built.append(fields["id"])
+        return TechnicianRecord(**fields)
+
+    stored = Roster.of_fields([dict(p.__dict__) for p in people], build)
+    assert len(stored) == 800 and not built
+    job = Job(region="CN-BJ", location=BEIJING, skills={"ac-install": 2})
+    fast = rank(stored, job, POLICY, at=NOW, on_duty=lambda _t: True)
+    explanation = fast.explanation()
+    assert 0 < len(built) <= scoring.HEAD
+    assert explanation == rank(people, job, POLICY, at=NOW, on_duty=lambda _t: True).explanation()
+    assert stored[3] == people[3] and stored == people  # records on demand, equal to the originals
