@@ -14,9 +14,10 @@ from functions.settlement import service
 from functions.settlement.pricing import PricingError
 from functions.settlement.wiring import deps
 from shared import metrics as catalogue
+from shared.errors import Conflict, Unavailable
 from shared.observability import emit_metric, logger, metrics, tracer
 from shared.tenant.store import tenant_config
-from shared.workflow.task_errors import SettlementFailed
+from shared.workflow.task_errors import ConflictError, SettlementFailed, UnavailableError
 
 if TYPE_CHECKING:
     from shared.domain.ledger import SettlementRecord
@@ -35,6 +36,12 @@ def settle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         logger.error("settlement failed", extra={"reason": exc.message})
         emit_metric(catalogue.TICKETS_FAILED, 1, tenant=cfg.tenant.id, node=event["node"])
         raise SettlementFailed(exc.message) from None
+    except Conflict as exc:  # the Task's Retry sends it again (shared/workflow/compiler.py)
+        logger.warning("settlement met another writer; the workflow retries", extra={"reason": exc.message})
+        raise ConflictError(exc.message) from None
+    except Unavailable as exc:
+        logger.warning("settlement store busy; the workflow retries", extra={"reason": exc.message})
+        raise UnavailableError(exc.message) from None
     record = settled.record
     logger.info(
         "settled",

@@ -6,12 +6,17 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
+from shared.repositories.deliveries import DELIVERY_INDEX, DELIVERY_INDEX_ATTRIBUTES
 from shared.repositories.tickets import OPEN_INDEX, OPEN_INDEX_ATTRIBUTES
 
 TTL_ATTRIBUTE = "expires_at"
 INDEXES = {"gsi1": ("gsi1pk", "gsi1sk"), "gsi2": ("gsi2pk", "gsi2sk")}
-SPARSE_INDEXES = {OPEN_INDEX: ("gsi3pk", "gsi3sk", OPEN_INDEX_ATTRIBUTES)}
-"""Indexes that project only some attributes: ``gsi3``, a tenant's open tickets (type, node)."""
+SPARSE_INDEXES = {
+    OPEN_INDEX: ("gsi3pk", "gsi3sk", OPEN_INDEX_ATTRIBUTES),
+    DELIVERY_INDEX: ("gsi4pk", "gsi4sk", DELIVERY_INDEX_ATTRIBUTES),
+}
+"""Indexes that project only some attributes: ``gsi3``, a tenant's open tickets (type, node);
+``gsi4``, a tenant's webhook deliveries (what a list shows: never the raw body or the payload)."""
 
 
 def _string(name: str) -> dynamodb.Attribute:
@@ -19,8 +24,9 @@ def _string(name: str) -> dynamodb.Attribute:
 
 
 class DataTable(Construct):
-    """Single table: ``pk``/``sk`` strings, GSIs ``gsi1``/``gsi2`` (all attributes) and ``gsi3``
-    (open tickets: type and node), TTL ``expires_at``.
+    """Single table: ``pk``/``sk`` strings, GSIs ``gsi1``/``gsi2`` (all attributes), ``gsi3``
+    (open tickets: type and node) and ``gsi4`` (deliveries: list columns), TTL ``expires_at``, a stream
+    of new images (the revenue aggregates' feed).
 
     ``dynamodb.Table`` rather than ``TableV2``: moto (the local twin) deploys
     ``AWS::DynamoDB::Table`` but not ``AWS::DynamoDB::GlobalTable``.
@@ -40,6 +46,8 @@ class DataTable(Construct):
             ),
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
             removal_policy=RemovalPolicy.RETAIN,
+            # new images of every write: the revenue aggregates are folded from it (aggregates.py)
+            stream=dynamodb.StreamViewType.NEW_IMAGE,
         )
         for index, (pk, sk) in INDEXES.items():
             self.table.add_global_secondary_index(

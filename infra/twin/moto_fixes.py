@@ -43,6 +43,12 @@ _lock = threading.RLock()
 _installed = False
 
 
+def dynamodb_lock() -> threading.RLock:
+    """The lock every DynamoDB request of the twin runs under: a reader of moto's tables or streams
+    outside a request (the twin's stream poller) holds it to see only what committed."""
+    return _lock
+
+
 def serialize_dynamodb() -> None:
     global _installed
     if _installed:

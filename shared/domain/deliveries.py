@@ -57,8 +57,14 @@ STATUSES: tuple[str, ...] = ("queued", "ticket_created", "unmatched", "failed")
 REPLAYABLE: tuple[str, ...] = ("failed", "unmatched", "queued")
 """Statuses a delivery can be replayed from (``ticket_created`` is final: its ticket exists)."""
 
-INLINE_BODY_BYTES = 64 * 1024
-"""Raw bodies up to this size stay in the record; bigger ones go to the deliveries bucket."""
+INLINE_BODY_BYTES = 1024
+"""Raw bodies up to this size stay in the record; bigger ones go to the deliveries bucket.
+
+Every write of the record costs its whole size (1 WRU a started KB: the put, then the status marks),
+so a body kept inline is paid again at each mark; an S3 PUT costs about as much as 8 WRU. Inline is
+cheaper only for bodies of a KB or two (base64 adds a third, the parsed payload is kept too): a
+platform's order webhook (5-20 KB) goes to the bucket, a web form's few hundred bytes stay. The
+list index never carries a body either way (``shared/repositories/deliveries.py``)."""
 
 
 # --------------------------------------------------------------------------- the stored delivery
@@ -89,9 +95,14 @@ class StoredDelivery(BaseModel):
     """Non-secret headers only: topics and ids (see `KEPT_HEADERS`)."""
     replays: int = 0
     replayed_at: datetime | None = None
+    stored_as: Literal["item", "bucket", "omitted", "none"] | None = None
+    """Where the raw body is kept, said by a listing entry, which carries neither the body nor the
+    payload (the deliveries' index projects only what a list shows); None: known from the fields."""
 
     @property
     def body_stored(self) -> Literal["item", "bucket", "omitted", "none"]:
+        if self.stored_as is not None:
+            return self.stored_as
         if self.body_key:
             return "bucket"
         if self.body is not None:

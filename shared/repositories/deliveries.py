@@ -8,17 +8,28 @@ Access patterns (all GetItem/PutItem/UpdateItem/Query, never Scan):
 |  | conditioned on ``attribute_not_exists(pk)``: a duplicate is refused |
 | get a delivery (the intake consumer) | GetItem on the same key |
 | mark its outcome (``ticket_created`` ...) | UpdateItem on the same key |
-| a tenant's deliveries, newest first (ops) | gsi1: gsi1pk=``TENANT#t#DELIVERIES`` |
-|  | gsi1sk=``<received_at>#<channel>#<id>``, filters on channel/status |
+| a tenant's deliveries, newest first (ops) | gsi4: gsi4pk=``TENANT#t#DELIVERIES#<shard>``, merged |
+|  | gsi4sk=``<received_at>#<channel>#<id>``, filters on channel/status |
 | replay: back to ``queued`` (ops) | UpdateItem on the item key, conditioned on |
 |  | ``status IN (failed, unmatched, queued)`` |
+
+The tenant's list is its own index (``gsi4``, :data:`DELIVERY_INDEX`), not the shared ``gsi1``, for two
+reasons. Its entries carry only what a list shows (:data:`DELIVERY_INDEX_ATTRIBUTES`: an ``INCLUDE``
+projection of ~300 bytes, never the raw body, the payload or the headers), so an entry write costs
+1 WRU however big the delivery; ``gsi1`` projects whole items for the entities that share it. And
+it is write-sharded: every delivery writes its entry twice (recorded, then marked), so at one
+tenant's 500 deliveries/s a single partition key would take ~1,000 entry writes/s, a partition's
+whole 1,000 WCU/s; :data:`DELIVERY_LIST_SHARDS` keys spread them (``crc32(id)``, stable), and a
+page merges the shards newest first by the sort key, which is unique, so a page ends at one sort key
+(the cursor). Deliveries recorded before this index (``gsi1`` entries only) are not listed; the
+product was not live.
 
 Items expire 30 days after they were received (TTL attribute ``expires_at``, epoch seconds).
 The item keeps the verified, parsed payload (gzip + base64 JSON) so the consumer needs neither
 the channel's secrets nor the platform's decoding, and the raw body (at most 256 KiB: the
 webhook function refuses bigger bodies with 413) so a delivery can be inspected:
 
-- up to ``INLINE_BODY_BYTES`` (64 KiB, ``shared.domain.deliveries``) in the item itself (base64);
+- up to ``INLINE_BODY_BYTES`` (1 KiB, ``shared.domain.deliveries``: why) in the item itself (base64);
 - bigger bodies go to the deliveries bucket (env ``DELIVERY_BODIES_BUCKET``, objects expire
   after the same 30 days) under ``body_key``: ``deliveries/<tenant>/<channel>/<hash of the id>``,
   and the item keeps that key instead (the webhook function uploads the body once the item is
@@ -34,9 +45,12 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
+import heapq
 import json
+import zlib
 from datetime import datetime, timedelta
-from typing import Any
+from itertools import islice
+from typing import Any, cast
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -46,11 +60,13 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
 )
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 
 from shared.clock import iso
+from shared.cursors import invalid_cursor
 from shared.domain.deliveries import REPLAYABLE, STATUSES, DeliveryStatus, StoredDelivery
 from shared.errors import Conflict, NotFound
-from shared.repositories.base import Gsi1, TableItem, bind, tenant_key
+from shared.repositories.base import TableItem, bind, tenant_key
 
 DELIVERY_SK = "DELIVERY"
 RETENTION = timedelta(days=30)
@@ -61,10 +77,44 @@ BODY_PREFIX = "deliveries/"
 """Prefix of raw bodies' object keys in the deliveries bucket (its lifecycle rule expires them)."""
 
 
+DELIVERY_INDEX = "gsi4"
+DELIVERY_INDEX_ATTRIBUTES = (
+    "tenant",
+    "channel",
+    "delivery_id",
+    "platform",
+    "topic",
+    "received_at",
+    "status",
+    "ticket_id",
+    "reason",
+    "body_size",
+    "body_key",
+    "body_omitted",
+    "body_stored",
+    "replays",
+)
+"""Non-key attributes the deliveries' index projects: a list's columns and filters, nothing big
+(``infra/constructs/table.py`` builds the index from them)."""
+DELIVERY_LIST_SHARDS = 4
+"""Partition keys of a tenant's delivery list: ~250 entry writes/s each at 500 deliveries/s."""
+LIST_POSITION = "before"
+"""The cursor's one key: the sort key the page ended at."""
+
+
+class DeliveryIndex(GlobalSecondaryIndex["DeliveryItem"]):
+    class Meta:
+        index_name = DELIVERY_INDEX
+        projection = IncludeProjection(list(DELIVERY_INDEX_ATTRIBUTES))
+
+    gsi4pk = UnicodeAttribute(hash_key=True)
+    gsi4sk = UnicodeAttribute(range_key=True)
+
+
 class DeliveryItem(TableItem):
-    gsi1pk = UnicodeAttribute()
-    gsi1sk = UnicodeAttribute()
-    by_tenant = Gsi1()
+    gsi4pk = UnicodeAttribute()
+    gsi4sk = UnicodeAttribute()
+    by_tenant = DeliveryIndex()
 
     tenant = UnicodeAttribute()
     channel = UnicodeAttribute()
@@ -77,9 +127,10 @@ class DeliveryItem(TableItem):
     reason = UnicodeAttribute(null=True)
     body = UnicodeAttribute(null=True)  # base64 of the raw body
     body_omitted = BooleanAttribute(default=False)
-    body_key = UnicodeAttribute(null=True)  # object key in the deliveries bucket (bodies > 64 KiB)
+    body_key = UnicodeAttribute(null=True)  # object key in the deliveries bucket (bodies > 1 KiB)
     body_size = NumberAttribute(null=True)
-    payload = UnicodeAttribute()  # base64(gzip(JSON)) of the parsed payload
+    body_stored = UnicodeAttribute(null=True)  # item, bucket, omitted or none (for the list)
+    payload = UnicodeAttribute(null=True)  # base64(gzip(JSON)) of the parsed payload; not in the index
     headers = JSONAttribute(null=True)
     replays = NumberAttribute(null=True)
     replayed_at = UTCDateTimeAttribute(null=True)
@@ -87,6 +138,15 @@ class DeliveryItem(TableItem):
 
 def _pk(tenant: str, channel: str, delivery_id: str) -> str:
     return tenant_key(tenant, "DELIVERY", channel, delivery_id)
+
+
+def list_shard(delivery_id: str) -> int:
+    """The shard of the tenant's delivery list a delivery's entry lives in (stable, unlike ``hash``)."""
+    return zlib.crc32(delivery_id.encode("utf-8", "surrogatepass")) % DELIVERY_LIST_SHARDS
+
+
+def _list_key(tenant: str, shard: int) -> str:
+    return tenant_key(tenant, "DELIVERIES", str(shard))
 
 
 def _pack(payload: dict[str, Any]) -> str:
@@ -108,8 +168,8 @@ def _to_item(delivery: StoredDelivery) -> DeliveryItem:
     return DeliveryItem(
         _pk(delivery.tenant, delivery.channel, delivery.delivery_id),
         DELIVERY_SK,
-        gsi1pk=tenant_key(delivery.tenant, "DELIVERIES"),
-        gsi1sk=f"{iso(delivery.received_at)}#{delivery.channel}#{delivery.delivery_id}",
+        gsi4pk=_list_key(delivery.tenant, list_shard(delivery.delivery_id)),
+        gsi4sk=f"{iso(delivery.received_at)}#{delivery.channel}#{delivery.delivery_id}",
         expires_at=int((delivery.received_at + RETENTION).timestamp()),
         tenant=delivery.tenant,
         channel=delivery.channel,
@@ -124,12 +184,15 @@ def _to_item(delivery: StoredDelivery) -> DeliveryItem:
         body_omitted=omitted,
         body_key=delivery.body_key,
         body_size=len(delivery.body) if delivery.body is not None else delivery.body_size,
+        body_stored="bucket" if delivery.body_key else "omitted" if omitted else "item" if body else "none",
         payload=payload,
         headers=dict(delivery.headers),
     )
 
 
-def _from_item(item: DeliveryItem) -> StoredDelivery:
+def _from_item(item: DeliveryItem, listed: bool = False) -> StoredDelivery:
+    """The delivery of an item; ``listed``: an index entry (no body, payload or headers: it says
+    where the body is kept instead)."""
     headers: dict[str, Any] = dict(item.headers or {})
     return StoredDelivery(
         tenant=item.tenant,
@@ -137,7 +200,7 @@ def _from_item(item: DeliveryItem) -> StoredDelivery:
         delivery_id=item.delivery_id,
         platform=item.platform,
         topic=item.topic,
-        payload=_unpack(item.payload),
+        payload=_unpack(item.payload) if item.payload else {},
         received_at=item.received_at,
         status=item.status,  # written from DeliveryStatus only
         ticket_id=item.ticket_id,
@@ -148,6 +211,7 @@ def _from_item(item: DeliveryItem) -> StoredDelivery:
         headers={str(k): str(v) for k, v in headers.items()},
         replays=int(item.replays or 0),
         replayed_at=item.replayed_at,
+        stored_as=cast(Any, item.body_stored) if listed and item.body_stored else None,
     )
 
 
@@ -256,20 +320,32 @@ class DeliveryRepository:
         limit: int = 50,
         start_key: dict[str, Any] | None = None,
     ) -> tuple[list[StoredDelivery], dict[str, Any] | None]:
-        """A page of the tenant's deliveries, newest first, and the key to continue from (or None)."""
+        """A page of the tenant's deliveries, newest first, and the key to continue from (or None):
+        every shard of the list below the cursor's sort key, merged (see the module notes)."""
+        before: str | None = None
+        if start_key is not None:
+            before = start_key.get(LIST_POSITION)
+            if set(start_key) != {LIST_POSITION} or not isinstance(before, str):
+                raise invalid_cursor()
         condition: Any = None
         for attribute, value in ((DeliveryItem.channel, channel), (DeliveryItem.status, status)):
             if value is not None:
                 term = attribute == value
                 condition = term if condition is None else condition & term
-        query = DeliveryItem.by_tenant.query(
-            tenant_key(tenant, "DELIVERIES"),
-            scan_index_forward=False,
-            filter_condition=condition,
-            last_evaluated_key=start_key,
-            limit=limit,
-            page_size=max(limit, 25),
-        )
-        found = [_from_item(item) for item in query if isinstance(item, DeliveryItem)]
-        more = query.last_evaluated_key if len(found) == limit else None
+        page_size = min(limit, max(10, -(-limit // DELIVERY_LIST_SHARDS) * 2))
+        shards = [
+            DeliveryItem.by_tenant.query(
+                _list_key(tenant, shard),
+                DeliveryItem.gsi4sk < before if before is not None else None,
+                scan_index_forward=False,
+                filter_condition=condition,
+                limit=limit,
+                page_size=page_size,
+            )
+            for shard in range(DELIVERY_LIST_SHARDS)
+        ]
+        merged = heapq.merge(*shards, key=lambda item: cast(DeliveryItem, item).gsi4sk, reverse=True)
+        items = [cast(DeliveryItem, item) for item in islice(merged, limit)]
+        found = [_from_item(item, listed=True) for item in items]
+        more = {LIST_POSITION: items[-1].gsi4sk} if len(items) == limit else None
         return found, more

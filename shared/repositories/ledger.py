@@ -6,16 +6,26 @@ Access patterns (all GetItem/Query, never Scan):
 |---|---|
 | a ticket's settlements, oldest first | pk=``TENANT#t#TICKET#<id>``, sk begins_with ``SETTLEMENT#`` |
 | a technician's month of earnings | pk=``TENANT#t#LEDGER#<tech>#<YYYY-MM>``, sk ``<done>#<ticket>#<n>`` |
-| a month's revenue by one grouping | pk=``TENANT#t#REVENUE#<YYYY-MM>``, sk begins_with ``<group_by>#`` |
+| a month's revenue by group | pk=``TENANT#t#REVENUE#<YYYY-MM>#<shard>``, sk begins_with ``<group_by>#`` |
+| a record's revenue taken by the aggregates | pk=``TENANT#t#TICKET#<id>``, sk ``FOLDED#SETTLEMENT#<n>`` |
+
+A report runs one Query per shard partition (:data:`~shared.domain.ledger.REVENUE_SHARDS`).
 
 One settlement (or rework adjustment) is written in ONE transaction: the immutable settlement
-record (condition: it does not exist yet), the ledger line(s) (condition: they do not exist) and
-an ``ADD`` on every revenue aggregate it changes (distinct items, one per (period, group_by, key)).
-Nothing is ever rewritten: a rework is a new record whose deltas the ledger and aggregates receive.
-A transaction cancelled because another one was writing the same aggregates (many tickets settled at
-once in one tier, region or month) is sent again after a jittered pause: that contention is this
-store's to absorb; a record that exists already is the caller's ``Conflict`` (read again).
+record (condition: it does not exist yet) with the revenue changes it brings (attribute
+``revenue``) and the ledger line(s) (condition: they do not exist). Only the ticket's own items:
+two settlements of different tickets never meet, so a transaction is cancelled only by another
+settle of the same ticket (``Conflict``: read again) or by throttling (sent again after a pause).
 
+The revenue aggregates are fed from the table's stream (``scrm-settlement-aggregates``, filtered on
+settlement records' INSERTs): :meth:`LedgerRepository.apply_revenue` adds a batch's changes, summed
+per aggregate, to one aggregate shard (``shared.domain.ledger.batch_shard``) and puts each record's
+``FOLDED#`` marker (condition: it does not exist) in ONE transaction, so a redelivered stream record
+finds its marker and changes nothing: each record is counted exactly once. Reports are therefore eventually
+consistent: they show what the stream consumer has folded (normally within a second).
+Aggregates written before the shards existed (pk ``TENANT#t#REVENUE#<YYYY-MM>``) are read too.
+
+Nothing is ever rewritten: a rework is a new record whose deltas the ledger and aggregates receive.
 Money is stored as DynamoDB numbers read back as ``Decimal`` (never float), and as decimal
 strings inside JSON attributes.
 """
@@ -24,6 +34,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -35,14 +46,29 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from shared.clock import iso
-from shared.domain.ledger import LedgerEntry, RevenueChange, RevenueGroup, SettlementRecord
+from shared.domain.ledger import (
+    REVENUE_SHARDS,
+    AggregateKey,
+    GroupAmount,
+    LedgerEntry,
+    RevenueChange,
+    RevenueFold,
+    RevenueGroup,
+    SettlementRecord,
+    batch_shard,
+    fold,
+    sum_groups,
+    transactions,
+)
 from shared.errors import Conflict, Unavailable
 from shared.repositories.base import TableItem, bind, refused, tenant_key, transaction_connection
 
 SETTLEMENT_PREFIX = "SETTLEMENT#"
+FOLDED_PREFIX = "FOLDED#"
 MAX_TRANSACTION_ITEMS = 100
 CONTENDED_ATTEMPTS = 6
-"""Sends of one settlement's transaction while other transactions keep cancelling it."""
+"""Sends of one transaction while DynamoDB keeps cancelling it for other reasons than a condition
+(throttling; for the aggregates, another fold on the same shard item at the same instant)."""
 _KEYS = frozenset({"pk", "sk", "expires_at"})
 
 
@@ -71,6 +97,16 @@ class SettlementItem(TableItem):
     completed_at = UnicodeAttribute()
     settled_at = UnicodeAttribute()
     body = JSONAttribute()
+    revenue = JSONAttribute(null=True)
+    """The record's revenue changes (``RevenueChange`` as JSON, money as decimal strings), for the
+    stream consumer that folds them into the aggregates; absent on records written before (their
+    aggregates were written with them)."""
+
+
+class FoldedItem(TableItem):
+    """Marker: the aggregates took this settlement record's revenue changes (never twice)."""
+
+    shard = NumberAttribute()
 
 
 class LedgerItem(TableItem):
@@ -106,8 +142,16 @@ def _ledger_key(entry: LedgerEntry) -> tuple[str, str]:
     return pk, f"{iso(entry.completed_at)}#{entry.ticket_id}#{entry.sequence:03d}"
 
 
-def _revenue_pk(tenant: str, period: str) -> str:
-    return tenant_key(tenant, "REVENUE", period)
+def _revenue_pk(tenant: str, period: str, shard: int | None = None) -> str:
+    """An aggregate shard's partition; ``None``: the one partition of aggregates from before shards."""
+    if shard is None:
+        return tenant_key(tenant, "REVENUE", period)
+    return tenant_key(tenant, "REVENUE", period, f"{shard:02d}")
+
+
+def _folded_key(tenant: str, ticket_id: str, sequence: int) -> tuple[str, str]:
+    pk, sk = _settlement_key(tenant, ticket_id, sequence)
+    return pk, f"{FOLDED_PREFIX}{sk}"
 
 
 def _attributes(item_class: type[TableItem], model: BaseModel) -> dict[str, Any]:
@@ -121,13 +165,14 @@ def _stored(item: TableItem) -> dict[str, Any]:
     return {name: v for name, v in item.attribute_values.items() if name not in _KEYS}
 
 
-def _record_item(record: SettlementRecord) -> SettlementItem:
+def _record_item(record: SettlementRecord, changes: list[RevenueChange]) -> SettlementItem:
     # The instants as attributes sort and show in the console; the body keeps them exactly.
     body = record.model_dump(
         mode="json", include={"settlement", "adjustment", "groups", "completed_at", "settled_at"}
     )
     key = _settlement_key(record.tenant, record.ticket_id, record.sequence)
-    return SettlementItem(*key, body=body, **_attributes(SettlementItem, record))
+    revenue = [change.model_dump(mode="json") for change in changes]
+    return SettlementItem(*key, body=body, revenue=revenue, **_attributes(SettlementItem, record))
 
 
 def _record_from(item: SettlementItem) -> SettlementRecord:
@@ -170,7 +215,7 @@ class LedgerRepository:
     ledger lines and revenue aggregates are keyed."""
 
     def __init__(self) -> None:
-        bind(SettlementItem, LedgerItem, RevenueItem)
+        bind(SettlementItem, LedgerItem, RevenueItem, FoldedItem)
         self._connection = transaction_connection()
 
     def settlements(self, tenant: str, ticket_id: str) -> list[SettlementRecord]:
@@ -184,56 +229,130 @@ class LedgerRepository:
     def record(
         self, record: SettlementRecord, entries: list[LedgerEntry], changes: list[RevenueChange]
     ) -> None:
-        """Write the record, its ledger lines and aggregate changes atomically.
+        """Write the record (carrying its revenue ``changes`` for the aggregates' stream consumer) and
+        its ledger lines atomically.
 
         ``Conflict`` when the record (or a ledger line) exists already: another settle of the ticket
-        wrote first; read again and decide. A transaction cancelled otherwise (other writers of the
-        same aggregates) is sent again after a jittered pause, ``Unavailable`` when it never gets through.
+        wrote first; read again and decide. A transaction cancelled otherwise (throttling) is sent
+        again after a jittered pause, ``Unavailable`` when it never gets through.
         """
-        if 1 + len(entries) + len(changes) > MAX_TRANSACTION_ITEMS:
+        if 1 + len(entries) > MAX_TRANSACTION_ITEMS:
             raise ValueError(
-                f"a settlement touches {1 + len(entries) + len(changes)} items; "
+                f"a settlement touches {1 + len(entries)} items; "
                 f"one transaction holds at most {MAX_TRANSACTION_ITEMS}"
             )
         what = f"settlement {record.sequence} of ticket {record.ticket_id}"
+
+        def write(tx: TransactWrite) -> None:
+            tx.save(_record_item(record, changes), condition=SettlementItem.pk.does_not_exist())
+            for entry in entries:
+                tx.save(_ledger_item(entry), condition=LedgerItem.pk.does_not_exist())
+
+        if not self._send(write, what):
+            raise Conflict(f"{what} was not written (it exists already); read again")
+
+    def revenue_fold(self, image: dict[str, Any]) -> RevenueFold | None:
+        """The revenue changes a stored settlement record brings (``image``: the item in DynamoDB's
+        attribute-value JSON, as a stream record's ``NewImage`` holds it); ``None`` for an item that
+        is no settlement record, or a record from before the aggregates were fed by the stream."""
+        if not str(image.get("sk", {}).get("S", "")).startswith(SETTLEMENT_PREFIX):
+            return None
+        item = SettlementItem.from_raw_data(image)
+        if item.revenue is None:
+            return None
+        return RevenueFold(
+            tenant=item.tenant,
+            ticket_id=item.ticket_id,
+            sequence=int(item.sequence),
+            changes=[RevenueChange.model_validate(c) for c in item.revenue],
+        )
+
+    def apply_revenue(self, folds: Sequence[RevenueFold]) -> int:
+        """Add a batch of one tenant's records' revenue changes to the aggregates, each record once;
+        the number of records taken now (the others had been taken before).
+
+        One transaction per run that fits (``transactions``): the ``FOLDED#`` marker of every record
+        (condition: it does not exist) and one ``ADD`` per aggregate the run changes, on the batch's
+        shard (``batch_shard``). A marker that exists (a redelivered record; an earlier run of the
+        same batch that got through) cancels the transaction: the store drops those records (the
+        cancellation reasons name them) and sends the rest. Other folds on the same items cancel it
+        now and then: sent again after a jittered pause, ``Unavailable`` when it never gets through
+        (the stream then delivers the batch again, and the markers keep what got through from
+        counting twice).
+        """
+        if not folds:
+            return 0
+        tenants = {one.tenant for one in folds}
+        if len(tenants) != 1:
+            raise ValueError(f"one tenant's records at a time (its scope signs the writes), not {tenants}")
+        shard = batch_shard(folds)
+        taken = 0
+        for run in transactions(folds, MAX_TRANSACTION_ITEMS):
+            taken += self._apply_run(run, shard)
+        return taken
+
+    def _apply_run(self, run: list[RevenueFold], shard: int) -> int:
+        pending = list(run)
+        while pending:
+            deltas = fold(pending)
+            if not deltas:
+                return 0
+            refused = self._send_fold(pending, deltas, shard)
+            if not refused:
+                return len(pending)
+            pending = [one for n, one in enumerate(pending) if n not in refused]
+        return 0
+
+    def _send_fold(
+        self, run: list[RevenueFold], deltas: dict[AggregateKey, GroupAmount], shard: int
+    ) -> set[int]:
+        """Send one run's transaction; the positions of the records whose marker existed (empty: it
+        got through)."""
+        tenant = run[0].tenant
+        what = f"the revenue of {len(run)} settlement record(s) of {tenant}"
         last: TransactWriteError | None = None
         for attempt in range(CONTENDED_ATTEMPTS):
             if attempt:
                 time.sleep(random.uniform(0, 0.02 * 2**attempt))  # jitter: the writers spread out
             try:
-                self._write(record, entries, changes)
-                return
+                with TransactWrite(connection=self._connection) as tx:
+                    for one in run:
+                        marker = FoldedItem(*_folded_key(tenant, one.ticket_id, one.sequence), shard=shard)
+                        tx.save(marker, condition=FoldedItem.pk.does_not_exist())
+                    for (period, group_by, key), delta in deltas.items():
+                        tx.update(
+                            RevenueItem(_revenue_pk(tenant, period, shard), f"{group_by}#{key}"),
+                            actions=_adding(period, group_by, key, delta),
+                        )
+                return set()
             except TransactWriteError as exc:
                 refused(exc)
                 if not _contended(exc):
-                    raise Conflict(f"{what} was not written ({_code(exc)}); read again") from exc
+                    reasons = list(exc.cancellation_reasons or [])[: len(run)]
+                    folded = {n for n, r in enumerate(reasons) if r and r.code == "ConditionalCheckFailed"}
+                    if not folded:  # only markers carry a condition: anything else is not ours to skip
+                        raise Unavailable(f"{what} was not written ({_code(exc)})") from exc
+                    return folded
                 last = exc
-        raise Unavailable(
-            f"{what} was not written: its revenue aggregates stayed busy ({_code(last)})"
-        ) from last
+        raise Unavailable(f"{what} was not written: its items stayed busy ({_code(last)})") from last
 
-    def _write(
-        self, record: SettlementRecord, entries: list[LedgerEntry], changes: list[RevenueChange]
-    ) -> None:
-        with TransactWrite(connection=self._connection) as tx:
-            tx.save(_record_item(record), condition=SettlementItem.pk.does_not_exist())
-            for entry in entries:
-                tx.save(_ledger_item(entry), condition=LedgerItem.pk.does_not_exist())
-            for change in changes:
-                item = RevenueItem(
-                    _revenue_pk(record.tenant, change.period), f"{change.group_by}#{change.key}"
-                )
-                tx.update(
-                    item,
-                    actions=[
-                        RevenueItem.group_by.set(change.group_by),
-                        RevenueItem.key.set(change.key),
-                        RevenueItem.period.set(change.period),
-                        RevenueItem.total.add(change.change.total),
-                        RevenueItem.earnings.add(change.change.earnings),
-                        RevenueItem.tickets.add(change.change.count),
-                    ],
-                )
+    def _send(self, write: Any, what: str) -> bool:
+        """Run the transaction ``write`` describes; False when a condition refused it. Sent again
+        while DynamoDB cancels it for other reasons; ``Unavailable`` when it never gets through."""
+        last: TransactWriteError | None = None
+        for attempt in range(CONTENDED_ATTEMPTS):
+            if attempt:
+                time.sleep(random.uniform(0, 0.02 * 2**attempt))  # jitter: the writers spread out
+            try:
+                with TransactWrite(connection=self._connection) as tx:
+                    write(tx)
+                return True
+            except TransactWriteError as exc:
+                refused(exc)
+                if not _contended(exc):
+                    return False
+                last = exc
+        raise Unavailable(f"{what} was not written: its items stayed busy ({_code(last)})") from last
 
     def earnings(self, tenant: str, technician: str, period: str) -> list[LedgerEntry]:
         """A technician's ledger lines of a month, by completion time."""
@@ -241,8 +360,26 @@ class LedgerRepository:
         return [_entry_from(item) for item in items]
 
     def revenue(self, tenant: str, period: str, group_by: str) -> list[RevenueGroup]:
-        """The month's revenue aggregates of one grouping, ordered by key."""
-        items = RevenueItem.query(
-            _revenue_pk(tenant, period), RevenueItem.sk.startswith(f"{group_by}#"), consistent_read=True
-        )
-        return [_group_from(item, group_by) for item in items]
+        """The month's revenue aggregates of one grouping, ordered by key: the shards summed (one
+        Query per shard partition, plus the partition of aggregates from before the shards).
+
+        Eventually consistent: what the stream consumer has folded so far."""
+        partials: list[RevenueGroup] = []
+        for shard in (None, *range(REVENUE_SHARDS)):
+            items = RevenueItem.query(
+                _revenue_pk(tenant, period, shard), RevenueItem.sk.startswith(f"{group_by}#")
+            )
+            partials.extend(_group_from(item, group_by) for item in items)
+        return sum_groups(partials)
+
+
+def _adding(period: str, group_by: str, key: str, delta: GroupAmount) -> list[Any]:
+    """The update of one aggregate item: its identity, and ``ADD`` of the delta."""
+    return [
+        RevenueItem.group_by.set(group_by),
+        RevenueItem.key.set(key),
+        RevenueItem.period.set(period),
+        RevenueItem.total.add(delta.total),
+        RevenueItem.earnings.add(delta.earnings),
+        RevenueItem.tickets.add(delta.count),
+    ]

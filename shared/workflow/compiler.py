@@ -22,9 +22,10 @@ target gets one Catch entry whose ``ErrorEquals`` lists ``route_error(label)`` o
 leading there; the resumer sends ``SendTaskFailure`` with that error, and Step Functions goes
 straight to the target (no Lambda error is involved). Labels that lead to the primary target
 are sent as success (``is_success_path``). The Retry lists only Lambda service errors, so a
-route error is never retried. Every human Task payload carries ``"routing": "catch"``; the
-park task stores it with the token, so an execution still running on an older,
-Choice-shaped version (no ``routing``) keeps being resumed with success and
+route error is never retried; a settlement Task also retries ``Scrm.Conflict`` and
+``Scrm.Unavailable`` (its writes met others': settling again is idempotent). Every human Task
+payload carries ``"routing": "catch"``; the park task stores it with the token, so an execution
+still running on an older, Choice-shaped version (no ``routing``) keeps being resumed with success and
 ``{"action", "node"}``.
 
 Loop cap: every Task reports its visit to the ticket; past ``MAX_NODE_VISITS`` visits of
@@ -91,6 +92,21 @@ _TASK_RETRY = [
         "JitterStrategy": "FULL",
     }
 ]
+SETTLEMENT_RETRY_ERRORS = ["Scrm.Conflict", "Scrm.Unavailable"]
+"""What a settlement Task raises when its writes met others' (``shared.workflow.task_errors``): sent
+again, so a busy moment never fails the execution. Settling is idempotent per visit (a second try
+finds the record the first wrote), so a retry cannot settle twice."""
+_SETTLEMENT_RETRY = [
+    {
+        "ErrorEquals": SETTLEMENT_RETRY_ERRORS,
+        "IntervalSeconds": 1,
+        "MaxAttempts": 8,
+        "BackoffRate": 2,
+        "MaxDelaySeconds": 30,
+        "JitterStrategy": "FULL",
+    },
+    *_TASK_RETRY,
+]
 _LOOP_CATCH = [{"ErrorEquals": [LOOP_LIMIT_ERROR], "ResultPath": "$.error", "Next": LOOP_FAIL_STATE}]
 
 _FUNCTION_OF_KIND = {
@@ -145,7 +161,7 @@ def _system_task(node_name: str, node: Node) -> dict[str, Any]:
         "Resource": "${" + _FUNCTION_OF_KIND[node.kind] + "}",
         "Parameters": _payload(node_name, node),
         "ResultPath": "$.result",
-        "Retry": _TASK_RETRY,
+        "Retry": _SETTLEMENT_RETRY if node.kind == "settlement" else _TASK_RETRY,
         "Catch": list(_LOOP_CATCH),
     }
 

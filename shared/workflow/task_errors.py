@@ -21,3 +21,13 @@ NoCandidateError = _named("Scrm.NoCandidate", "Nobody fits and the node has no o
 SettlementFailed = _named(
     "Scrm.SettlementFailed", "The ticket cannot be priced; the execution fails visibly."
 )
+ConflictError = _named(
+    "Scrm.Conflict",
+    "The task's writes kept meeting another writer's (a transaction cancelled); the same input succeeds "
+    "when sent again, so the Task's Retry sends it again (settlement nodes).",
+)
+UnavailableError = _named(
+    "Scrm.Unavailable",
+    "A store refused the task's writes after the SDK's retries (throttling); the Task's Retry sends it "
+    "again later (settlement nodes).",
+)

@@ -19,7 +19,7 @@ import pytest
 
 from infra.twin.client import TwinClient
 from infra.twin.twin import LocalTwin
-from shared.domain.deliveries import StoredDelivery, delivery_ticket_id, queue_message
+from shared.domain.deliveries import INLINE_BODY_BYTES, StoredDelivery, delivery_ticket_id, queue_message
 from shared.repositories.deliveries import DeliveryRepository
 from shared.tenant_scope import tenant_scope
 from tests.e2e.test_intake import TENANT, post_shopify, shopify_order, wait_for_ticket
@@ -78,7 +78,8 @@ def test_an_unmatched_delivery_is_listed_and_shown_without_signatures(
     # Given a signed Shopify order without an install line (no rule of the channel matches it)
     marker = uuid.uuid4().hex[:8]
     webhook_id = f"wh-unmatched-{marker}"
-    answer = post_shopify(anonymous, json.dumps(shopify_order(marker, tags=["gift"])).encode(), webhook_id)
+    body = json.dumps(shopify_order(marker, tags=["gift"])).encode()
+    answer = post_shopify(anonymous, body, webhook_id)
     assert answer.status == 200, answer.body
 
     # When the consumer has handled it, Then it is kept as unmatched, with the reason
@@ -89,7 +90,9 @@ def test_an_unmatched_delivery_is_listed_and_shown_without_signatures(
     assert shown["payload"]["shipping_address"]["address1"] == f"1 Chaoyang Rd ({marker})"
     assert shown["headers"]["x-shopify-webhook-id"] == webhook_id
     assert "x-shopify-hmac-sha256" not in shown["headers"]
-    assert shown["body_stored"] == "item"
+    # a small body (up to INLINE_BODY_BYTES) stays in the record
+    assert len(body) <= INLINE_BODY_BYTES
+    assert shown["body_stored"] == "item" and shown["body_bytes"] == len(body)
 
     # And the list of unmatched deliveries of the channel, newest first, holds it
     page = ops.get(f"/deliveries?channel={CHANNEL}&status=unmatched&limit=100")

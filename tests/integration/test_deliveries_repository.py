@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +14,8 @@ from shared.adapters.bodies import S3BodyStore
 from shared.domain.deliveries import INLINE_BODY_BYTES, StoredDelivery
 from shared.errors import Conflict, NotFound
 from shared.ports import BodyStore
-from shared.repositories.deliveries import DeliveryRepository
+from shared.repositories.deliveries import DELIVERY_INDEX, DELIVERY_LIST_SHARDS, DeliveryRepository
+from shared.settings import settings
 
 T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 BUCKET = "scrm-delivery-bodies-test"
@@ -73,7 +75,7 @@ def s3_object(key: str) -> bytes:
     )
 
 
-def test_a_body_over_64_kib_goes_to_the_bucket_and_the_record_keeps_its_key(bucket: S3BodyStore) -> None:
+def test_a_body_over_the_inline_size_goes_to_the_bucket_and_the_record_keeps_it(bucket: S3BodyStore) -> None:
     repo = DeliveryRepository()
     big = b"x" * (INLINE_BODY_BYTES + 1)
     assert accepted(repo, bucket, delivery("wh-big", body=big))
@@ -83,7 +85,7 @@ def test_a_body_over_64_kib_goes_to_the_bucket_and_the_record_keeps_its_key(buck
     assert s3_object(got.body_key) == big
     assert got.payload == {"id": 1}
 
-    # a body of exactly 64 KiB stays in the item
+    # a body of exactly INLINE_BODY_BYTES stays in the item
     edge = b"y" * INLINE_BODY_BYTES
     assert accepted(repo, bucket, delivery("wh-edge", body=edge))
     kept = repo.get("acme-home", "shopify-main", "wh-edge")
@@ -153,3 +155,33 @@ def test_pages_are_newest_first_filtered_and_continue_from_their_cursor(aws: Non
     assert [d.delivery_id for d in unmatched] == ["d-6", "d-3", "d-0"]
     both, _ = repo.page("acme-home", channel="woo-main", status="unmatched", limit=50)
     assert [d.delivery_id for d in both] == ["d-3"]
+
+
+def test_the_list_index_carries_no_body_or_payload_and_spreads_over_shards(bucket: S3BodyStore) -> None:
+    # Given deliveries with an inline body, a body in the bucket, and a big payload
+    repo = DeliveryRepository()
+    for n in range(12):
+        repo.record(delivery(f"d-{n}", body=b"{" + b"x" * 2000 + b"}", received_at=T0 + timedelta(minutes=n)))
+    assert accepted(repo, bucket, delivery("big", body=b"z" * (INLINE_BODY_BYTES + 1), received_at=T0))
+    # Then the index entries hold the list's columns only: no raw body, payload or headers
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    entries = [
+        item
+        for shard in range(DELIVERY_LIST_SHARDS)
+        for item in client.query(
+            TableName=settings().table_name,
+            IndexName=DELIVERY_INDEX,
+            KeyConditionExpression="gsi4pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"TENANT#acme-home#DELIVERIES#{shard}"}},
+        )["Items"]
+    ]
+    assert len(entries) == 13
+    assert all(not {"body", "payload", "headers"} & set(entry) for entry in entries)
+    assert all(len(json.dumps(entry)) < 1000 for entry in entries)  # ~1 WRU an entry write, whatever the body
+    # And they spread over the list's shards (no single partition key takes every delivery)
+    assert len({entry["gsi4pk"]["S"] for entry in entries}) > 1
+    # And a page still says where each body is kept, newest first
+    listed, _ = repo.page("acme-home", limit=50)
+    stored = {d.delivery_id: d.body_stored for d in listed}
+    assert stored["big"] == "bucket" and {stored[f"d-{n}"] for n in range(12)} == {"item"}
+    assert [d.delivery_id for d in listed][:3] == ["d-11", "d-10", "d-9"]

@@ -14,6 +14,7 @@ from shared.workflow.compiler import (
     CATCH_ROUTING,
     LOOP_FAIL_STATE,
     RESUME_STATE,
+    SETTLEMENT_RETRY_ERRORS,
     compile_definition,
     compile_ticket_type,
     outgoing,
@@ -185,7 +186,31 @@ def test_route_errors_are_never_retried(configs: list[TenantConfig]) -> None:
         for type_id, ticket_type in cfg.ticket_types.items():
             for state in compile_definition(ticket_type, cfg.tenant.id, type_id)["States"].values():
                 for retry in state.get("Retry", []):
-                    assert all(e.startswith("Lambda.") for e in retry["ErrorEquals"]), retry
+                    assert all(
+                        e.startswith("Lambda.") or e in SETTLEMENT_RETRY_ERRORS for e in retry["ErrorEquals"]
+                    ), retry
+
+
+def test_a_settlement_task_retries_conflicts_with_backoff_and_jitter(configs: list[TenantConfig]) -> None:
+    # Given every settlement node of the example tenants
+    settlements = [
+        (cfg, type_id, name)
+        for cfg in configs
+        for type_id, ticket_type in cfg.ticket_types.items()
+        for name, node in ticket_type.nodes.items()
+        if node.kind == "settlement"
+    ]
+    assert settlements
+    for cfg, type_id, name in settlements:
+        states = compile_definition(cfg.ticket_types[type_id], cfg.tenant.id, type_id)["States"]
+        # Then its Task retries Scrm.Conflict and Scrm.Unavailable first, growing the pause, jittered
+        first = states[name]["Retry"][0]
+        assert first["ErrorEquals"] == ["Scrm.Conflict", "Scrm.Unavailable"]
+        assert first["BackoffRate"] > 1 and first["JitterStrategy"] == "FULL" and first["MaxAttempts"] >= 6
+        # And no Task of another kind retries them (a human node's conflict is the caller's 409)
+        kinds = {n: node.kind for n, node in cfg.ticket_types[type_id].nodes.items()}
+        others = [s for n, s in states.items() if kinds.get(n, "settlement") != "settlement"]
+        assert all("Scrm.Conflict" not in r["ErrorEquals"] for s in others for r in s.get("Retry", []))
 
 
 def test_resuming_decides_by_the_parked_routing(configs: list[TenantConfig]) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -12,13 +12,25 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from functions.settlement import reports, service
+from functions.settlement import aggregates, reports, service
 from functions.settlement.deps import Deps
 from functions.settlement.pricing import PricingError
 from functions.settlement.schemas import revenue_csv
 from shared import clock
 from shared.domain.catalog import PricingSnapshot
-from shared.domain.ledger import LedgerEntry, RevenueChange, RevenueGroup, SettlementRecord
+from shared.domain.ledger import (
+    REVENUE_SHARDS,
+    GroupAmount,
+    LedgerEntry,
+    RevenueChange,
+    RevenueFold,
+    RevenueGroup,
+    SettlementRecord,
+    batch_shard,
+    fold,
+    shard_of,
+    transactions,
+)
 from shared.domain.ticket import Ticket, TicketEvent
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.identity import Caller
@@ -32,12 +44,17 @@ T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 
 
 class FakeLedger:
-    """Keeps the repository's contract: all-or-nothing, records and ledger lines never overwritten."""
+    """Keeps the repository's contract: all-or-nothing, records and ledger lines never overwritten,
+    each record's revenue folded into the aggregates once. The stream consumer runs at once here
+    (``record`` folds what it wrote); ``stream`` keeps what the table's stream would carry, so a
+    test can deliver a record again."""
 
     def __init__(self) -> None:
         self.records: dict[tuple[str, str, int], SettlementRecord] = {}
         self.lines: dict[tuple[str, str, str, str, int], LedgerEntry] = {}
         self.aggregates: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+        self.folded: set[tuple[str, str, int]] = set()
+        self.stream: list[dict[str, Any]] = []
         self.writes = 0
         self._lock = threading.Lock()
 
@@ -56,15 +73,31 @@ class FakeLedger:
                 raise Conflict("exists")
             self.records[key] = record
             self.lines.update(zip(line_keys, entries, strict=True))
-            for c in changes:
+            image = RevenueFold(
+                tenant=record.tenant, ticket_id=record.ticket_id, sequence=record.sequence, changes=changes
+            ).model_dump(mode="json")
+            self.stream.append(image)
+            self.writes += 1
+        fold = self.revenue_fold(image)
+        assert fold is not None
+        self.apply_revenue([fold])
+
+    def revenue_fold(self, image: dict[str, Any]) -> RevenueFold | None:
+        return RevenueFold.model_validate(image) if "changes" in image else None
+
+    def apply_revenue(self, folds: Sequence[RevenueFold]) -> int:
+        with self._lock:
+            fresh = [f for f in folds if (f.tenant, f.ticket_id, f.sequence) not in self.folded]
+            self.folded.update((f.tenant, f.ticket_id, f.sequence) for f in fresh)
+            for c in (c for f in fresh for c in f.changes):
                 agg = self.aggregates.setdefault(
-                    (record.tenant, c.period, c.group_by, c.key),
+                    (folds[0].tenant, c.period, c.group_by, c.key),
                     {"total": D(0), "earnings": D(0), "count": 0},
                 )
                 agg["total"] += c.change.total
                 agg["earnings"] += c.change.earnings
                 agg["count"] += c.change.count
-            self.writes += 1
+            return len(fresh)
 
     def earnings(self, tenant: str, technician: str, period: str) -> list[LedgerEntry]:
         return [
@@ -464,3 +497,79 @@ def test_revenue_report_sums_the_groups_and_renders_csv(deps: Deps) -> None:
     assert lines[1:] == ["2026-11,tier,T1,CNY,375.00,225.00,1", "2026-11,tier,T2,CNY,299.00,254.15,1"]
     with pytest.raises(Forbidden):
         reports.revenue_report(deps, TENANT, WANG, "2026-11", "tier")
+
+
+# --------------------------------------------------------------------------- revenue folded from the stream
+
+
+def _fold(ticket: str, changes: dict[str, str], tenant: str = "acme-home", sequence: int = 1) -> RevenueFold:
+    return RevenueFold(
+        tenant=tenant,
+        ticket_id=ticket,
+        sequence=sequence,
+        changes=[
+            RevenueChange(
+                period="2026-11",
+                group_by=name.split("#")[0],
+                key=name.split("#")[1],
+                change=GroupAmount(total=D(total), earnings=D(total) / 2, count=1),
+            )
+            for name, total in changes.items()
+        ],
+    )
+
+
+def test_a_batch_folds_into_one_delta_per_aggregate() -> None:
+    # Given three records, two in the same tier
+    folds = [
+        _fold("TK-1", {"tier#T1": "100.00", "region#CN-BJ": "100.00"}),
+        _fold("TK-2", {"tier#T1": "50.50", "region#CN-SH": "50.50"}),
+        _fold("TK-3", {"tier#T2": "10.00", "region#CN-SH": "10.00"}),
+    ]
+    # Then each aggregate gets one delta: the sum of its records' changes, counts included
+    deltas = fold(folds)
+    assert deltas[("2026-11", "tier", "T1")] == GroupAmount(total=D("150.50"), earnings=D("75.25"), count=2)
+    assert deltas[("2026-11", "region", "CN-SH")].count == 2
+    assert len(deltas) == 4
+    # And a rework that gives back what a record added folds to nothing (no write for nothing)
+    back = _fold("TK-1", {}, sequence=2).model_copy(
+        update={
+            "changes": [c.model_copy(update={"change": GroupAmount() - c.change}) for c in folds[0].changes]
+        }
+    )
+    assert fold([folds[0], back]) == {}
+
+
+def test_a_batch_is_cut_into_transactions_of_at_most_100_items() -> None:
+    # Given 150 records, each changing 3 aggregates of its own
+    folds = [
+        _fold(f"TK-{n}", {f"item#I{n}": "1", f"tier#T{n}": "1", f"region#R{n}": "1"}) for n in range(150)
+    ]
+    runs = transactions(folds, 100)
+    # Then every run's markers and updates fit in one transaction, and no record is lost or repeated
+    assert all(len(run) + len(fold(run)) <= 100 for run in runs)
+    assert [f.ticket_id for run in runs for f in run] == [f.ticket_id for f in folds]
+    assert len(runs) == 6  # 25 records (25 markers + 75 updates) a run
+
+
+def test_records_spread_over_the_shards_and_a_batch_writes_one() -> None:
+    shards = {shard_of(f"TK-{n}", 1) for n in range(200)}
+    assert shards == set(range(REVENUE_SHARDS))
+    batch = [_fold(f"TK-{n}", {"tier#T1": "1"}) for n in range(5)]
+    assert batch_shard(batch) == shard_of("TK-0", 1) == batch_shard(batch)  # stable across calls
+
+
+def test_taking_a_batch_again_counts_nothing_twice_and_each_tenant_in_its_scope() -> None:
+    # Given a batch of two tenants' records
+    ledger = FakeLedger()
+    batch = [_fold("TK-1", {"tier#T1": "100"}), _fold("B-1", {"tier#A": "7"}, tenant="bright-clean")]
+    entered: list[str] = []
+    # When it is taken, then delivered again (a retried stream batch)
+    first = aggregates.take(ledger, batch, enter=entered.append)
+    again = aggregates.take(ledger, [*batch, _fold("TK-2", {"tier#T1": "1"})], enter=entered.append)
+    # Then the second time only the new record counts, and each tenant's writes came in its scope
+    assert [(t.tenant, t.records, t.applied) for t in first] == [("acme-home", 1, 1), ("bright-clean", 1, 1)]
+    assert [(t.tenant, t.records, t.applied) for t in again] == [("acme-home", 2, 1), ("bright-clean", 1, 0)]
+    assert entered == ["acme-home", "bright-clean"] * 2
+    (t1,) = ledger.revenue("acme-home", "2026-11", "tier")
+    assert (t1.total, t1.count) == (D("101"), 2)
