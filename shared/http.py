@@ -283,7 +283,14 @@ def _body_is_utf8(app: APIGatewayHttpResolver) -> bool:
 
 def current_caller(app: APIGatewayHttpResolver) -> Caller:
     """The verified caller; from here on the request acts for the caller's tenant (its table
-    requests are signed with that tenant's role, ``shared/tenant_scope.py``)."""
+    requests are signed with the data-access role tagged with that tenant, ``shared/tenant_scope.py``).
+
+    A token of a tenant that is not deployed is answered 404 here, before any table or queue
+    request: the data-access roles are shared by every tenant, so no role refuses it for us.
+    """
+    from shared.tenant.store import tenant_config  # its first request: not at the handler's init
+
     caller = caller_from_event(app.current_event.raw_event)
+    tenant_config(caller.tenant)  # NotFound for an unknown tenant; the config comes from the cache
     tenant_scope.enter(caller.tenant)
     return caller

@@ -1,11 +1,13 @@
 """Tenant-scoped credentials: every DynamoDB request for tenant data is signed as that tenant.
 
-The platform functions serve every tenant, so their own roles hold no table access. Each tenant
-stack deploys data-access roles (``infra/constructs/tenant_data.py``) whose policy lets DynamoDB
-serve only items whose partition key (table or index) starts with ``TENANT#<id>#``
-(``dynamodb:LeadingKeys``). A function assumes the role of the tenant it is acting for and signs
-its table requests with those credentials, so a repository bug cannot read or write another
-tenant's items: DynamoDB refuses the request (``AccessDeniedException``).
+The platform functions serve every tenant, so their own roles hold no table access. The platform
+stack holds a few data-access roles, one per kind of access (``infra/constructs/tenant_data.py``),
+whose policy lets DynamoDB serve only items whose partition key (table or index) starts with
+``TENANT#<tenant>#``, ``<tenant>`` being the session tag ``tenant`` (``dynamodb:LeadingKeys`` =
+``TENANT#${aws:PrincipalTag/tenant}#*``: ABAC). A function assumes its role with the tag of the tenant
+it acts for and signs its table requests with those credentials, so a repository bug cannot read or
+write another tenant's items: DynamoDB refuses the request (``AccessDeniedException``). The roles do
+not grow with the tenants (an account holds 1,000 roles; one per tenant and kind stopped at ~300).
 
 - **Scope**: a context variable holding the tenant the current invocation acts for. It is entered
   where a handler learns its tenant (``shared.http.current_caller``: the JWT's tenant;
@@ -13,9 +15,15 @@ tenant's items: DynamoDB refuses the request (``AccessDeniedException``).
   cleared when an invocation starts and ends (:func:`invocation`, applied by the shared logger's
   ``inject_lambda_context``, which decorates every entry point), so no scope outlives its invocation.
   A context variable, not a global: the local twin runs many invocations at once in threads.
-- **Credentials**: ``sts:AssumeRole`` of the role named by env ``TENANT_ROLE_ARN`` (a template with
-  ``{tenant}`` and ``{access}``: env ``TENANT_DATA_ACCESS``, the function's kind of access), cached
-  per tenant in the container until :data:`REFRESH_MARGIN` before they expire.
+- **Known tenants only**: a role per tenant used to refuse an unknown tenant at ``AssumeRole`` (no
+  such role); a shared role would tag a session for any id. So before each ``AssumeRole`` for a
+  tenant (its first, and each renewal), the cache asks for that tenant's configuration
+  (``shared.tenant.store.tenant_config``, cached by the store), which raises ``NotFound`` for a tenant
+  that is not deployed: an unknown tenant is a 404 before any table request, whatever the entry point.
+- **Credentials**: ``sts:AssumeRole`` of the role named by env ``TENANT_ROLE_ARN`` (``{access}`` for
+  env ``TENANT_DATA_ACCESS``, the function's kind of access) with ``Tags=[{"Key": "tenant", "Value":
+  <id>}]`` and a session name that starts with the tenant (CloudTrail shows whom a session acted
+  for), cached per tenant in the container until :data:`REFRESH_MARGIN` before they expire.
 - **Signing**: the pynamodb connection of the table items (``shared/repositories/base.py``) puts the
   scope's credentials in each request's signing context (botocore ``request_credentials``).
 - **No scope**: when ``TENANT_ROLE_ARN`` is set (every deployed function, the twin) a table request
@@ -37,9 +45,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from botocore.credentials import Credentials
-from botocore.exceptions import ClientError
 
-from shared.errors import NotFound
 from shared.settings import Settings, settings
 
 REFRESH_MARGIN = 300.0
@@ -48,6 +54,8 @@ that expires while it is retried)."""
 SESSION_SECONDS = 3600
 """Requested session length: the role's default maximum."""
 _SESSION_NAME = re.compile(r"[^\w+=,.@-]")
+SESSION_TAG = "tenant"
+"""The session tag naming the tenant (``aws:PrincipalTag/tenant`` in the roles' policies)."""
 
 _scope: ContextVar[str | None] = ContextVar("scrm_tenant_scope", default=None)
 
@@ -108,23 +116,34 @@ class _Issued:
 
 
 class TenantCredentials:
-    """Credentials of the tenants' data-access roles, assumed on first use and cached per tenant.
+    """Credentials of a data-access role, one session per tenant (tagged with it), assumed on first
+    use and cached per tenant.
 
-    Expiry is real time (``time.time``), not the product clock (``shared.clock``): STS expires keys on
-    the wall clock even when the twin's clock is advanced by hours.
+    ``vouch(tenant)`` runs before each ``AssumeRole`` for a tenant (its first, and each renewal) and
+    raises ``NotFound`` for a tenant that is not deployed. Expiry is real time (``time.time``), not
+    the product clock (``shared.clock``): STS expires keys on the wall clock even when the twin's
+    clock is advanced by hours.
     """
 
-    def __init__(self, role_arn_template: str, session_name: str, sts: Callable[[], Any]) -> None:
-        self.role_arn_template = role_arn_template
-        self.session_name = _SESSION_NAME.sub("-", session_name)[:64] or "scrm"
+    def __init__(
+        self,
+        role_arn: str,
+        session_name: str,
+        sts: Callable[[], Any],
+        vouch: Callable[[str], object],
+    ) -> None:
+        self.role_arn = role_arn
+        self.session_name = _SESSION_NAME.sub("-", session_name) or "scrm"
         self._sts = sts
+        self._vouch = vouch
         self._client: Any = None
         self._issued: dict[str, _Issued] = {}
         self._lock = threading.Lock()
         self.assumed = 0  # AssumeRole calls made (figures of the benchmarks, tests)
 
-    def role_arn(self, tenant: str) -> str:
-        return self.role_arn_template.replace("{tenant}", tenant)
+    def session_name_for(self, tenant: str) -> str:
+        """``<tenant>@<function>``, at most 64 characters: whom the session acted for, in CloudTrail."""
+        return _SESSION_NAME.sub("-", f"{tenant}@{self.session_name}")[:64]
 
     def for_tenant(self, tenant: str) -> Credentials:
         issued = self._issued.get(tenant)
@@ -138,23 +157,15 @@ class TenantCredentials:
             return issued.credentials
 
     def _assume(self, tenant: str) -> _Issued:
+        self._vouch(tenant)  # NotFound for a tenant not (or no longer) deployed: no session for it
         if self._client is None:
             self._client = self._sts()
-        role_arn = self.role_arn(tenant)
-        try:
-            answer = self._client.assume_role(
-                RoleArn=role_arn, RoleSessionName=self.session_name, DurationSeconds=SESSION_SECONDS
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") not in ("AccessDenied", "ValidationError"):
-                raise
-            # AWS answers AccessDenied for a role that does not exist: a tenant without a tenant
-            # stack is not onboarded (a trust policy that leaves this function out says the same);
-            # ValidationError: an id no role can have.
-            from shared.observability import logger
-
-            logger.error("no data access for tenant", tenant=tenant, role_arn=role_arn, reason=str(exc))
-            raise NotFound(f"unknown tenant '{tenant}'") from None
+        answer = self._client.assume_role(
+            RoleArn=self.role_arn,
+            RoleSessionName=self.session_name_for(tenant),
+            DurationSeconds=SESSION_SECONDS,
+            Tags=[{"Key": SESSION_TAG, "Value": tenant}],
+        )
         self.assumed += 1
         found = answer["Credentials"]
         lifetime = found["Expiration"].timestamp() - time.time()
@@ -162,6 +173,14 @@ class TenantCredentials:
             found["AccessKeyId"], found["SecretAccessKey"], found["SessionToken"], method="assume-role"
         )
         return _Issued(credentials, time.time() + max(0.0, lifetime - REFRESH_MARGIN))
+
+
+def deployed(tenant: str) -> None:
+    """Raise ``NotFound`` unless ``tenant`` is deployed: its configuration exists (the store's cache
+    answers when the handler has just read it)."""
+    from shared.tenant.store import tenant_config  # the store enters scopes: import it late
+
+    tenant_config(tenant)
 
 
 _brokers: dict[int, tuple[Settings, TenantCredentials]] = {}
@@ -183,7 +202,7 @@ def credentials() -> TenantCredentials | None:
     do with each new embedded AWS) start with no credentials. In AWS a process runs one function and
     has one; the local twin runs every function in one process, each with its own settings
     (``shared.settings.function_environment``), so each function has its own cache, assuming the
-    role of its own ``TENANT_DATA_ACCESS`` in a session named after it.
+    role of its own ``TENANT_DATA_ACCESS`` in sessions named after the tenant and itself.
     """
     cfg = settings()
     if not cfg.tenant_role_arn:
@@ -195,8 +214,8 @@ def credentials() -> TenantCredentials | None:
             if made is None or made[0] is not cfg:
                 if len(_brokers) >= _MAX_BROKERS:
                     _brokers.clear()  # settings of earlier embedded AWS instances (tests)
-                template = cfg.tenant_role_arn.replace("{access}", cfg.tenant_data_access)
-                made = (cfg, TenantCredentials(template, cfg.aws_lambda_function_name, _sts_client))
+                role_arn = cfg.tenant_role_arn.replace("{access}", cfg.tenant_data_access)
+                made = (cfg, TenantCredentials(role_arn, cfg.aws_lambda_function_name, _sts_client, deployed))
                 _brokers[id(cfg)] = made
     return made[1]
 

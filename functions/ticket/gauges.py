@@ -1,4 +1,5 @@
-"""The ``OpenTickets`` gauge: how many open tickets wait at each node of each ticket type of a tenant.
+"""The ``OpenTickets`` gauge: how many open tickets wait at each node of each ticket type of a tenant,
+and the sweep that measures it for every deployed tenant (:func:`sweep`).
 
 Pure logic. The positions (ticket type, node) of the open tickets come from
 ``TicketRepository.open_positions`` (one Query of the sparse open-tickets index, never a Scan), the
@@ -12,9 +13,12 @@ nodes from the tenant's configuration:
 
 from __future__ import annotations
 
+import contextvars
+import threading
 from collections import Counter
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -47,3 +51,56 @@ def open_tickets_by_node(
 def measure_open_tickets(tickets: OpenPositions, cfg: TenantConfig) -> list[Gauge]:
     """The tenant's gauges now (its open tickets, read once)."""
     return open_tickets_by_node(cfg.ticket_types, tickets.open_positions(cfg.tenant.id))
+
+
+@dataclass
+class Sweep:
+    """What one run of the gauges over the deployed tenants did."""
+
+    measured: dict[str, list[Gauge]] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)  # tenant -> why it was skipped
+    unreached: list[str] = field(default_factory=list)  # not started: the invocation's time ran low
+
+
+def sweep(
+    tenants: Sequence[str],
+    measure: Callable[[str], list[Gauge]],
+    *,
+    time_left: Callable[[], float],
+    reserve: float,
+    workers: int,
+    failed: Callable[[str, Exception], None],
+) -> Sweep:
+    """Measure every tenant, each on its own, ``workers`` at a time.
+
+    One platform rule measures every tenant (a rule per tenant breaks the account's quotas), so one
+    tenant must never cost the others their gauges: a tenant whose configuration or query fails is
+    reported to ``failed`` and skipped. A tenant is only started while more than ``reserve`` seconds
+    of the invocation are left (``time_left``); the others are ``unreached`` and measured by the next
+    run, rather than the invocation timing out with nothing emitted. Tenants run in parallel because
+    a thousand sequential reads would not fit a task function's timeout. Each runs in a copy of the
+    caller's context: the invocation's settings, and a tenant scope that stays in that copy.
+    """
+    result = Sweep()
+    lock = threading.Lock()
+
+    def one(tenant: str) -> None:
+        if time_left() <= reserve:
+            with lock:
+                result.unreached.append(tenant)
+            return
+        try:
+            gauges = measure(tenant)
+        except Exception as exc:  # any failure of one tenant: reported, the others go on
+            failed(tenant, exc)
+            with lock:
+                result.failed[tenant] = f"{type(exc).__name__}: {exc}"
+            return
+        with lock:
+            result.measured[tenant] = gauges
+
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="gauges") as pool:
+        for done in [pool.submit(contextvars.copy_context().run, one, tenant) for tenant in tenants]:
+            done.result()
+    result.unreached.sort()
+    return result

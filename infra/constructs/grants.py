@@ -1,11 +1,11 @@
 """Least privilege: what each platform function's role may do, from its catalogue entry's needs.
 
-A function's role holds no table access of its own: it assumes the data-access role of the tenant
-it acts for (``tenant_data.py``), reads the tenants' configuration, and gets one statement per need
-of its :class:`~infra.constructs.catalogue.FunctionSpec` (state machine actions, task tokens,
-schedules of the reminders group, the intake queue and its dead-letter queue, the bodies bucket,
-SMS and email). Each wildcard is acknowledged (cdk-nag ``AwsSolutions-IAM5``) with the reason it
-is there.
+A function's role holds no table access of its own: it assumes the data-access role of its kind of
+access with a session tag naming the tenant it acts for (``tenant_data.py``), reads the tenants'
+configuration, and gets one statement per need of its
+:class:`~infra.constructs.catalogue.FunctionSpec` (state machine actions, task tokens, schedules of
+the reminders group, the intake queue and its dead-letter queue, the bodies bucket, SMS and email).
+Each wildcard is acknowledged (cdk-nag ``AwsSolutions-IAM5``) with the reason it is there.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from aws_cdk import aws_sqs as sqs
 
 from infra.constructs.catalogue import CONFIG_PATH_PREFIX, FunctionSpec, state_machine_arn_prefix
 from infra.constructs.nag import cfn_id, iam_ack, rendered_arn
-from infra.constructs.tenant_data import ACCESS
+from infra.constructs.tenant_data import ACCESS, ASSUME_ACTIONS, role_arn
 
 XRAY_REASON = "X-Ray PutTraceSegments/PutTelemetryRecords have no resource-level ARNs"
 
@@ -37,7 +37,8 @@ class GrantTargets:
 
 def grant(role: iam.Role, spec: FunctionSpec, targets: GrantTargets) -> None:
     """Exactly what ``spec`` needs, in this order; every wildcard acknowledged with its reason."""
-    acks = [*_tenant_data(role, spec), *_tenant_config(role, spec)]
+    _tenant_data(role, spec)
+    acks = _tenant_config(role, spec)
     star_reasons = [XRAY_REASON]
     if spec.states:
         acks += _workflows(role, spec)
@@ -80,7 +81,7 @@ def grant(role: iam.Role, spec: FunctionSpec, targets: GrantTargets) -> None:
         acks.append(
             iam_ack(
                 f"Resource::<{cfn_id(bucket)}.Arn>/deliveries/*",
-                "writes raw delivery bodies over 64 KiB, one object per delivery, under deliveries/",
+                "writes raw delivery bodies over 1 KiB, one object per delivery, under deliveries/",
             )
         )
     if spec.notify:
@@ -94,24 +95,11 @@ def _allow(role: iam.Role, sid: str, actions: list[str], resources: list[str]) -
     role.add_to_policy(iam.PolicyStatement(sid=sid, actions=actions, resources=resources))
 
 
-def _tenant_data(role: iam.Role, spec: FunctionSpec) -> list[Acknowledgment]:
-    """Tenant items: assume the tenant's data-access role (that role's kind of access, fenced by
-    ``dynamodb:LeadingKeys``)."""
-    stack = Stack.of(role)
-    tenant_roles = ACCESS[spec.table].role_name_pattern
-    _allow(
-        role,
-        "TenantData",
-        ["sts:AssumeRole"],
-        [f"arn:{stack.partition}:iam::{stack.account}:role/{tenant_roles}"],
-    )
-    return [
-        iam_ack(
-            f"Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/{tenant_roles}",
-            "assumes the data-access role of the tenant it acts for (one per tenant stack, "
-            "onboarded after the platform); each role only reaches its tenant's TENANT#<id># keys",
-        )
-    ]
+def _tenant_data(role: iam.Role, spec: FunctionSpec) -> None:
+    """Tenant items: assume the platform's data-access role of its kind of access, tagging the
+    session with the tenant it acts for (that tag fences ``dynamodb:LeadingKeys``). Exactly one role
+    ARN, no wildcard: the roles no longer come with the tenants."""
+    _allow(role, "TenantData", list(ASSUME_ACTIONS), [role_arn(role, ACCESS[spec.table].role_name)])
 
 
 def _tenant_config(role: iam.Role, spec: FunctionSpec) -> list[Acknowledgment]:
@@ -125,7 +113,7 @@ def _tenant_config(role: iam.Role, spec: FunctionSpec) -> list[Acknowledgment]:
     )
     return [
         iam_ack(
-            "Resource::" + rendered_arn("ssm", f"parameter/{params}"),
+            "Resource::" + rendered_arn(role, "ssm", f"parameter/{params}"),
             "reads every tenant's configuration chunks"
             + (" and channel secrets (/scrm/<tenant>/...)" if spec.read_secrets else "")
             + "; tenants are onboarded after the platform is deployed",
@@ -140,7 +128,7 @@ def _workflows(role: iam.Role, spec: FunctionSpec) -> list[Acknowledgment]:
     resources = [f"{state_machine_arn_prefix(role)}scrm-*"]
     acks = [
         iam_ack(
-            "Resource::" + rendered_arn("states", "stateMachine:scrm-*"),
+            "Resource::" + rendered_arn(role, "states", "stateMachine:scrm-*"),
             "starts executions of tenant state machines (scrm-<tenant>-<type>:live); "
             "tenant stacks are deployed after the platform",
         )
@@ -149,7 +137,7 @@ def _workflows(role: iam.Role, spec: FunctionSpec) -> list[Acknowledgment]:
         resources.append(f"arn:{stack.partition}:states:{stack.region}:{stack.account}:execution:scrm-*")
         acks.append(
             iam_ack(
-                "Resource::" + rendered_arn("states", "execution:scrm-*"),
+                "Resource::" + rendered_arn(role, "states", "execution:scrm-*"),
                 "stops and describes executions of tenant state machines (ticket cancel)",
             )
         )
@@ -164,7 +152,7 @@ def _schedules(role: iam.Role, spec: FunctionSpec, group: str) -> Acknowledgment
     )
     _allow(role, "Reminders", list(spec.scheduler), [schedules])
     return iam_ack(
-        "Resource::" + rendered_arn("scheduler", f"schedule/{group}/*"),
+        "Resource::" + rendered_arn(role, "scheduler", f"schedule/{group}/*"),
         "one-time SLA reminder schedules, per ticket and level, in the reminders group",
     )
 
@@ -179,6 +167,6 @@ def _notify(role: iam.Role) -> Acknowledgment:
         [Stack.of(role).format_arn(service="ses", resource="identity", resource_name="*")],
     )
     return iam_ack(
-        "Resource::arn:<AWS::Partition>:ses:<AWS::Region>:<AWS::AccountId>:identity/*",
+        "Resource::" + rendered_arn(role, "ses", "identity/*"),
         "sends from each tenant's verified SES identity; identities are verified per tenant",
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Acknowledgment, Stack
+from aws_cdk import Acknowledgment, Stack, Token
 
 
 def ack(rule: str, reason: str) -> Acknowledgment:
@@ -18,9 +18,14 @@ def iam_ack(finding: str, reason: str) -> Acknowledgment:
     return ack(f"AwsSolutions-IAM5[{finding}]", reason)
 
 
-def rendered_arn(service: str, resource: str) -> str:
-    """An ARN of this account and region as cdk-nag renders it in a finding id."""
-    return f"arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:{resource}"
+def rendered_arn(scope: Any, service: str, resource: str) -> str:
+    """An ARN of the scope's account and region as cdk-nag renders it in a finding id: the
+    pseudo-parameters of an environment-agnostic stack, the literal values of a stack deployed to
+    a given account and region (a cell's, ``infra/app.py``)."""
+    stack = Stack.of(scope)
+    region = "<AWS::Region>" if Token.is_unresolved(stack.region) else stack.region
+    account = "<AWS::AccountId>" if Token.is_unresolved(stack.account) else stack.account
+    return f"arn:<AWS::Partition>:{service}:{region}:{account}:{resource}"
 
 
 def cfn_id(construct: Any) -> str:

@@ -16,9 +16,12 @@ Alarms, all to the ops topic ``scrm-platform-alarms``: depth > 0 of every dead-l
 errors > 0 per function, API 5xx > 0 (platform stack); failed executions > 0 per ticket type
 (tenant stack).
 
-Gauges: the tenant stack also holds the EventBridge rule ``scrm-<tenant>-open-tickets`` that
-invokes ``scrm-ticket-gauges`` every 5 minutes with ``{"tenant": "<id>"}`` (the ``OpenTickets``
-gauge: one Query of the open-tickets index), allowed by a Lambda permission for that rule only.
+Gauges: the platform stack holds ONE EventBridge rule, ``scrm-open-tickets``, that invokes
+``scrm-ticket-gauges`` every 5 minutes with ``{}``; the function measures every deployed tenant's
+``OpenTickets`` gauge (one Query of the open-tickets index each, in that tenant's scope). A rule and a
+Lambda permission per tenant would break at scale (issue 16): 300 rules per bus, and a function's
+resource policy, which holds every permission, is capped at 20 KB (about 50 tenants). The one
+permission names the platform rule as its only source; a tenant stack adds no rule and no permission.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.constructs.catalogue import FUNCTIONS_BY_KEY, function_arn
+from infra.constructs.catalogue import FUNCTIONS_BY_KEY
 from infra.constructs.nag import ack
 from infra.constructs.workflows import Workflow, pascal
 from shared import metrics as m
@@ -46,12 +49,17 @@ from shared.metrics import NAMESPACE, Metric
 ALARM_TOPIC = "scrm-platform-alarms"
 PERIOD = Duration.minutes(5)
 GAUGE_RATE = Duration.minutes(5)
-GAUGE_FUNCTION = FUNCTIONS_BY_KEY["ticket-gauges"].name
+GAUGE_KEY = "ticket-gauges"
+GAUGE_FUNCTION = FUNCTIONS_BY_KEY[GAUGE_KEY].name
+GAUGE_RULE = "scrm-open-tickets"
+"""The platform rule of the gauges (``rate(5 minutes)``, input ``{}``: every deployed tenant)."""
 DEAD_LETTER_QUEUES = {
     "intake": "deliveries that failed 5 times in scrm-ticket-intake",
     "reminders": "schedules (SLA reminders, dispatch offers) whose target failed past their retry policy",
     "recovery": "stopped executions (FAILED, TIMED_OUT, ABORTED) whose ticket scrm-ticket-failed could not "
     "mark failed past the retries (a ticket in limbo: redrive it)",
+    "aggregates": "stream batches of settlement records scrm-settlement-aggregates could not fold into the "
+    "revenue aggregates past its retries (fold them again from the stream within 24 h: it is exactly-once)",
 }
 """Every dead-letter queue of the platform (key: the construct that owns it) and what waits in it."""
 
@@ -333,7 +341,8 @@ def _add_rows(dashboard: cw.Dashboard, widgets: list[cw.IWidget]) -> None:
 
 
 class PlatformObservability(Construct):
-    """Platform dashboard ``scrm-platform`` and the platform alarms, to the ops topic."""
+    """Platform dashboard ``scrm-platform``, the platform alarms (to the ops topic) and the one
+    5-minute rule of the ``OpenTickets`` gauges of every tenant."""
 
     def __init__(
         self,
@@ -408,6 +417,27 @@ class PlatformObservability(Construct):
             )
         )
         _add_rows(self.dashboard, widgets)
+        self._gauge_rule(functions[GAUGE_KEY])
+
+    def _gauge_rule(self, gauges: lambda_.IFunction) -> events.Rule:
+        """EventBridge rule -> ``scrm-ticket-gauges`` every 5 minutes with ``{}`` (every deployed
+        tenant); the Lambda permission CDK adds for the target names this rule as its only source."""
+        return events.Rule(
+            self,
+            "OpenTicketsGauge",
+            rule_name=GAUGE_RULE,
+            description=f"every 5 minutes: the OpenTickets gauges of every tenant ({GAUGE_FUNCTION})",
+            schedule=events.Schedule.rate(GAUGE_RATE),
+            targets=[
+                targets.LambdaFunction(
+                    gauges,
+                    event=events.RuleTargetInput.from_object({}),
+                    # a late gauge is a wrong gauge: the next run measures again
+                    max_event_age=GAUGE_RATE,
+                    retry_attempts=2,
+                )
+            ],
+        )
 
     def _one(self, spec: AlarmSpec, statistic: str) -> cw.IMetric:
         assert spec.metric is not None
@@ -450,9 +480,9 @@ class PlatformObservability(Construct):
 
 
 class TenantObservability(Construct):
-    """Tenant dashboard ``scrm-tenant-<id>`` (catalogue metrics of the tenant, executions per type),
-    an alarm on failed executions of each ticket type, to the ops topic, and the 5-minute rule of
-    the tenant's ``OpenTickets`` gauge."""
+    """Tenant dashboard ``scrm-tenant-<id>`` (catalogue metrics of the tenant, executions per type) and
+    an alarm on failed executions of each ticket type, to the ops topic. No rule: the platform's
+    gauge rule measures every tenant."""
 
     def __init__(
         self, scope: Construct, construct_id: str, *, tenant_id: str, workflows: Mapping[str, Workflow]
@@ -473,33 +503,6 @@ class TenantObservability(Construct):
                 type=type_id,
             )
         _add_rows(self.dashboard, [_graph(w, self._metrics(w)) for w in TENANT_WIDGETS])
-        self._gauge_rule(tenant_id)
-
-    def _gauge_rule(self, tenant_id: str) -> events.Rule:
-        """EventBridge rule -> ``scrm-ticket-gauges`` every 5 minutes; the Lambda permission that
-        CDK adds for the target names this rule as its only source."""
-        gauges = lambda_.Function.from_function_attributes(
-            self,
-            "GaugeFunction",
-            function_arn=function_arn(self, GAUGE_FUNCTION),
-            same_environment=True,  # the platform stack's function, same account and region
-        )
-        return events.Rule(
-            self,
-            "OpenTicketsGauge",
-            rule_name=f"scrm-{tenant_id}-open-tickets",
-            description=f"every 5 minutes: the OpenTickets gauge of {tenant_id} ({GAUGE_FUNCTION})",
-            schedule=events.Schedule.rate(GAUGE_RATE),
-            targets=[
-                targets.LambdaFunction(
-                    gauges,
-                    event=events.RuleTargetInput.from_object({"tenant": tenant_id}),
-                    # a late gauge is a wrong gauge: the next run measures again
-                    max_event_age=GAUGE_RATE,
-                    retry_attempts=2,
-                )
-            ],
-        )
 
     @staticmethod
     def _execution_metric(name: str, label: str, statistic: str, arn: str) -> cw.Metric:

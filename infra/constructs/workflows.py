@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from aws_cdk import RemovalPolicy, Validations
+from aws_cdk import RemovalPolicy, Stack, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from shared.tenant.models import TenantConfig
 
 ALIAS_NAME = "live"
+WORKFLOW_ROLE_NAME = "scrm-workflows"
+"""The role every tenant's state machines run as (platform stack, :class:`WorkflowRole`)."""
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 
 
@@ -58,54 +60,42 @@ class Workflow:
         return self.alias.ref  # Ref of an alias is its ARN
 
 
-class TenantWorkflows(Construct):
-    """One STANDARD state machine per ticket type: ``scrm-<tenant>-<type>``.
+def workflow_role_arn(scope: Construct) -> str:
+    """ARN of the platform's workflow role from its fixed name (no cross-stack reference)."""
+    stack = Stack.of(scope)
+    return f"arn:{stack.partition}:iam::{stack.account}:role/{WORKFLOW_ROLE_NAME}"
 
-    The ASL is the compiler's output unchanged (``DefinitionString``, byte-identical to the
-    golden files); the ``${...}`` placeholders become platform function ARNs through
-    ``DefinitionSubstitutions``. Every deploy that changes a definition publishes a new
-    version (the version resource is replaced when the revision id changes; old versions
-    are retained so running executions keep theirs) and moves alias ``live`` to it.
-    One role per tenant may invoke exactly the platform functions the ASL names.
+
+def invoked_functions() -> list[str]:
+    """Every platform function the compiler can name in a state machine (its ``SUBSTITUTIONS``)."""
+    from shared.workflow.compiler import SUBSTITUTIONS
+
+    return sorted(set(SUBSTITUTIONS.values()))
+
+
+class WorkflowRole(Construct):
+    """The one role of every tenant's state machines (platform stack): ``scrm-workflows``.
+
+    A role per tenant counted against the account's 1,000 roles (issue 16); what a state machine may
+    do does not depend on its tenant anyway: invoke the platform functions the compiler can name (all
+    of them, so a tenant onboarded later with a new kind of node needs no platform change), send
+    traces to X-Ray and deliver its ERROR logs (vended logs). The tenant's data stays fenced by the
+    functions' data-access roles (``tenant_data.py``): a state machine reaches no table itself.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: TenantConfig) -> None:
-        from shared.workflow.compiler import SUBSTITUTIONS, compile_ticket_type, state_machine_name
-
+    def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
-        tenant_id = config.tenant.id
-
-        compiled: dict[str, str] = {}
-        used: set[str] = set()
-        seen_ids: dict[str, str] = {}
-        for type_id in config.ticket_types:
-            pascal_id = pascal(type_id)
-            if pascal_id in seen_ids:
-                raise ValueError(
-                    f"ticket types '{seen_ids[pascal_id]}' and '{type_id}' of tenant '{tenant_id}' "
-                    "give the same resource name; rename one"
-                )
-            seen_ids[pascal_id] = type_id
-            asl = compile_ticket_type(config, type_id)
-            unknown = [p for p in placeholders(asl) if p not in SUBSTITUTIONS]
-            if unknown:
-                raise ValueError(
-                    f"compiled ASL of '{tenant_id}/{type_id}' has unknown placeholders {unknown}"
-                )
-            compiled[type_id] = asl
-            used.update(placeholders(asl))
-
-        invoked = sorted({SUBSTITUTIONS[p] for p in used})
+        invoked = invoked_functions()
         missing = [name for name in invoked if name not in FUNCTION_NAMES]
         if missing:
             raise ValueError(f"the compiler names functions the platform does not have: {missing}")
-
         self.role = iam.Role(
             self,
             "Role",
-            description=f"state machines of tenant {tenant_id}",
+            role_name=WORKFLOW_ROLE_NAME,
+            description="state machines of every tenant (scrm-<tenant>-<type>)",
             assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
-            # inline, so the policy exists before the state machines are created
+            # inline, so the policy exists before any tenant's state machine is created
             inline_policies={
                 "Workflows": iam.PolicyDocument(
                     statements=[
@@ -149,6 +139,50 @@ class TenantWorkflows(Construct):
             )
         )
 
+
+class TenantWorkflows(Construct):
+    """One STANDARD state machine per ticket type: ``scrm-<tenant>-<type>``.
+
+    The ASL is the compiler's output unchanged (``DefinitionString``, byte-identical to the
+    golden files); the ``${...}`` placeholders become platform function ARNs through
+    ``DefinitionSubstitutions``. Every deploy that changes a definition publishes a new
+    version (the version resource is replaced when the revision id changes; old versions
+    are retained so running executions keep theirs) and moves alias ``live`` to it.
+    They run as the platform's one workflow role (:class:`WorkflowRole`, ``scrm-workflows``),
+    named by its ARN: a tenant stack creates no IAM role.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: TenantConfig) -> None:
+        from shared.workflow.compiler import SUBSTITUTIONS, compile_ticket_type, state_machine_name
+
+        super().__init__(scope, construct_id)
+        tenant_id = config.tenant.id
+
+        compiled: dict[str, str] = {}
+        used: set[str] = set()
+        seen_ids: dict[str, str] = {}
+        for type_id in config.ticket_types:
+            pascal_id = pascal(type_id)
+            if pascal_id in seen_ids:
+                raise ValueError(
+                    f"ticket types '{seen_ids[pascal_id]}' and '{type_id}' of tenant '{tenant_id}' "
+                    "give the same resource name; rename one"
+                )
+            seen_ids[pascal_id] = type_id
+            asl = compile_ticket_type(config, type_id)
+            unknown = [p for p in placeholders(asl) if p not in SUBSTITUTIONS]
+            if unknown:
+                raise ValueError(
+                    f"compiled ASL of '{tenant_id}/{type_id}' has unknown placeholders {unknown}"
+                )
+            compiled[type_id] = asl
+            used.update(placeholders(asl))
+
+        missing = [name for name in sorted({SUBSTITUTIONS[p] for p in used}) if name not in FUNCTION_NAMES]
+        if missing:
+            raise ValueError(f"the compiler names functions the platform does not have: {missing}")
+        self.role_arn = workflow_role_arn(self)
+
         self.workflows: dict[str, Workflow] = {}
         for type_id, asl in compiled.items():
             cid = pascal(type_id)
@@ -161,7 +195,7 @@ class TenantWorkflows(Construct):
                 cid,
                 state_machine_name=name,
                 state_machine_type="STANDARD",
-                role_arn=self.role.role_arn,
+                role_arn=self.role_arn,
                 definition_string=asl,
                 definition_substitutions={p: function_arn(self, SUBSTITUTIONS[p]) for p in placeholders(asl)},
                 tracing_configuration=sfn.CfnStateMachine.TracingConfigurationProperty(enabled=True),

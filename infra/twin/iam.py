@@ -1,11 +1,11 @@
-"""The twin enforces the tenant data-access roles on DynamoDB, as IAM would (moto enforces no IAM).
+"""The twin enforces the data-access roles on DynamoDB, as IAM would (moto enforces no IAM).
 
-The functions sign their table requests with credentials of a tenant's data-access role
-(``shared/tenant_scope.py``; roles from ``infra/constructs/tenant_data.py``, deployed into moto
-IAM from the tenant stack's template). For every DynamoDB request signed with an access key that
-moto's STS issued by ``AssumeRole``, the twin reads that role's policies from moto IAM and answers
-``AccessDeniedException`` (HTTP 400, as DynamoDB does) unless they allow each action of the request
-on its table or index with the request's ``dynamodb:LeadingKeys``:
+The functions sign their table requests with credentials of a data-access role, assumed with the
+session tag ``tenant`` (``shared/tenant_scope.py``; roles from ``infra/constructs/tenant_data.py``,
+deployed into moto IAM from the platform stack's template). For every DynamoDB request signed with an
+access key that moto's STS issued by ``AssumeRole``, the twin reads that role's policies from moto IAM
+and answers ``AccessDeniedException`` (HTTP 400, as DynamoDB does) unless they allow each action of
+the request on its table or index with the request's ``dynamodb:LeadingKeys``:
 
 - the partition key values the request names: ``Key``/``Item`` of item actions, the partition key
   in a Query's key condition (the index's partition key for a Query on an index);
@@ -14,7 +14,19 @@ on its table or index with the request's ``dynamodb:LeadingKeys``:
 - statements: ``Allow``/``Deny``, ``Action``/``NotAction``, ``Resource``/``NotResource`` with
   ``*``/``?`` wildcards, and conditions on ``dynamodb:LeadingKeys`` (``String*``, ``ForAllValues:``,
   ``ForAnyValue:``, ``...IfExists``, ``Null``). A condition the twin cannot evaluate denies (a test
-  passing here must not fail in AWS).
+  passing here must not fail in AWS);
+- policy variables ``${aws:PrincipalTag/<key>}`` in ``Resource`` and condition values take the
+  session's tag (ABAC: the roles fence ``TENANT#${aws:PrincipalTag/tenant}#*``). A statement naming a
+  tag the session does not have applies to nothing, as in IAM; any other variable is not evaluated
+  (denied).
+
+Session tags: moto's STS accepts ``Tags`` on ``AssumeRole`` but keeps none, so the twin wraps moto's
+``AssumeRole`` handler (:func:`enforce_tenant_roles`) and remembers the tags of each issued access key
+(:data:`SESSION_TAGS`). There it also checks what the role's trust policy says about tags, as STS
+would: the role must exist, some ``Allow`` statement must grant ``sts:AssumeRole`` (and
+``sts:TagSession`` when tags are passed) with its ``aws:RequestTag/<key>`` and ``aws:TagKeys``
+conditions met; else ``AccessDenied``. Conditions on the caller (``aws:PrincipalArn``) are not checked:
+the twin runs every function with its own keys, not the function's role.
 
 It sits at moto's DynamoDB request handler, like ``moto_fixes.py``, not in a botocore ``before-call``
 hook: pynamodb signs with botocore clients of its own sessions, which never see the hooks of boto3's
@@ -28,6 +40,7 @@ import functools
 import json
 import re
 import threading
+import warnings
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -37,7 +50,9 @@ from urllib.parse import unquote
 from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException
 from moto.dynamodb.responses import DynamoHandler
 from moto.iam.models import iam_backends
+from moto.sts.exceptions import STSClientError, STSValidationError
 from moto.sts.models import sts_backends
+from moto.sts.responses import TokenResponse
 
 LEADING_KEYS = "dynamodb:LeadingKeys"
 _CREDENTIAL = re.compile(r"Credential=([A-Z0-9]+)/")
@@ -60,7 +75,16 @@ _installed = False
 _lock = threading.Lock()
 SIGNED_BY_ROLE: Counter[str] = Counter()
 """DynamoDB requests the twin checked, per assumed role ARN (allowed or not): the evidence that
-the functions' requests were signed as a tenant's role."""
+the functions' requests were signed as a data-access role."""
+SIGNED_FOR_TENANT: Counter[tuple[str, str]] = Counter()
+"""The same, per (assumed role ARN, the session's ``tenant`` tag or ``""``): whom each request acted for."""
+SESSION_TAGS: dict[str, dict[str, str]] = {}
+"""Tags of each session moto's STS issued (by access key id): moto keeps none."""
+TENANT_TAG = "tenant"
+_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+_PRINCIPAL_TAG = "aws:PrincipalTag/"
+_TAG_TEXT = re.compile(r"[\w\s.:/=+\-@]*")
+"""What a session tag's key and value may hold (STS: letters, digits, spaces and ``_.:/=+-@``)."""
 
 
 @dataclass(frozen=True)
@@ -190,7 +214,36 @@ def _condition(operator: str, expected: list[str], values: tuple[str, ...] | Non
     return holds(values[0]) if len(values) == 1 else any(holds(v) for v in values)
 
 
-def _statement_applies(statement: dict[str, Any], access: Access) -> bool:
+class _MissingTag(Exception):
+    """A policy variable names a tag the session does not have: the statement applies to nothing."""
+
+
+def _resolve(value: Any, tags: dict[str, str]) -> Any:
+    """``value`` with its ``${aws:PrincipalTag/<key>}`` variables replaced by the session's tags."""
+    if isinstance(value, list):
+        return [_resolve(v, tags) for v in value]
+    if isinstance(value, dict):
+        return {k: _resolve(v, tags) for k, v in value.items()}
+    if not isinstance(value, str) or "${" not in value:
+        return value
+
+    def variable(found: re.Match[str]) -> str:
+        name = found.group(1)
+        if not name.startswith(_PRINCIPAL_TAG):
+            raise Unevaluable(f"policy variable ${{{name}}}")
+        key = name.removeprefix(_PRINCIPAL_TAG)
+        if key not in tags:
+            raise _MissingTag(key)
+        return tags[key]
+
+    return _VARIABLE.sub(variable, value)
+
+
+def _statement_applies(statement: dict[str, Any], access: Access, tags: dict[str, str] | None = None) -> bool:
+    try:
+        statement = _resolve(statement, tags or {})
+    except _MissingTag:
+        return False
     if "Action" in statement:
         if not any(_glob(a, access.action, ignore_case=True) for a in _listed(statement["Action"])):
             return False
@@ -211,12 +264,13 @@ def _statement_applies(statement: dict[str, Any], access: Access) -> bool:
     return True
 
 
-def allowed(documents: Iterable[dict[str, Any]], access: Access) -> bool:
-    """IAM's answer for one access: an explicit Deny wins, else some Allow must apply."""
+def allowed(documents: Iterable[dict[str, Any]], access: Access, tags: dict[str, str] | None = None) -> bool:
+    """IAM's answer for one access by a session with ``tags``: an explicit Deny wins, else some Allow
+    must apply."""
     allow = False
     for document in documents:
         for statement in _listed(document.get("Statement", [])):
-            if _statement_applies(statement, access):
+            if _statement_applies(statement, access, tags):
                 if statement.get("Effect") == "Deny":
                     return False
                 allow = True
@@ -264,30 +318,107 @@ def check(handler: DynamoHandler) -> None:
     assumed = sts_backends[account]["aws"].get_assumed_role_from_access_key(key)
     if assumed is None:
         return  # not a role session: the twin's own and the tests' keys
+    tags = SESSION_TAGS.get(key, {})
     with _lock:
         SIGNED_BY_ROLE[assumed.role_arn] += 1
+        SIGNED_FOR_TENANT[(assumed.role_arn, tags.get(TENANT_TAG, ""))] += 1
     operation = str(handler.headers.get("X-Amz-Target", "")).rsplit(".", 1)[-1]
     raw = handler.body
     body = json.loads(raw) if isinstance(raw, str | bytes) and raw else dict(raw or {})
     documents = role_policies(account, assumed.role_arn)
     try:
         requested = accesses(operation, body, handler.dynamodb_backend.get_table)
-        denied = next((a for a in requested if not allowed(documents, a)), None)
+        denied = next((a for a in requested if not allowed(documents, a, tags)), None)
         reason = "no identity-based policy allows the {action} action"
     except Unevaluable as exc:
         denied = Access(f"dynamodb:{operation}", str(body.get("TableName", "*")), ())
         reason = f"the local twin cannot evaluate {exc} and denies it"
     if denied is not None:
         keys = ", ".join(denied.leading_keys) or "none"
+        tagged = ", ".join(f"{k}={v}" for k, v in sorted(tags.items())) or "none"
         raise DynamodbException(
             ERROR_TYPE_PREFIX + "AccessDeniedException",
             f"User: {assumed.arn} is not authorized to perform: {denied.action} on resource: "
-            f"{denied.resource} because {reason.format(action=denied.action)} (partition keys: {keys})",
+            f"{denied.resource} because {reason.format(action=denied.action)} (partition keys: {keys}; "
+            f"session tags: {tagged})",
         )
 
 
+# ------------------------------------------------------------------ AssumeRole
+
+
+def _trust_document(account: str, role_arn: str) -> dict[str, Any] | None:
+    """The role's trust policy as deployed into moto IAM, or None when there is no such role."""
+    try:
+        role = iam_backends[account]["aws"].get_role_by_arn(role_arn)
+    except Exception:  # moto raises its own not-found error types
+        return None
+    return _document(role.assume_role_policy_document)
+
+
+def _trust_allows(document: dict[str, Any], action: str, tags: dict[str, str]) -> bool:
+    """Whether a trust statement allows ``action`` with these request tags (tag conditions only)."""
+    context: dict[str, tuple[str, ...] | None] = {"aws:TagKeys": tuple(tags) or None}
+    for statement in _listed(document.get("Statement", [])):
+        if statement.get("Effect") != "Allow":
+            continue
+        if not any(_glob(a, action, ignore_case=True) for a in _listed(statement.get("Action", []))):
+            continue
+        met = True
+        for operator, block in (statement.get("Condition") or {}).items():
+            for key, expected in block.items():
+                values: tuple[str, ...] | None
+                if key.startswith("aws:RequestTag/"):
+                    found = tags.get(key.removeprefix("aws:RequestTag/"))
+                    values = (found,) if found is not None else None
+                elif key in context:
+                    values = context[key]
+                else:
+                    continue  # about the caller (aws:PrincipalArn): not known to the twin
+                met = met and _condition(operator, [str(e) for e in _listed(expected)], values)
+        if met:
+            return True
+    return False
+
+
+def authorize_assume_role(account: str, role_arn: str, tags: dict[str, str]) -> None:
+    """Raise ``AccessDenied`` as STS would when the role's trust policy refuses these session tags
+    (and ``ValidationError`` for a tag STS would not take: a ``*`` or ``?`` in a tenant tag would
+    otherwise become a wildcard of the LeadingKeys fence here)."""
+    bad = [f"{k}={v}" for k, v in tags.items() if not (_TAG_TEXT.fullmatch(k) and _TAG_TEXT.fullmatch(v))]
+    if bad:
+        raise STSValidationError(f"session tags with characters STS does not allow: {', '.join(bad)}")
+    document = _trust_document(account, role_arn)
+    actions = ["sts:AssumeRole", *(["sts:TagSession"] if tags else [])]
+    refused = (
+        [f"no role {role_arn}"]
+        if document is None
+        else [a for a in actions if not _trust_allows(document, a, tags)]
+    )
+    if refused:
+        raise STSClientError(
+            "AccessDenied",
+            f"not authorized to perform: {', '.join(refused)} on resource: {role_arn} "
+            f"(session tags: {tags or 'none'})",
+        )
+
+
+def _remember_session_tags(original: Any) -> Any:
+    @functools.wraps(original)
+    def assume_role(self: TokenResponse) -> Any:
+        tags = {str(t["Key"]): str(t["Value"]) for t in self._get_param("Tags") or []}
+        authorize_assume_role(self.current_account, str(self._get_param("RoleArn")), tags)
+        answer = original(self)
+        with _lock:
+            SESSION_TAGS[answer.result["Credentials"].access_key_id] = tags
+        return answer
+
+    return assume_role
+
+
 def enforce_tenant_roles() -> None:
-    """Check every DynamoDB request signed by an assumed role against that role's policies (once)."""
+    """Check every DynamoDB request signed by an assumed role against that role's policies, and keep
+    the session tags of every AssumeRole (once)."""
     global _installed
     with _lock:
         if _installed:
@@ -300,4 +431,7 @@ def enforce_tenant_roles() -> None:
             return original(self)
 
         DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+        # STS's model lists no AccessDenied shape (a common error): moto warns as it answers one
+        warnings.filterwarnings("ignore", message=r"Exception\(STSClientError\) with code AccessDenied")
+        TokenResponse.assume_role = _remember_session_tags(TokenResponse.assume_role)  # type: ignore[method-assign]
         _installed = True

@@ -23,7 +23,7 @@ import pytest
 from functions.webhooks.adapters import standard_webhooks
 from infra.twin.client import Answer, TwinClient
 from infra.twin.deploy import ACCOUNT
-from infra.twin.iam import SIGNED_BY_ROLE
+from infra.twin.iam import SIGNED_FOR_TENANT
 from infra.twin.twin import LocalTwin, secrets_for
 from shared.domain.deliveries import delivery_ticket_id
 
@@ -90,14 +90,15 @@ def _short(answer: Answer) -> str:
 def test_each_function_assumes_the_tenant_role_its_own_environment_names(
     twin: LocalTwin, anonymous: TwinClient
 ) -> None:
-    """scrm-settlement-api reads as the tenant's read-only role; the ticket API writes as the data role."""
+    """scrm-settlement-api reads as the read-only role; the ticket API writes as the data role; both
+    in sessions tagged with the caller's tenant."""
     assert twin.lambdas.functions["scrm-settlement-api"].environment["TENANT_DATA_ACCESS"] == "read"
     assert twin.lambdas.functions["scrm-ticket-api"].environment["TENANT_DATA_ACCESS"] == "data"
-    read_role = f"arn:aws:iam::{ACCOUNT}:role/scrm-tenant-{ACME}-read"
-    data_role = f"arn:aws:iam::{ACCOUNT}:role/scrm-tenant-{ACME}-data"
+    read_role = (f"arn:aws:iam::{ACCOUNT}:role/scrm-tenant-read", ACME)
+    data_role = (f"arn:aws:iam::{ACCOUNT}:role/scrm-tenant-data", ACME)
     finance = anonymous.as_user(ACME, "u-qian", ["finance"])
     agent = anonymous.as_user(ACME, "u-lin", ["agent"])
-    reads, writes = SIGNED_BY_ROLE[read_role], SIGNED_BY_ROLE[data_role]
+    reads, writes = SIGNED_FOR_TENANT[read_role], SIGNED_FOR_TENANT[data_role]
 
     with ThreadPoolExecutor(4) as pool:
         report = pool.submit(finance.get, "/reports/revenue?group_by=tier")
@@ -105,8 +106,8 @@ def test_each_function_assumes_the_tenant_role_its_own_environment_names(
         assert report.result().status == 200, report.result().body
         assert created.result().status == 201, created.result().body
 
-    assert SIGNED_BY_ROLE[read_role] > reads, "the settlement API did not read as the tenant's read role"
-    assert SIGNED_BY_ROLE[data_role] > writes
+    assert SIGNED_FOR_TENANT[read_role] > reads, "the settlement API did not read as the read role"
+    assert SIGNED_FOR_TENANT[data_role] > writes
 
 
 # --------------------------------------------------------------------------- 300 deliveries

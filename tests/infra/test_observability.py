@@ -245,8 +245,9 @@ def _greater_than_zero(alarm: dict[str, Any]) -> bool:
 def _dead_letter_queues(raw: dict[str, Any]) -> set[str]:
     """Logical ids of the template's dead-letter queues, found from their uses, not by name: the
     target of a queue's RedrivePolicy, a queue an IAM policy lets EventBridge Scheduler's role
-    send to (the schedules' ``Target.DeadLetterConfig``, set at run time), or the
-    ``DeadLetterConfig`` of an EventBridge rule's target."""
+    send to (the schedules' ``Target.DeadLetterConfig``, set at run time), the
+    ``DeadLetterConfig`` of an EventBridge rule's target, or an event source mapping's on-failure
+    destination."""
     queues = of_type(raw, "AWS::SQS::Queue")
     found = {
         q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
@@ -258,6 +259,11 @@ def _dead_letter_queues(raw: dict[str, Any]) -> set[str]:
         for rule in of_type(raw, "AWS::Events::Rule").values()
         for target in rule["Properties"].get("Targets", [])
         if "DeadLetterConfig" in target
+    }
+    found |= {  # an event source mapping's on-failure destination (the stream of the aggregates)
+        esm["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+        for esm in of_type(raw, "AWS::Lambda::EventSourceMapping").values()
+        if "DestinationConfig" in esm["Properties"]
     }
     for policy in of_type(raw, "AWS::IAM::Policy").values():
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
@@ -275,10 +281,10 @@ def _queue_of(alarm: dict[str, Any]) -> str:
 def test_every_dead_letter_queue_has_a_depth_alarm(platform_raw: dict[str, Any]) -> None:
     alarms = _alarms(platform_raw)
     dlqs = _dead_letter_queues(platform_raw)
-    # Given the intake DLQ, the scheduler's (reminders, dispatch offers) DLQ and the stopped-executions
-    # rule's DLQ
-    assert len(dlqs) == len(DEAD_LETTER_QUEUES) == 3
-    for prefix in ("IntakeDlq", "RemindersDlq", "RecoveryDlq"):
+    # Given the intake DLQ, the scheduler's (reminders, dispatch offers) DLQ, the stopped-executions
+    # rule's DLQ and the revenue aggregates' stream on-failure queue
+    assert len(dlqs) == len(DEAD_LETTER_QUEUES) == 4
+    for prefix in ("IntakeDlq", "RemindersDlq", "RecoveryDlq", "RevenueAggregatesDlq"):
         assert any(lid.startswith(prefix) for lid in dlqs), prefix
     # Then each has exactly one alarm: the maximum of visible messages > 0, over 5 minutes
     by_queue: dict[str, list[str]] = {}
@@ -339,26 +345,42 @@ def test_tenant_alarms_on_failed_executions(tenant_raws: dict[str, dict[str, Any
 
 
 # ----------------------------------------------------------------------------- the OpenTickets gauge
-def test_each_tenant_has_a_5_minute_rule_invoking_the_gauge_function(
-    tenant_raws: dict[str, dict[str, Any]],
+def test_one_platform_rule_measures_every_tenant_every_5_minutes(
+    platform_raw: dict[str, Any], tenant_raws: dict[str, dict[str, Any]]
 ) -> None:
+    # Given the platform stack, Then one enabled rule fires every 5 minutes ...
+    gauge_rules = {
+        rule_id: rule["Properties"]
+        for rule_id, rule in of_type(platform_raw, "AWS::Events::Rule").items()
+        if "ScheduleExpression" in rule["Properties"]
+    }
+    ((rule_id, props),) = gauge_rules.items()
+    assert props["Name"] == "scrm-open-tickets"
+    assert (props["ScheduleExpression"], props["State"]) == ("rate(5 minutes)", "ENABLED")
+    # ... at scrm-ticket-gauges with {} (every deployed tenant), not retried past 5 minutes
+    (target,) = props["Targets"]
+    functions = of_type(platform_raw, "AWS::Lambda::Function")
+    (gauges_id,) = [
+        k for k, f in functions.items() if f["Properties"]["FunctionName"] == "scrm-ticket-gauges"
+    ]
+    assert target["Arn"] == {"Fn::GetAtt": [gauges_id, "Arn"]}
+    assert json.loads(target["Input"]) == {}
+    assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] == 300
+    # And the function has ONE permission, for EventBridge and this rule only
+    (permission,) = [
+        p["Properties"]
+        for p in of_type(platform_raw, "AWS::Lambda::Permission").values()
+        if p["Properties"]["FunctionName"] == {"Fn::GetAtt": [gauges_id, "Arn"]}
+    ]
+    assert (permission["Action"], permission["Principal"]) == (
+        "lambda:InvokeFunction",
+        "events.amazonaws.com",
+    )
+    assert permission["SourceArn"] == {"Fn::GetAtt": [rule_id, "Arn"]}
+    # And no tenant stack adds a rule or a permission (300 rules per bus; 20 KB of resource policy)
     for tenant_id, raw in tenant_raws.items():
-        # Given the tenant stack, Then one enabled rule fires every 5 minutes ...
-        ((rule_id, rule),) = of_type(raw, "AWS::Events::Rule").items()
-        props = rule["Properties"]
-        assert props["Name"] == f"scrm-{tenant_id}-open-tickets"
-        assert (props["ScheduleExpression"], props["State"]) == ("rate(5 minutes)", "ENABLED")
-        # ... at scrm-ticket-gauges, with the tenant as its constant input, not retried past 5 minutes
-        (target,) = props["Targets"]
-        assert _flatten(target["Arn"]).endswith(":function:scrm-ticket-gauges")
-        assert json.loads(target["Input"]) == {"tenant": tenant_id}
-        assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] == 300
-        # And the function may be invoked by EventBridge for this rule only
-        (permission,) = of_type(raw, "AWS::Lambda::Permission").values()
-        allowed = permission["Properties"]
-        assert (allowed["Action"], allowed["Principal"]) == ("lambda:InvokeFunction", "events.amazonaws.com")
-        assert allowed["SourceArn"] == {"Fn::GetAtt": [rule_id, "Arn"]}
-        assert _flatten(allowed["FunctionName"]).endswith(":function:scrm-ticket-gauges")
+        assert of_type(raw, "AWS::Events::Rule") == {}, tenant_id
+        assert of_type(raw, "AWS::Lambda::Permission") == {}, tenant_id
 
 
 def test_gauge_function_may_only_query_the_open_tickets_index(platform_raw: dict[str, Any]) -> None:
@@ -374,8 +396,8 @@ def test_gauge_function_may_only_query_the_open_tickets_index(platform_raw: dict
     ]
     # its only table access: the tenants' open-tickets roles (Query on gsi3, test_tenant_data_access.py)
     assert not [st for st in statements if "dynamodb:" in json.dumps(st["Action"])]
-    (assume,) = [st for st in statements if st["Action"] == "sts:AssumeRole"]
-    assert _flatten(assume["Resource"]).endswith(":role/scrm-tenant-*-open-tickets")
+    (assume,) = [st for st in statements if "sts:AssumeRole" in json.dumps(st["Action"])]
+    assert _flatten(assume["Resource"]).endswith(":role/scrm-tenant-open-tickets")
     assert not any(
         "sqs:" in json.dumps(st["Action"]) or "scheduler:" in json.dumps(st["Action"]) for st in statements
     )

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from functions.ticket.gauges import Gauge, measure_open_tickets, open_tickets_by_node
+from functions.ticket.gauges import Gauge, measure_open_tickets, open_tickets_by_node, sweep
 from infra.twin.rules import ScheduledRule, function_name, rate_period
+from shared.errors import NotFound
 from shared.tenant.models import TenantConfig
 from tests import factories
 
@@ -122,3 +123,70 @@ def test_function_name_of_a_target() -> None:
     assert function_name("arn:aws:lambda:us-east-1:1:function:scrm-ticket-gauges") == "scrm-ticket-gauges"
     assert function_name("arn:aws:lambda:us-east-1:1:function:f:live") == "f"
     assert function_name("arn:aws:sqs:us-east-1:1:queue") is None
+
+
+# ----------------------------------------------------------------------------- one sweep, every tenant
+def _clock(seconds: list[float]) -> Callable[[], float]:
+    """A Lambda's remaining time that drops by one second each time it is read."""
+
+    def left() -> float:
+        seconds[0] -= 1
+        return seconds[0]
+
+    return left
+
+
+def test_a_failing_tenant_is_reported_and_skipped_the_others_measured() -> None:
+    tickets = FakeTickets({"a-co": [("repair", "review")], "c-co": [("repair", "on_site")] * 2})
+
+    def measure(tenant: str) -> list[Gauge]:
+        if tenant == "b-co":
+            raise NotFound("unknown tenant 'b-co'")
+        return measure_open_tickets(tickets, CFG)
+
+    reported: list[str] = []
+    done = sweep(
+        ["a-co", "b-co", "c-co"],
+        measure,
+        time_left=lambda: 60.0,
+        reserve=5.0,
+        workers=2,
+        failed=lambda tenant, exc: reported.append(f"{tenant}: {exc}"),
+    )
+    assert sorted(done.measured) == ["a-co", "c-co"] and done.unreached == []
+    assert done.failed == {"b-co": "NotFound: unknown tenant 'b-co'"}
+    assert reported == ["b-co: unknown tenant 'b-co'"]
+
+
+def test_tenants_are_not_started_once_the_time_left_is_the_reserve() -> None:
+    started: list[str] = []
+
+    def measure(tenant: str) -> list[Gauge]:
+        started.append(tenant)
+        return []
+
+    tenants = [f"t{n:02}-co" for n in range(10)]
+    # 9 seconds left, each look costs 1 s, 5 s kept in reserve: three tenants start (8, 7, 6 s left)
+    done = sweep(tenants, measure, time_left=_clock([9.0]), reserve=5.0, workers=1, failed=lambda *_: None)
+    assert started == tenants[:3] and sorted(done.measured) == tenants[:3]
+    assert done.unreached == tenants[3:] and done.failed == {}
+
+
+def test_each_tenant_runs_in_a_copy_of_the_invocations_context() -> None:
+    from shared.settings import function_environment, settings
+    from shared.tenant_scope import current, tenant_scope
+
+    seen: dict[str, tuple[str, str | None]] = {}
+
+    def measure(tenant: str) -> list[Gauge]:
+        with tenant_scope(tenant):
+            seen[tenant] = (settings().tenant_data_access, current())
+        return []
+
+    with function_environment({"TENANT_DATA_ACCESS": "open-tickets"}):
+        sweep(
+            ["a-co", "b-co"], measure, time_left=lambda: 60.0, reserve=1.0, workers=2, failed=lambda *_: None
+        )
+        assert current() is None  # no worker's scope came back
+    # the worker threads saw the invoked function's settings, each its own scope
+    assert seen == {"a-co": ("open-tickets", "a-co"), "b-co": ("open-tickets", "b-co")}
