@@ -9,11 +9,15 @@ service APIs or in the twin itself, and says so in its log:
   executes them), with the definition substitutions resolved by moto itself;
 - ``AWS::ApiGatewayV2::*``: served by the twin's HTTP server from the template's routes;
 - ``AWS::Scheduler::ScheduleGroup``: created through the Scheduler API; the twin's clock fires;
-- ``AWS::Lambda::EventSourceMapping``: the twin polls the queue and calls the function;
+- ``AWS::Lambda::EventSourceMapping``: the twin polls the queue (or the table's stream:
+  ``streams.py``) and calls the function;
 - ``AWS::Lambda::Function`` code: replaced by a stub archive; the handler runs in-process;
 - ``AWS::Cognito::*``: replaced by the twin's own JWT issuer (``/_local/token``);
 - ``AWS::Lambda::EventInvokeConfig``: kept by the twin (``StackDeployment.invoke_configs``) for the
-  events it delivers to functions asynchronously (retries, on-failure destination; ``rules.py``).
+  events it delivers to functions asynchronously (retries, on-failure destination; ``rules.py``);
+- ``Custom::ScrmTenant``: kept (``StackDeployment.custom_resources``) with the version ``Ref``s of its
+  ``Live`` map resolved to the ARNs the emulated versions got; once the functions run, the twin sends
+  the provider function a CloudFormation request and takes its answer as CloudFormation would.
 
 Anything else moto lacks is listed as "not emulated" with its logical id: never dropped silently.
 References to removed resources are replaced by the values the emulation gives them; values
@@ -47,10 +51,13 @@ EMULATED = {
     "AWS::ApiGatewayV2::Authorizer": "JWTs checked by the twin (issuer /_local/token)",
     "AWS::ApiGatewayV2::Stage": "served by the twin's HTTP server ($default stage)",
     "AWS::Scheduler::ScheduleGroup": "created through the Scheduler API; fired by the twin's clock",
-    "AWS::Lambda::EventSourceMapping": "the twin polls the queue and calls the function in-process",
+    "AWS::Lambda::EventSourceMapping": "the twin polls the queue or stream and calls the function in-process",
     "AWS::Cognito::UserPool": "replaced by the twin's JWT issuer (/_local/token)",
     "AWS::Cognito::UserPoolClient": "replaced by the twin's JWT issuer (/_local/token)",
-    "Custom::AWS": "its SDK call (on create) is made by the twin once the functions run in-process",
+    "Custom::ScrmTenant": (
+        "its Create goes to the provider function in-process once the functions run; the answer is "
+        "PUT to the twin (/_local/cloudformation), as to CloudFormation's response URL"
+    ),
     "AWS::Lambda::EventInvokeConfig": "applied to the events the twin delivers (retries, on-failure queue)",
 }
 
@@ -64,13 +71,25 @@ class Route:
 
 
 @dataclass
+class CustomResource:
+    """A custom resource of a deployed stack, as the twin keeps it to send its requests."""
+
+    logical_id: str
+    type: str
+    properties: dict[str, Any]  # as CloudFormation sends them (ServiceToken included), refs resolved
+    physical_id: str | None = None  # from the provider's last answer
+
+
+@dataclass
 class StackDeployment:
     name: str
     outputs: dict[str, str] = field(default_factory=dict)
     routes: list[Route] = field(default_factory=list)
     state_machines: dict[str, str] = field(default_factory=dict)  # name -> arn
     event_sources: list[tuple[str, str, int]] = field(default_factory=list)  # queue url, function, batch
-    sdk_calls: list[dict[str, Any]] = field(default_factory=list)  # Custom::AWS "Create" calls
+    # event source mappings on a table's stream: their properties (infra/twin/streams.py polls them)
+    stream_sources: list[dict[str, Any]] = field(default_factory=list)
+    custom_resources: list[CustomResource] = field(default_factory=list)  # Custom::ScrmTenant
     # function name -> {"retries": n, "on_failure": queue ARN or None} (AWS::Lambda::EventInvokeConfig)
     invoke_configs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -248,6 +267,7 @@ class Deployer:
         status = self.cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
         if status["StackStatus"] != "CREATE_COMPLETE":
             raise RuntimeError(f"{stack_name}: {status['StackStatus']} {status.get('StackStatusReason', '')}")
+        self._apply_versioning(stack_name, resources)
         outputs = {o["OutputKey"]: o["OutputValue"] for o in status.get("Outputs", [])}
         removed = _fill(removed, outputs)
         deployment = StackDeployment(
@@ -265,6 +285,28 @@ class Deployer:
                 )
         self.log(f"  {stack_name}: {len(kept)} resources deployed by moto, {len(removed)} emulated")
         return deployment
+
+    def _apply_versioning(self, stack_name: str, resources: dict[str, Any]) -> None:
+        """moto's CloudFormation ignores a bucket's ``VersioningConfiguration``: apply it through the
+        S3 API, as AWS would have (the tenants' config bucket keeps every deploy's object)."""
+        wanted = {
+            logical: str(resource["Properties"]["VersioningConfiguration"]["Status"])
+            for logical, resource in resources.items()
+            if resource["Type"] == "AWS::S3::Bucket"
+            and (resource.get("Properties") or {}).get("VersioningConfiguration")
+        }
+        if not wanted:
+            return
+        s3 = boto3.client("s3", region_name=REGION)
+        for found in self.cfn.describe_stack_resources(StackName=stack_name)["StackResources"]:
+            status = wanted.get(found["LogicalResourceId"])
+            if status is not None:
+                s3.put_bucket_versioning(
+                    Bucket=found["PhysicalResourceId"], VersioningConfiguration={"Status": status}
+                )
+        self.log(
+            f"  versioning of {len(wanted)} bucket(s) set through the S3 API (moto's CloudFormation skips it)"
+        )
 
     def _emulate(self, removed: dict[str, dict[str, Any]], deployment: StackDeployment) -> None:
         by_type: dict[str, list[tuple[str, dict[str, Any]]]] = {}
@@ -327,10 +369,12 @@ class Deployer:
                     authorized=props.get("AuthorizationType", "NONE") != "NONE",
                 )
             )
-        for _logical, props in by_type.get("Custom::AWS", []):
-            create = props.get("Create")
-            if create:
-                deployment.sdk_calls.append(json.loads(create) if isinstance(create, str) else create)
+        for logical, props in by_type.get("Custom::ScrmTenant", []):
+            # CloudFormation resolves each version's Ref to the ARN the deploy published
+            live = {t: versions.get(str(v), str(v)) for t, v in (props.get("Live") or {}).items()}
+            deployment.custom_resources.append(
+                CustomResource(logical, "Custom::ScrmTenant", {**props, "Live": live})
+            )
         for _logical, props in by_type.get("AWS::Lambda::EventInvokeConfig", []):
             function = str(props["FunctionName"]).rsplit(":function:", 1)[-1].split(":")[0]
             on_failure = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
@@ -339,6 +383,9 @@ class Deployer:
                 "on_failure": str(on_failure) if on_failure else None,
             }
         for _logical, props in by_type.get("AWS::Lambda::EventSourceMapping", []):
+            if ":dynamodb:" in str(props["EventSourceArn"]):  # a table's stream (infra/twin/streams.py)
+                deployment.stream_sources.append(props)
+                continue
             queue_arn = str(props["EventSourceArn"])
             queue_name = queue_arn.rsplit(":", 1)[-1]
             url = boto3.client("sqs", region_name=REGION).get_queue_url(QueueName=queue_name)["QueueUrl"]

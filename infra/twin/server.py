@@ -141,6 +141,7 @@ def make_handler(twin: LocalTwin) -> type[BaseHTTPRequestHandler]:
         ("GET", "/_local/messages"): twin.local_messages,
         ("GET", "/_local/metrics"): twin.local_metrics,
         ("GET", "/_local/dashboard"): twin.local_dashboard,
+        ("PUT", "/_local/cloudformation"): twin.local_cloudformation,  # custom resources' response URL
     }
 
     class Handler(BaseHTTPRequestHandler):
@@ -189,7 +190,11 @@ def make_handler(twin: LocalTwin) -> type[BaseHTTPRequestHandler]:
             local = local_routes.get((method, split.path))
             if local is not None:
                 try:
-                    data = json.loads(body or b"{}") if method == "POST" else dict(parse_qsl(split.query))
+                    data = (
+                        json.loads(body or b"{}")
+                        if method in ("POST", "PUT")
+                        else dict(parse_qsl(split.query))
+                    )
                     if not isinstance(data, dict):
                         raise ValueError("the body must be a JSON object")
                     self._send(*local(data))

@@ -1,8 +1,17 @@
-"""WorkflowEngine on AWS Step Functions."""
+"""WorkflowEngine on AWS Step Functions.
+
+A new ticket starts on the version its tenant's latest deploy published, read from the tenant's
+deployed configuration object (``shared.tenant.store.live_version``, cached per container), not from
+the ``live`` alias: ``DescribeStateMachineAlias`` is a control-plane API with a tiny rate quota, and
+calling it per ticket capped the whole account at about one new ticket a second. The alias stays
+for people and tools. The one remaining Describe call, ``DescribeExecution``, only runs when a start
+is retried for an execution that already exists (to learn the version that one runs on).
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -10,36 +19,33 @@ from botocore.exceptions import ClientError
 
 from shared.ports import TaskTokenGone
 from shared.settings import settings
-from shared.workflow.compiler import state_machine_name
 
-LIVE_ALIAS = "live"
 _GONE = {"TaskTimedOut", "TaskDoesNotExist", "InvalidToken", "ExecutionDoesNotExist"}
 
 
+def _deployed_version(tenant: str, ticket_type: str) -> str:
+    from shared.tenant.store import live_version
+
+    return live_version(tenant, ticket_type)
+
+
 class StepFunctionsEngine:
-    def __init__(self, client: Any | None = None) -> None:
+    def __init__(
+        self, client: Any | None = None, live_version: Callable[[str, str], str] | None = None
+    ) -> None:
+        """``live_version(tenant, ticket_type)``: the version ARN a new execution starts on (by
+        default the tenant's deployed configuration says it)."""
         self._client = client or boto3.client("stepfunctions", region_name=settings().region)
-
-    def _alias_arn(self, tenant: str, ticket_type: str) -> str:
-        return f"{settings().state_machine_arn_prefix}{state_machine_name(tenant, ticket_type)}:{LIVE_ALIAS}"
-
-    def _live_version(self, tenant: str, ticket_type: str) -> str:
-        """The version the ``live`` alias routes to (the latest deploy's).
-
-        Resolving it here, rather than starting on the alias, lets the ticket record the exact
-        version it runs on before the first state executes.
-        """
-        alias = self._client.describe_state_machine_alias(
-            stateMachineAliasArn=self._alias_arn(tenant, ticket_type)
-        )
-        routes = sorted(alias["routingConfiguration"], key=lambda r: -int(r["weight"]))
-        return str(routes[0]["stateMachineVersionArn"])
+        self._live_version = live_version or _deployed_version
 
     def start(
         self, tenant: str, ticket_type: str, ticket_id: str, payload: dict[str, Any]
     ) -> tuple[str, str]:
         """``ticket_id`` names the execution (``<id>`` or ``<id>-r<n>``); the input gets the version,
-        which the Tasks pass to the park task (``$.workflow_version``)."""
+        which the Tasks pass to the park task (``$.workflow_version``).
+
+        Starting on the version ARN itself (rather than the alias) lets the ticket record the exact
+        version it runs on before the first state executes."""
         version = self._live_version(tenant, ticket_type)
         machine = version.rsplit(":", 1)[0]
         document = {"resume_at": None, **payload, "workflow_version": version}

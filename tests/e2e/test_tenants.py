@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from aws_lambda_powertools.utilities import parameters
+
 from infra.twin.client import TwinClient
 from infra.twin.twin import LocalTwin
 from tests.e2e.steps import act
@@ -132,10 +135,19 @@ def test_the_deploy_seeds_each_tenants_technicians(twin: LocalTwin) -> None:
     for path in twin.tenant_files:
         cfg = load_tenant_file(path)
         digest = roster_digest(list(cfg.technicians))
-        # the tenant stack's custom resource called scrm-dispatch-seed at deploy time
-        payload = {"op": "seed_technicians", "tenant": cfg.tenant.id, "roster": digest}
-        answer = {"seeded": len(cfg.technicians), "roster": digest}
-        assert ("scrm-dispatch-seed", payload, answer) in twin.sdk_results
+        # the tenant stack's one custom resource was created: its provider answered CloudFormation
+        # after writing the config object and having scrm-dispatch-seed seed the deployed roster
+        (created,) = [
+            a
+            for a in twin.custom_resource_answers
+            if a["request"]["ResourceProperties"]["Tenant"] == cfg.tenant.id
+            and a["request"]["RequestType"] == "Create"
+        ]
+        assert created["request"]["ResourceType"] == "Custom::ScrmTenant"
+        assert created["request"]["ResourceProperties"]["Roster"] == digest
+        assert created["answer"]["Status"] == "SUCCESS", created["answer"]
+        assert created["answer"]["PhysicalResourceId"] == f"tenants/{cfg.tenant.id}/config.json.gz"
+        assert created["answer"]["Data"]["Seeded"] == str(len(cfg.technicians))
         # and the registry holds that roster's seed marker and every technician of the file
         table = boto3.client("dynamodb", region_name="us-east-1")
         name = os.environ["TABLE_NAME"]
@@ -144,3 +156,47 @@ def test_the_deploy_seeds_each_tenants_technicians(twin: LocalTwin) -> None:
         for tech in cfg.technicians:
             key = {"pk": {"S": f"TENANT#{cfg.tenant.id}#TECH#{tech.id}"}, "sk": {"S": "TECH"}}
             assert "Item" in table.get_item(TableName=name, Key=key, ConsistentRead=True), tech.id
+
+
+def _tenant_resource(twin: LocalTwin, tenant: str) -> tuple[str, Any]:
+    return next(
+        (d.name, r)
+        for d in twin.deployments
+        for r in d.custom_resources
+        if r.type == "Custom::ScrmTenant" and r.properties["Tenant"] == tenant
+    )
+
+
+def test_a_redeploy_the_provider_refuses_fails_and_changes_nothing(twin: LocalTwin) -> None:
+    from shared.tenant.store import live_version
+
+    stack, resource = _tenant_resource(twin, "bright-clean")
+    before = {t: live_version("bright-clean", t) for t in resource.properties["Live"]}
+    # When a redeploy names a version of another tenant's machine for one of its ticket types
+    wrong = {**resource.properties["Live"], "complaint": before["cleaning"]}
+    changed = {**resource.properties, "Live": wrong}
+    with pytest.raises(RuntimeError, match=r"Live\[complaint\]"):
+        twin.send_custom_resource(stack, resource.logical_id, "Update", changed)
+    # Then the answer was FAILED (the stack would roll back) and the deployed object is untouched
+    assert twin.custom_resource_answers[-1]["answer"]["Status"] == "FAILED"
+    assert resource.properties["Live"] != wrong
+    parameters.clear_caches()
+    assert {t: live_version("bright-clean", t) for t in before} == before
+
+
+def test_a_deleted_tenant_stack_leaves_an_unknown_tenant(twin: LocalTwin, anonymous: TwinClient) -> None:
+    stack, resource = _tenant_resource(twin, "bright-clean")
+    anna = anonymous.as_user("bright-clean", "u-anna", ["agent"])
+    try:
+        # When the tenant's stack is deleted (its custom resource gets a Delete)
+        answer = twin.send_custom_resource(stack, resource.logical_id, "Delete")
+        assert answer["Status"] == "SUCCESS"
+        parameters.clear_caches()  # the functions' cached copies expire (5 minutes in AWS)
+        # Then every request naming it is a 404, before any data is touched
+        refused = anna.get("/tickets?limit=1")
+        assert refused.status == 404, refused.body
+    finally:
+        # (the session's twin goes on with bright-clean: deploy it again)
+        twin.send_custom_resource(stack, resource.logical_id, "Create")
+        parameters.clear_caches()
+    assert anna.get("/tickets?limit=1").status == 200

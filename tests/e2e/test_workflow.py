@@ -70,11 +70,11 @@ def test_an_execution_on_a_choice_shaped_version_still_routes_by_its_choice(
     for placeholder, function in SUBSTITUTIONS.items():
         legacy = legacy.replace("${" + placeholder + "}", functions + function)
     try:
-        _publish(sfn, machine, alias, legacy)
+        _publish(twin, sfn, machine, alias, legacy)
         ticket_id = agent.post("/tickets", {"type": "consult", "fields": CONSULT}).body["id"]
         ready = agent.wait_ready(ticket_id, node="answer")
     finally:
-        _publish(sfn, machine, alias, original)
+        _publish(twin, sfn, machine, alias, original)
     # When the non-primary action is taken after the new code is live
     acted = act(agent, ticket_id, "to_install", TO_INSTALL, ready["version"])
     assert acted.status == 200, acted.body
@@ -100,12 +100,13 @@ def test_a_ticket_finishes_on_the_version_it_started_on(twin: LocalTwin, agent: 
     before = agent.post("/tickets", {"type": "consult", "fields": CONSULT}).body["id"]
     before_ready = agent.wait_ready(before, node="answer")
 
-    # When the tenant deploys a changed workflow (a new version behind the live alias)
+    # When the tenant deploys a changed workflow: a new version behind the live alias, and the
+    # tenant's custom resource updated with it (the live map in its config object)
     changed = json.loads(original)
     changed["States"]["v2_marker"] = {"Type": "Pass", "Next": "done"}
     changed["States"]["answer"]["Next"] = "v2_marker"
     try:
-        _publish(sfn, machine, alias, json.dumps(changed))
+        _publish(twin, sfn, machine, alias, json.dumps(changed))
         after = agent.post("/tickets", {"type": "consult", "fields": CONSULT}).body["id"]
         after_ready = agent.wait_ready(after, node="answer")
         assert after_ready["workflow_version"] != before_ready["workflow_version"]
@@ -116,7 +117,7 @@ def test_a_ticket_finishes_on_the_version_it_started_on(twin: LocalTwin, agent: 
             assert answer.status == 200, answer.body
             agent.wait_status(ticket["id"], "closed")
     finally:
-        _publish(sfn, machine, alias, original)
+        _publish(twin, sfn, machine, alias, original)
     assert "v2_marker" not in _states_entered(_execution(machine, before))
     assert "v2_marker" in _states_entered(_execution(machine, after))
 
@@ -129,12 +130,18 @@ def _execution(machine: str, ticket_id: str) -> str:
     return machine.replace(":stateMachine:", ":execution:") + f":{ticket_id}"
 
 
-def _publish(sfn: Any, machine: str, alias: str, definition: str) -> None:
+def _publish(twin: LocalTwin, sfn: Any, machine: str, alias: str, definition: str) -> None:
+    """What a deploy of a changed workflow does: publish a version, point the alias at it, and
+    update the tenant's ``Custom::ScrmTenant`` with it, whose provider rewrites the live map that
+    new tickets start on (functions never ask the alias)."""
     version = sfn.update_state_machine(stateMachineArn=machine, definition=definition, publish=True)
+    arn = version["stateMachineVersionArn"]
     sfn.update_state_machine_alias(
-        stateMachineAliasArn=alias,
-        routingConfiguration=[{"stateMachineVersionArn": version["stateMachineVersionArn"], "weight": 100}],
+        stateMachineAliasArn=alias, routingConfiguration=[{"stateMachineVersionArn": arn, "weight": 100}]
     )
+    tenant, type_id = machine.rsplit(":", 1)[-1].removeprefix("scrm-").rsplit("-", 1)
+    answer = twin.redeploy_tenant(tenant, {type_id: arn})
+    assert answer["Status"] == "SUCCESS", answer
 
 
 def test_past_the_loop_cap_the_ticket_fails_loudly(monkeypatch: Any, anonymous: TwinClient) -> None:

@@ -1,4 +1,4 @@
-"""The tenant stacks' templates: state machines, versions, aliases, config parameters."""
+"""The tenant stacks' templates: state machines, versions, aliases, the Custom::ScrmTenant."""
 
 from __future__ import annotations
 
@@ -75,41 +75,84 @@ def test_each_state_machine_has_a_version_and_a_live_alias(
         assert routed == set(versions)
 
 
-def test_state_machine_role_invokes_exactly_the_named_functions(
-    tenant_raws: dict[str, dict[str, Any]],
+def test_state_machines_run_as_the_platform_workflow_role(
+    platform_raw: dict[str, Any], tenant_raws: dict[str, dict[str, Any]]
 ) -> None:
+    from shared.workflow.compiler import SUBSTITUTIONS
+
+    # Given the platform's one workflow role, Then it may invoke exactly what the compiler can name
+    (role,) = [
+        r["Properties"]
+        for r in raw_roles(platform_raw)
+        if r["Properties"].get("RoleName") == "scrm-workflows"
+    ]
+    assert [s["Principal"] for s in role["AssumeRolePolicyDocument"]["Statement"]] == [
+        {"Service": "states.amazonaws.com"}
+    ]
+    statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    (invoke,) = [s for s in statements if "lambda:InvokeFunction" in json.dumps(s["Action"])]
+    resources = invoke["Resource"] if isinstance(invoke["Resource"], list) else [invoke["Resource"]]
+    allowed = {function_name_of(r) for r in resources}
+    assert allowed == set(SUBSTITUTIONS.values())
     for raw in tenant_raws.values():
+        # And every tenant's state machines name it by ARN and invoke nothing it does not allow
         machines = of_type(raw, "AWS::StepFunctions::StateMachine").values()
-        (role_id,) = {m["Properties"]["RoleArn"]["Fn::GetAtt"][0] for m in machines}
+        for machine in machines:
+            arn = machine["Properties"]["RoleArn"]["Fn::Join"][1]
+            assert arn[-1] == ":role/scrm-workflows", arn
         named = {
             function_name_of(v) for m in machines for v in m["Properties"]["DefinitionSubstitutions"].values()
         }
-        role = raw["Resources"][role_id]["Properties"]
-        assert [s["Principal"] for s in role["AssumeRolePolicyDocument"]["Statement"]] == [
-            {"Service": "states.amazonaws.com"}
-        ]
-        statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
-        (invoke,) = [s for s in statements if "lambda:InvokeFunction" in json.dumps(s["Action"])]
-        resources = invoke["Resource"] if isinstance(invoke["Resource"], list) else [invoke["Resource"]]
-        assert {function_name_of(r) for r in resources} == named
+        assert named and named <= allowed
 
 
-def test_config_parameters_decode_to_the_tenant(synth: Any, tenant_raws: dict[str, dict[str, Any]]) -> None:
+def raw_roles(raw: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(of_type(raw, "AWS::IAM::Role").values())
+
+
+def test_one_custom_resource_carries_the_config_and_the_versions_this_deploy_publishes(
+    synth: Any, tenant_raws: dict[str, dict[str, Any]]
+) -> None:
+    from shared.repositories.technicians import roster_digest
     from shared.tenant.transport import decode_config
 
     for tenant_id, raw in tenant_raws.items():
-        params = {
-            p["Properties"]["Name"]: p["Properties"] for p in of_type(raw, "AWS::SSM::Parameter").values()
-        }
-        assert params, tenant_id
-        for name, props in params.items():
-            assert name.startswith(f"/scrm/tenants/{tenant_id}/config/")
-            assert props["Type"] == "String"
-            assert props["Tier"] == "Standard"
-            assert len(props["Value"]) <= 4096
-        decoded = decode_config({name: props["Value"] for name, props in params.items()})
-        assert decoded.tenant.id == tenant_id
-        assert decoded == synth.configs[tenant_id]
+        cfg = synth.configs[tenant_id]
+        (resource,) = of_type(raw, "Custom::ScrmTenant").values()
+        props = resource["Properties"]
+        # the platform's one provider, named by its fixed name: nothing of it lives in the tenant stack
+        assert function_name_of(props["ServiceToken"]) == "scrm-ticket-onboard"
+        assert props["ServiceTimeout"] == "300"
+        assert props["Tenant"] == tenant_id
+        # the validated configuration, in the file's order (decode_config validates it again)
+        assert decode_config(props["Config"]) == cfg
+        # live: each ticket type -> the Ref of the version of its own state machine (CloudFormation
+        # resolves it to the version ARN this deploy publishes)
+        versions = of_type(raw, "AWS::StepFunctions::StateMachineVersion")
+        assert list(props["Live"]) == list(cfg.ticket_types)
+        for type_id, ref in props["Live"].items():
+            machine = raw["Resources"][versions[ref["Ref"]]["Properties"]["StateMachineArn"]["Ref"]]
+            assert machine["Properties"]["StateMachineName"] == f"scrm-{tenant_id}-{type_id}"
+        # the provider asks scrm-dispatch-seed to seed this roster; a changed roster is an Update
+        assert props["Roster"] == roster_digest(list(cfg.technicians))
+        assert raw["Outputs"]["ConfigKey"]["Value"] == f"tenants/{tenant_id}/config.json.gz"
+
+
+def test_a_tenant_adds_no_parameter_function_role_or_permission_for_its_configuration(
+    tenant_raws: dict[str, dict[str, Any]],
+) -> None:
+    for tenant_id, raw in tenant_raws.items():
+        kinds = {r["Type"] for r in raw["Resources"].values()}
+        # no SSM chunks, no AwsCustomResource (its provider function and role in every tenant stack)
+        for kind in (
+            "AWS::SSM::Parameter",
+            "Custom::AWS",
+            "AWS::Lambda::Function",
+            "AWS::Lambda::Permission",
+        ):
+            assert kind not in kinds, (tenant_id, kind)
+        assert not [r for r in of_type(raw, "AWS::IAM::Role").values()], tenant_id
+        assert "ConfigPath" not in raw["Outputs"]
 
 
 def test_outputs_and_tags(synth: Any, tenant_raws: dict[str, dict[str, Any]]) -> None:
@@ -160,35 +203,3 @@ def test_the_same_tenant_twice_is_refused(tmp_path: Path, example_tenant_files: 
     copy.write_text(Path(example_tenant_files[0]).read_text(encoding="utf-8"), encoding="utf-8")
     with pytest.raises(TenantConfigError, match=r"copy\.yaml"):
         build_app([example_tenant_files[0], str(copy)], outdir=str(tmp_path / "out"), bundle=False)
-
-
-def test_technicians_are_seeded_at_deploy_by_one_sdk_call(tenant_raws: dict[str, dict[str, Any]]) -> None:
-    from shared.repositories.technicians import roster_digest
-    from shared.tenant import load_tenant_file
-    from tests.factories import EXAMPLES
-
-    for tenant_id, raw in tenant_raws.items():
-        cfg = load_tenant_file(str(EXAMPLES / f"{tenant_id}.yaml"))
-        resources = raw["Resources"]
-        (logical, seed), *rest = [(k, r) for k, r in resources.items() if r["Type"] == "Custom::AWS"]
-        assert not rest, tenant_id
-        # one Lambda invoke of scrm-dispatch-seed with the deployed roster's digest, on create and update
-        digest = roster_digest(list(cfg.technicians))
-        for phase in ("Create", "Update"):
-            _sep, parts = seed["Properties"][phase]["Fn::Join"]
-            call = json.loads("".join(p if isinstance(p, str) else "X" for p in parts))
-            assert (call["service"], call["action"]) == ("Lambda", "invoke")
-            assert call["parameters"]["FunctionName"].endswith(":function:scrm-dispatch-seed")
-            payload = json.loads(call["parameters"]["Payload"])
-            assert payload == {"op": "seed_technicians", "tenant": tenant_id, "roster": digest}
-            assert call["physicalResourceId"]["id"] == f"technicians-{tenant_id}-{digest}"
-        # after the configuration and the tenant's data roles exist
-        depends = set(seed.get("DependsOn", []))
-        kinds = {resources[d]["Type"] for d in depends}
-        assert {"AWS::SSM::Parameter", "AWS::IAM::Role"} <= kinds, kinds
-        # the provider may invoke exactly that function
-        policies = [r for r in resources.values() if r["Type"] == "AWS::IAM::Policy"]
-        seed_policy = next(p for p in policies if logical[:20] in json.dumps(p) or "Seed" in json.dumps(p))
-        statements = seed_policy["Properties"]["PolicyDocument"]["Statement"]
-        assert [s["Action"] for s in statements] == ["lambda:InvokeFunction"]
-        assert "function:scrm-dispatch-seed" in json.dumps(statements[0]["Resource"])

@@ -16,7 +16,7 @@ from shared.domain.ticket import Ticket, TicketEvent
 from shared.repositories.tickets import OPEN_INDEX, TicketRepository
 from shared.settings import settings
 from shared.tenant import load_tenant_file
-from shared.tenant.transport import encode_config
+from tests.tenant_objects import deploy_config
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tenants" / "acme-home.yaml"
 T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
@@ -94,15 +94,19 @@ class LambdaContext:
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:scrm-ticket-gauges"
     aws_request_id = "req-1"
 
+    def __init__(self, remaining_ms: int = 30_000) -> None:
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
 
 @pytest.fixture
 def emf(tickets: TicketRepository, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """acme-home's configuration in SSM and metrics on; the lines powertools prints (EMF)."""
+    """acme-home's configuration deployed and metrics on; the lines powertools prints (EMF)."""
     import aws_lambda_powertools.metrics.base as emitting
 
-    ssm = boto3.client("ssm", region_name="us-east-1")
-    for name, value in encode_config(load_tenant_file(str(EXAMPLE))).items():
-        ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
+    deploy_config(load_tenant_file(str(EXAMPLE)))
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
     lines: list[str] = []
     monkeypatch.setattr(emitting, "print", lambda text: lines.append(text), raising=False)
@@ -114,7 +118,7 @@ def emf(tickets: TicketRepository, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 
 def test_the_handler_emits_one_gauge_per_waiting_node(emf: list[str]) -> None:
     # When the 5-minute rule invokes the function for acme-home
-    answer = gauges_handler.gauges({"tenant": "acme-home"}, LambdaContext())  # type: ignore[arg-type]
+    answer = gauges_handler.gauges({"tenant": "acme-home"}, LambdaContext())
     # Then every node where a ticket can wait has a value, 0 included (not `done`, an end node)
     assert answer["open"] == 3
     assert answer["by_node"] == {
@@ -144,5 +148,30 @@ def test_an_unknown_tenant_fails_the_invocation(emf: list[str]) -> None:
     from shared.errors import NotFound
 
     with pytest.raises(NotFound):
-        gauges_handler.gauges({"tenant": "nobody-co"}, LambdaContext())  # type: ignore[arg-type]
+        gauges_handler.gauges({"tenant": "nobody-co"}, LambdaContext())
+    assert not [line for line in emf if line.startswith('{"_aws"')]
+
+
+def test_the_platform_rule_measures_every_deployed_tenant_and_skips_a_broken_one(emf: list[str]) -> None:
+    # Given bright-clean deployed too, and a tenant whose configuration cannot be read
+    deploy_config(load_tenant_file(str(EXAMPLE.with_name("bright-clean.yaml"))))
+    boto3.client("s3", region_name="us-east-1").put_object(
+        Bucket=settings().config_bucket, Key="tenants/broken-co/config.json.gz", Body=b"not a config"
+    )
+    # When the platform's 5-minute rule invokes the function with {}
+    answer = gauges_handler.gauges({}, LambdaContext())
+    # Then each deployed tenant was measured in its own scope, the broken one reported and skipped
+    assert answer["tenants"] == 3
+    assert answer["open"] == {"acme-home": 3, "bright-clean": 1}
+    assert list(answer["failed"]) == ["broken-co"] and answer["unreached"] == []
+    docs = [json.loads(line) for line in emf if line.startswith('{"_aws"')]
+    assert {d["tenant"] for d in docs} == {"acme-home", "bright-clean"}
+    acme = {f"{d['ticket_type']}/{d['node']}": d["OpenTickets"] for d in docs if d["tenant"] == "acme-home"}
+    assert acme["install/waiting_parts"] == [1.0] and acme["consult/answer"] == [1.0]
+
+
+def test_a_sweep_that_starts_with_too_little_time_measures_nothing_and_says_so(emf: list[str]) -> None:
+    answer = gauges_handler.gauges({}, LambdaContext(remaining_ms=2_000))
+    assert answer["open"] == {} and answer["failed"] == {}
+    assert answer["unreached"] == ["acme-home"]
     assert not [line for line in emf if line.startswith('{"_aws"')]

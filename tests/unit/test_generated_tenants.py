@@ -3,10 +3,11 @@
 A human node's primary action is its FIRST action in the file, whatever it is called: the Task's
 ``Next`` in the ASL, taken by success; every other action whose target differs is a Catch on
 ``route_error(label)``. The check compares the ASL compiled from the configuration as the
-functions get it (``encode_config`` → ``decode_config``: the SSM transport) against the ORDER OF
-THE GENERATED FILE, so a transport or a model that re-orders keys (sorting them, as the transport
-once did) fails here. ``test_the_check_catches_a_transport_that_sorts_keys`` keeps that promise
-honest: with a sorting transport patched in, the same check must find mismatches.
+functions get it (``encode_config`` → the provider's object → ``decode_object``: the config
+transport) against the ORDER OF THE GENERATED FILE, so a transport or a model that re-orders keys
+(sorting them, as the transport once did) fails here.
+``test_the_check_catches_a_transport_that_sorts_keys`` keeps that promise honest: with a sorting
+transport patched in, the same check must find mismatches.
 
 Profiles: the default run draws 40 hypothesis examples plus 30 fixed seeds; ``pytest -m fuzz``
 (``make fuzz``) draws 500 × ``SCRM_FUZZ_SCALE`` examples (default scale 1).
@@ -28,7 +29,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from shared.tenant import transport
 from shared.tenant.loader import check_tenant_files
 from shared.tenant.models import TenantConfig
-from shared.tenant.transport import decode_config, encode_config
+from shared.tenant.transport import config_json, decode_object, encode_config, encode_object
 from shared.tenant.validate import validate_tenant_data
 from shared.workflow.compiler import (
     LOOP_FAIL_STATE,
@@ -70,8 +71,9 @@ def _validated(data: dict[str, Any]) -> TenantConfig:
 
 
 def _over_the_wire(config: TenantConfig) -> TenantConfig:
-    """The configuration as a function reads it from SSM."""
-    return decode_config(encode_config(config))
+    """The configuration as a function reads it: the tenant stack's property, written into the
+    tenant's object by the provider (which never re-serializes it), decoded by the store."""
+    return decode_object(encode_object(config_json(encode_config(config)), {})).config
 
 
 def routing_mismatches(data: dict[str, Any], config: TenantConfig) -> list[str]:
