@@ -9,8 +9,11 @@ visits costs at least one state. Cost uses Standard workflow pricing.
 
 from __future__ import annotations
 
+import contextlib
+import re
 import time
-from collections import deque
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -157,8 +160,19 @@ def _states_entered(tenant: str, type_id: str, ticket_id: str) -> list[str]:
     return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
 
 
-def _install_ticket(anon: TwinClient, agent: TwinClient, secret: str, n: int) -> tuple[str, str]:
-    """One install ticket from a signed Shopify webhook to settlement; returns (ticket id, outcome)."""
+def _install_ticket(
+    anon: TwinClient,
+    agent: TwinClient,
+    secret: str,
+    n: int,
+    phase: Callable[[str, str], None] | None = None,
+) -> tuple[str, str]:
+    """One install ticket from a signed Shopify webhook to settlement; returns (ticket id, outcome).
+
+    ``phase(name, ticket_id)`` is called at each boundary the capacity model needs: ``"create"`` once the
+    ticket is parked at its first human node (webhook, intake, start, dispatch), ``"action"`` after
+    each action once the workflow has settled again (the technician's ``complete``, then the
+    agent's ``confirm`` through settlement to the end)."""
     import json
 
     from functions.webhooks.adapters import shopify
@@ -187,6 +201,8 @@ def _install_ticket(anon: TwinClient, agent: TwinClient, secret: str, n: int) ->
         return "", f"webhook refused {answer.status}"
     ticket_id = delivery_ticket_id("acme-home", "shopify-main", delivery)
     ticket = _wait(ticket_id, node="on_site")
+    if phase:
+        phase("create", ticket_id)
     if ticket["status"] != "open":
         return ticket_id, ticket["status"]
     technician = anon.as_user("acme-home", ticket["assignee"]["id"], ["technician"])
@@ -203,11 +219,17 @@ def _install_ticket(anon: TwinClient, agent: TwinClient, secret: str, n: int) ->
         },
     )
     ticket = _wait(ticket_id, node="customer_confirm")
+    if phase:
+        phase("action", ticket_id)
     agent.post(
         f"/tickets/{ticket_id}/actions",
         {"action": "confirm", "fields": {"satisfaction": "5"}, "version": ticket["version"]},
     )
-    return ticket_id, _wait(ticket_id, status="closed")["status"]
+    outcome = _wait(ticket_id, status="closed")["status"]
+    if phase:
+        time.sleep(0.3)  # the end task returns after it closed the ticket
+        phase("action", ticket_id)
+    return ticket_id, outcome
 
 
 def _wait(ticket_id: str, *, node: str | None = None, status: str | None = None) -> dict[str, Any]:
@@ -327,3 +349,176 @@ def run(tenant_files: list[str]) -> list[dict[str, Any]]:
     finally:
         twin.stop()
     return results
+
+
+ACTIONS_PER_INSTALL = 2
+"""Actions a person takes on an install ticket along its shortest path (complete, confirm)."""
+
+
+def _measures(usage: dict[str, Any]) -> Counter[str]:
+    """One meter snapshot as the figures the capacity model divides quotas by: every call
+    (``service:Operation``), plus request units, invocations, their wall time, HTTP requests and
+    schedules fired under the keys ``infra/quotas.py`` names them by (``MEASURES``)."""
+    found: Counter[str] = Counter(usage["calls"])
+    found["dynamodb:wru"] = usage["wru"]
+    found["dynamodb:rru"] = usage["rru"]
+    found["lambda:Invoke"] = sum(usage["lambda_calls"].values())
+    found["lambda:wall_ms"] = sum(usage["lambda_wall_ms"].values())
+    found["apigw:request"] = usage["counts"].get("apigw:request", 0)
+    found["scheduler:Invocation"] = usage["counts"].get("scheduler:Invocation", 0)
+    return found
+
+
+def run_calls(tenant_files: list[str], tickets: int, progress: Any = None) -> dict[str, Any]:
+    """Every AWS call the product makes per install ticket, by phase, metered on the twin.
+
+    One warm-up ticket first (cold containers read their configuration and credentials once;
+    those reads are per container, not per ticket), then ``tickets`` tickets, webhook to close,
+    one after another. Per phase: ``create`` (the delivery up to the ticket parked at its first
+    human node) and ``action`` (one person's action and what the workflow does until it settles
+    again), as means; ``per_ticket`` is the whole lifecycle. Calls are the meter's ``calls``
+    (inside invocations only), so the benchmark's own reads and the twin's own work are not in
+    them. ``shared_partitions``: the DynamoDB partitions (table or index, key value) that two or
+    more tickets touched, with their request units per ticket and per function: the hot keys.
+    """
+    from infra.capacity import shard_counts
+    from infra.twin.meter import METER
+    from infra.twin.twin import secrets_for
+
+    families = frozenset(shard_counts())
+    twin = LocalTwin(
+        tenant_files, port=0, clock="manual", start=START, log=lambda _line: None, function_log_level="ERROR"
+    ).start()
+    phases: dict[str, Counter[str]] = {"create": Counter(), "action": Counter()}
+    seen = {"create": 0, "action": 0}
+    state: dict[str, Any] = {"last": Counter(), "states": 0}
+    touched: Counter[str] = Counter()  # partition -> tickets that touched it
+
+    def phase(name: str, ticket_id: str) -> None:
+        now = _measures(METER.snapshot())
+        entered = len(_states_entered("acme-home", "install", ticket_id))
+        now["states:StateTransition"] = entered
+        delta = now - state["last"]
+        delta["states:StateTransition"] = entered - (0 if name == "create" else state["states"])
+        phases[name].update(delta)
+        seen[name] += 1
+        now["states:StateTransition"] = 0
+        state["last"], state["states"] = now, entered
+
+    try:
+        anon = TwinClient(twin.url)
+        agent = anon.as_user("acme-home", "bench-agent", ["agent"])
+        secret = secrets_for(tenant_files, None)["/scrm/acme-home/shopify-main"]
+        METER.reset()
+        with _cold_containers(twin) as cold:
+            _install_ticket(anon, agent, secret, 10_000)  # warm-up: cold containers, not in the means
+            time.sleep(0.3)
+        # emptying the shared caches for each cold container emptied them for the others too:
+        # one more ticket, uncounted, warms them all again
+        _install_ticket(anon, agent, secret, 10_001)
+        time.sleep(0.3)
+        METER.reset()
+        outcomes: Counter[str] = Counter()
+        transitions = 0
+        started = time.monotonic()
+        before: dict[str, float] = {}
+        for n in range(tickets):
+            ticket_id, outcome = _install_ticket(anon, agent, secret, n, phase)
+            outcomes[outcome] += 1
+            if ticket_id:
+                transitions += len(_states_entered("acme-home", "install", ticket_id))
+            after = METER.snapshot()["partition_units"]
+            touched.update(
+                {_partition(key, families) for key, units in after.items() if units > before.get(key, 0)}
+            )
+            before = after
+            if progress:
+                progress(f"ticket {n + 1}/{tickets}: {outcome}")
+        elapsed = time.monotonic() - started
+        usage = METER.snapshot()
+    finally:
+        twin.stop()
+    per = max(tickets, 1)
+    ticket = _measures(usage)
+    ticket["states:StateTransition"] = transitions
+    shared = {
+        key: units / per for key, units in usage["partition_units"].items() if touched[_partition(key)] >= 2
+    }
+    return {
+        "tickets": tickets,
+        "tenant": "acme-home",
+        "outcomes": dict(outcomes),
+        "seconds": round(elapsed, 2),
+        "actions_per_ticket": ACTIONS_PER_INSTALL,
+        "per_ticket": {k: v / per for k, v in sorted(ticket.items())},
+        "per_create": {k: v / max(seen["create"], 1) for k, v in sorted(phases["create"].items())},
+        "per_action": {k: v / max(seen["action"], 1) for k, v in sorted(phases["action"].items())},
+        "control_plane_calls_per_ticket": usage["control_plane_calls"] / per,
+        "invocations_per_ticket": {k: v / per for k, v in sorted(usage["lambda_calls"].items())},
+        "calls_by_function": {k: v / per for k, v in usage["calls_by_function"].items()},
+        "shared_partitions": shared,
+        "warm_up": {
+            "calls": dict(cold.calls),
+            "containers": len(cold.functions),
+            "note": "the calls of each function's first invocation, its cache emptied first (a cold "
+            "container): minus a warm ticket's, the reads (configuration, credentials, secrets) "
+            "that each container makes once per tenant and then caches",
+        },
+        "throttled": usage["throttled"],
+    }
+
+
+class _ColdCalls:
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.functions: set[str] = set()
+
+
+@contextlib.contextmanager
+def _cold_containers(twin: LocalTwin) -> Iterator[_ColdCalls]:
+    """Inside the block, each function's first invocation runs as on a new container: the
+    functions' parameter and configuration caches (powertools' providers, which the twin's
+    functions share in one process, where Lambda gives each container its own) are emptied just
+    before it, and the calls it makes are collected."""
+    from aws_lambda_powertools.utilities import parameters
+
+    from infra.twin.meter import METER
+
+    found = _ColdCalls()
+    original = twin.lambdas.invoke
+
+    def mine(name: str) -> Counter[str]:
+        calls = METER.snapshot()["calls_by_function"]
+        return Counter({k.split(" ", 1)[1]: v for k, v in calls.items() if k.split(" ", 1)[0] == name})
+
+    def cold_invoke(name: str, event: Any) -> Any:
+        if name in found.functions:
+            return original(name, event)
+        found.functions.add(name)
+        parameters.clear_caches()
+        before = mine(name)
+        try:
+            return original(name, event)
+        finally:
+            found.calls.update(mine(name) - before)
+
+    twin.lambdas.invoke = cold_invoke  # type: ignore[method-assign]
+    try:
+        yield found
+    finally:
+        twin.lambdas.invoke = original  # type: ignore[method-assign]
+
+
+_SHARD_SUFFIX = re.compile(r"^(?P<family>.*#(?P<name>[A-Z][A-Z_]*)(?:#[^#]+)?)#\d+$")
+
+
+def _partition(key: str, families: frozenset[str] = frozenset()) -> str:
+    """``<kind> <function> <index> <key>`` -> ``<kind> <index> <key>``: the partition, whoever used
+    it; the shards of a write-sharded family (``...#TICKETS#3``, ``...#REVENUE#2026-11#03``; the
+    ``families`` the repositories shard) count as one, since a few tickets spread over eight
+    shards touch each one at most once."""
+    kind, _function, rest = key.split(" ", 2)
+    match = _SHARD_SUFFIX.match(rest)
+    if match and match.group("name") in families:
+        rest = f"{match.group('family')}#<shard>"
+    return f"{kind} {rest}"

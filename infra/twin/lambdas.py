@@ -32,7 +32,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.response import StreamingBody
 
 from infra.twin.deploy import ACCOUNT, REGION
-from infra.twin.meter import METER, aws_cpu_ms, enter_aws, leave_aws
+from infra.twin.meter import BUCKETS, METER, aws_cpu_ms, enter_aws, install_call_meter, leave_aws
 from shared.settings import function_environment
 
 SLOW_WAIT_SECONDS = 30.0
@@ -229,9 +229,9 @@ class LocalLambdas:
         name = spec.name
         with self._lock:
             self.invocations[name] = self.invocations.get(name, 0) + 1
-        cpu_start, aws_start = time.thread_time(), aws_cpu_ms()
+        cpu_start, aws_start, wall_start = time.thread_time(), aws_cpu_ms(), time.perf_counter()
         try:
-            with function_environment(self.environments[name]):
+            with function_environment(self.environments[name]), METER.invocation(name):
                 return handler(event, LocalContext(spec))
         except Exception as exc:
             self.log(f"  {name} failed: {type(exc).__name__}: {exc}")
@@ -240,7 +240,7 @@ class LocalLambdas:
             raise FunctionFailed(type(exc).__name__, str(exc)) from exc
         finally:
             cpu_ms = (time.thread_time() - cpu_start) * 1000 - (aws_cpu_ms() - aws_start)
-            METER.lambda_call(name, max(0.0, cpu_ms))
+            METER.lambda_call(name, max(0.0, cpu_ms), (time.perf_counter() - wall_start) * 1000)
 
     def _log_reentry(self, name: str) -> None:
         with self._lock:
@@ -253,7 +253,11 @@ class LocalLambdas:
         )
 
     def install_hook(self) -> None:
-        """Answer ``lambda:Invoke`` calls made through boto3's default session in-process."""
+        """Answer ``lambda:Invoke`` calls made through boto3's default session in-process; meter
+        every AWS call the functions make and hold it to its rate quota (``meter.py``), with every
+        bucket full (a new twin is a new account)."""
+        install_call_meter()
+        BUCKETS.reset()
         boto3.setup_default_session(region_name=REGION)
         session = boto3.DEFAULT_SESSION
         assert session is not None
@@ -328,6 +332,10 @@ def _unversioned_start(params: dict[str, Any], **_: Any) -> None:
 
 
 _METERED = {
+    # The cost figures' counts (any caller but a paused one; the twin's event source mapping's
+    # deletes included, as AWS bills them; not the twin's DeleteSchedule after a one-time schedule
+    # fired, which AWS does itself). Every call the product makes, whatever the API, is counted
+    # apart in ``METER.calls`` (``meter.install_call_meter``), by data/control plane.
     "scheduler.CreateSchedule": "scheduler:CreateSchedule",
     "sqs.SendMessage": "sqs:SendMessage",
     "sqs.SendMessageBatch": "sqs:SendMessageBatch",
