@@ -1,4 +1,4 @@
-"""The ``scrm`` command: validate, synth, local, demo, bench, deliveries, report."""
+"""The ``scrm`` command: validate, synth, local, demo, bench, capacity, deliveries, report."""
 
 from __future__ import annotations
 
@@ -130,6 +130,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from benchmarks import run_benchmark
 
     return run_benchmark(args.name, as_json=args.json, tickets=args.tickets)
+
+
+def cmd_capacity(args: argparse.Namespace) -> int:
+    from infra.capacity import run
+
+    return run(tenants=args.tenants, tickets=args.tickets, as_json=args.json)
 
 
 # --------------------------------------------------------------------------- deliveries (ops)
@@ -343,6 +349,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--tickets", type=int, default=10, help="lifecycle: install tickets; ingest: deliveries")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser(
+        "capacity", help="what one cell (account and region) holds: tickets/s, actions/s, tenants, hot keys"
+    )
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--tenants", type=int, default=20, help="generated tenants to synthesize and count")
+    p.add_argument("--tickets", type=int, default=3, help="install tickets to meter on the twin")
+    p.set_defaults(func=cmd_capacity)
 
     _add_deliveries_parser(sub)
 

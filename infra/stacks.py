@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
+from infra.constructs.aggregates import RevenueAggregates
 from infra.constructs.api import Api
 from infra.constructs.bundling import function_code
 from infra.constructs.functions import PlatformFunctions
@@ -19,10 +20,9 @@ from infra.constructs.observability import PlatformObservability, TenantObservab
 from infra.constructs.recovery import ExecutionRecovery
 from infra.constructs.reminders import Reminders
 from infra.constructs.table import DataTable
-from infra.constructs.technicians import TechnicianSeeding
-from infra.constructs.tenant_config import TenantConfiguration
+from infra.constructs.tenant_config import TenantConfigBucket, TenantConfiguration
 from infra.constructs.tenant_data import TABLE_ARN_EXPORT, TenantDataAccess
-from infra.constructs.workflows import TenantWorkflows, pascal
+from infra.constructs.workflows import TenantWorkflows, WorkflowRole, pascal
 
 if TYPE_CHECKING:
     from shared.tenant.models import TenantConfig
@@ -46,14 +46,18 @@ def _component(construct: Construct, name: str) -> None:
 
 
 class PlatformStack(Stack):
-    """Table, functions, HTTP API, intake queue, reminders, the stopped-executions rule, platform
-    dashboard and alarms."""
+    """Table, functions, HTTP API, intake queue, reminders, the stopped-executions rule, the tenants'
+    data-access roles and workflow role, the gauges' rule, platform dashboard and alarms."""
 
     def __init__(self, scope: Construct, construct_id: str, *, bundle: bool = True, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, description="scrm work orders: platform", **kwargs)
         data = DataTable(self, "Data")
         intake = Intake(self, "Intake")
         reminders = Reminders(self, "Reminders")
+        tenant_configs = TenantConfigBucket(self, "TenantConfigs")  # written by scrm-ticket-onboard
+        # the tenants' data-access roles (ABAC: the session tag names the tenant) and workflow role
+        data_access = TenantDataAccess(self, "DataAccess", table=data.table)
+        workflow_role = WorkflowRole(self, "Workflows")
         functions = PlatformFunctions(
             self,
             "Functions",
@@ -63,8 +67,13 @@ class PlatformStack(Stack):
             scheduler_group_name=reminders.group_name,
             scheduler_role=reminders.role,
             scheduler_dlq=reminders.dlq,
+            tenant_configs=tenant_configs,
         )
         intake.subscribe(functions["ticket-intake"])
+        # the revenue aggregates, folded from the table's stream (not in the settlement transaction)
+        aggregates = RevenueAggregates(
+            self, "RevenueAggregates", table=data.table, function=functions["settlement-aggregates"]
+        )
         # the one rule on stopped executions of every tenant's state machines (no ticket in limbo)
         recovery = ExecutionRecovery(self, "Recovery", function=functions["ticket-failed"])
         api = Api(self, "Api", functions=functions.functions)
@@ -73,7 +82,12 @@ class PlatformStack(Stack):
             "Observability",
             functions=functions.functions,
             intake_queue=intake.queue,
-            dlqs={"intake": intake.dlq, "reminders": reminders.dlq, "recovery": recovery.dlq},
+            dlqs={
+                "intake": intake.dlq,
+                "reminders": reminders.dlq,
+                "recovery": recovery.dlq,
+                "aggregates": aggregates.dlq,
+            },
             http_api=api.http_api,
         )
 
@@ -82,20 +96,32 @@ class PlatformStack(Stack):
             (data, "table"),
             (intake, "intake"),
             (reminders, "reminders"),
+            (tenant_configs, "tenant-config"),
             (recovery, "recovery"),
+            (aggregates, "aggregates"),
             (functions, "functions"),
             (api, "api"),
             (observability, "observability"),
+            (data_access, "data-access"),
+            (workflow_role, "workflows"),
         ):
             _component(construct, component)
 
+        self.data_access, self.workflow_role = data_access, workflow_role
         self.data, self.intake, self.reminders, self.recovery = data, intake, reminders, recovery
+        self.tenant_configs = tenant_configs
         self.functions, self.api, self.observability = functions, api, observability
 
         _output(self, "TableName", data.table.table_name, "the DynamoDB table (env TABLE_NAME)")
-        table_arn = _output(self, "TableArn", data.table.table_arn, "the table (tenant data-access roles)")
+        table_arn = _output(self, "TableArn", data.table.table_arn, "the table's ARN")
         table_arn.export_name = TABLE_ARN_EXPORT
         _output(self, "ApiUrl", api.url, "base URL of the HTTP API")
+        _output(
+            self,
+            "ConfigBucketName",
+            tenant_configs.bucket_name,
+            "the tenants' configuration objects (versioned)",
+        )
         _output(self, "IntakeQueueUrl", intake.queue.queue_url, "SQS intake queue")
         _output(self, "IntakeDlqUrl", intake.dlq.queue_url, "dead-letter queue of the intake queue")
         _output(
@@ -115,36 +141,35 @@ class PlatformStack(Stack):
 
 
 class TenantStack(Stack):
-    """One tenant: its state machines, configuration parameters, topic, dashboard, alarms."""
+    """One tenant: its state machines, its ``Custom::ScrmTenant`` (configuration object, technicians
+    seeded), topic, dashboard, alarms."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: TenantConfig, **kwargs: Any) -> None:
         tenant_id = config.tenant.id
         super().__init__(scope, construct_id, description=f"scrm work orders: tenant {tenant_id}", **kwargs)
         self.config = config
         workflows = TenantWorkflows(self, "Workflows", config=config)
-        configuration = TenantConfiguration(self, "Config", config=config)
-        data_access = TenantDataAccess(self, "DataAccess", tenant_id=tenant_id)
+        # the one custom resource: config object with the versions just published, technicians seeded
+        live = {type_id: workflow.version.ref for type_id, workflow in workflows.workflows.items()}
+        configuration = TenantConfiguration(self, "Config", config=config, live=live)
         observability = TenantObservability(
             self, "Observability", tenant_id=tenant_id, workflows=workflows.workflows
         )
-        seeding = TechnicianSeeding(self, "Technicians", config=config)
-        seeding.node.add_dependency(configuration, data_access)  # config readable, tenant role assumable
 
         Tags.of(self).add("scrm:tenant", tenant_id)
         for construct, component in (
             (workflows, "workflows"),
             (configuration, "tenant-config"),
-            (data_access, "data-access"),
             (observability, "observability"),
-            (seeding, "technicians"),
         ):
             _component(construct, component)
 
         self.workflows, self.configuration, self.observability = workflows, configuration, observability
-        self.data_access = data_access
 
         _output(self, "TenantId", tenant_id, "the tenant this stack onboards")
-        _output(self, "ConfigPath", configuration.path, "SSM path of the tenant's configuration chunks")
+        _output(
+            self, "ConfigKey", configuration.key, "the tenant's configuration object in the config bucket"
+        )
         _output(
             self, "NotificationTopicArn", configuration.topic.topic_arn, "the tenant's notification topic"
         )

@@ -7,12 +7,12 @@ Only ``typing`` here: importing a port costs nothing at cold start.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from shared.domain.catalog import PricingSnapshot
-    from shared.domain.ledger import LedgerEntry, RevenueChange, RevenueGroup, SettlementRecord
+    from shared.domain.ledger import LedgerEntry, RevenueChange, RevenueFold, RevenueGroup, SettlementRecord
     from shared.domain.ticket import Ticket, TicketEvent
     from shared.tenant.models import TenantConfig
 
@@ -66,11 +66,21 @@ class LedgerStore(Protocol):
     def record(
         self, record: SettlementRecord, entries: list[LedgerEntry], changes: list[RevenueChange]
     ) -> None:
-        """Write the record, its ledger lines and the aggregates' changes, all or nothing.
+        """Write the record (carrying the aggregates' ``changes``) and its ledger lines, all or nothing.
 
         ``Conflict`` when the record or a ledger line exists already (another settle of the ticket
-        wrote first: read again and decide). Other writers of the same aggregates are the store's
-        to wait for; ``Unavailable`` when they never let it through."""
+        wrote first: read again and decide); ``Unavailable`` when DynamoDB never lets it through.
+        The revenue aggregates receive the changes later, from the table's stream (``apply_revenue``)."""
+        ...
+
+    def revenue_fold(self, image: dict[str, Any]) -> RevenueFold | None:
+        """The revenue changes of a stored settlement record (a stream record's ``NewImage``), or
+        ``None`` when the item brings none."""
+        ...
+
+    def apply_revenue(self, folds: Sequence[RevenueFold]) -> int:
+        """Add a batch of one tenant's records' changes to the aggregates, each record exactly once:
+        the number of records taken now (the others had been taken before)."""
         ...
 
     def earnings(self, tenant: str, technician: str, period: str) -> list[LedgerEntry]:
@@ -78,7 +88,8 @@ class LedgerStore(Protocol):
         ...
 
     def revenue(self, tenant: str, period: str, group_by: str) -> list[RevenueGroup]:
-        """The month's revenue aggregates of one grouping, ordered by key."""
+        """The month's revenue aggregates of one grouping, ordered by key (eventually consistent:
+        what has been folded from the stream)."""
         ...
 
 
@@ -204,8 +215,8 @@ class TechnicianStore(Workload, Protocol):
         """Copy the tenant file's technicians in (``seeding``), once per roster, never over a record."""
         ...
 
-    def roster(self, tenant: str) -> list[TechnicianRecord]:
-        """Every technician of the tenant, by id."""
+    def roster(self, tenant: str, region: str | None = None) -> Sequence[TechnicianRecord]:
+        """The technicians covering ``region``, or every technician of the tenant; by id."""
         ...
 
     def get(self, tenant: str, technician_id: str) -> TechnicianRecord:

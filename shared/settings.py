@@ -20,7 +20,8 @@ from pydantic import BaseModel
 
 class Settings(BaseModel):
     table_name: str = "scrm"
-    config_path_prefix: str = "/scrm/tenants"
+    config_bucket: str = "scrm-tenant-configs"
+    """Bucket of the tenants' configuration objects (``shared/tenant/transport.py``), from the platform."""
     state_machine_arn_prefix: str = "arn:aws:states:us-east-1:123456789012:stateMachine:"
     intake_queue_url: str = ""
     intake_dlq_url: str = ""
@@ -32,15 +33,18 @@ class Settings(BaseModel):
     """Dead-letter queue of the one-time schedules a function creates (``Target.DeadLetterConfig``)."""
     region: str = "us-east-1"
     tenant_role_arn: str = ""
-    """Data-access role of a tenant: ``{tenant}`` for its id, ``{access}`` for tenant_data_access."""
+    """The data-access role the function assumes for a tenant (the tenant is the session tag, not the
+    role): ``{access}`` stands for tenant_data_access."""
     tenant_data_access: str = "data"
-    """Which of the tenant's data-access roles the function assumes (``shared/tenant_scope.py``)."""
+    """Which of the data-access roles the function assumes (``shared/tenant_scope.py``)."""
     aws_lambda_function_name: str = "scrm"
     sender_email: str | None = None
     """From-address of reminders and no-candidate notices (a verified SES identity). Unset, the
     reminders fall back to their default address and dispatch sends no email."""
     dispatch_offer_timeouts: str = "true"
     """``false``/``0``/``no``/``off`` turns dispatch offer expiry off (``functions/dispatch/tasks.py``)."""
+    seed_function: str = "scrm-dispatch-seed"
+    """What ``scrm-ticket-onboard`` invokes to seed a deployed tenant's technicians."""
     delivery_bodies_bucket: str = ""
     """Bucket of raw delivery bodies over the inline limit (``scrm-webhooks-api``); empty: none."""
 

@@ -29,9 +29,14 @@ START_TIMEOUT = 180.0
 
 @contextmanager
 def child_twin(
-    tenant_files: list[Path] | list[str], *, start: str = "2026-11-23T09:00:00+08:00", name: str = "child"
+    tenant_files: list[Path] | list[str],
+    *,
+    start: str = "2026-11-23T09:00:00+08:00",
+    name: str = "child",
+    output: list[str] | None = None,
 ) -> Iterator[TwinClient]:
-    """A twin of ``tenant_files`` on a free port with a manual clock; stopped on exit."""
+    """A twin of ``tenant_files`` on a free port with a manual clock; stopped on exit. ``output``:
+    a list that receives the child's output lines as they come (its log, its functions' logs)."""
     command = [
         sys.executable,
         "-m",
@@ -56,7 +61,7 @@ def child_twin(
         start_new_session=True,
     )
     lines: queue.Queue[str] = queue.Queue()
-    output: list[str] = []
+    output = output if output is not None else []
 
     def pump() -> None:
         assert child.stdout is not None

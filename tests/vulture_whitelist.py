@@ -21,6 +21,7 @@ _.gauges  # functions.ticket.gauges_handler.gauges
 _.assign  # functions.dispatch.tasks.assign
 _.offer_expired  # functions.dispatch.tasks.offer_expired
 _.seed  # functions.dispatch.tasks.seed
+_.onboard  # functions.ticket.onboard_handler.onboard (the tenant stacks' custom-resource provider)
 _.settle  # functions.settlement.tasks.settle
 _.fire  # functions.reminders.handler.fire
 
@@ -45,6 +46,8 @@ _.gsi2pk
 _.gsi2sk
 _.gsi3pk
 _.gsi3sk
+_.gsi4pk  # the deliveries' list index (shared/repositories/deliveries.py)
+_.gsi4sk
 _.expires_at  # TTL attribute: DynamoDB deletes the item
 _.sent_at  # reminder markers: kept for people reading the table
 _.body_omitted  # deliveries: kept for people reading the table
@@ -89,6 +92,7 @@ _.next_state_name
 # --- local twin (itself test infrastructure): what it records for the tests to read
 _.waited  # infra/twin/lambdas.py: invocations that queued for a busy container
 _.dead_lettered_to  # infra/twin/rules.py: where a failed event went
+_.redeploy_tenant  # infra/twin/twin.py: the Update a tenant redeploy sends its Custom::ScrmTenant
 
 # --- the other side of a contract, kept beside the code it mirrors and used by the tests
 _.from_tenant  # functions/settlement/pricing.py: PricingInput from a tenant file (pricing tests)
@@ -96,3 +100,8 @@ _.envelope  # functions/webhooks/adapters/wecom.py: WeCom's encryption side (sig
 _.catalogue_metrics  # infra/constructs/observability.py: the metrics a dashboard shows (infra tests)
 _.BY_NAME  # shared/metrics.py: the catalogue by metric name (dashboard tests)
 _.catalogue_table  # shared/metrics.py: the catalogue as Markdown (docs)
+_.decode_config  # shared/tenant/transport.py: encode_config read back (infra tests decode the template)
+
+# --- powertools parameters: BaseProvider calls these (shared/adapters/tenant_configs.py)
+_._get
+_._get_multiple

@@ -9,8 +9,9 @@ Pure Python: the stores, the queue and the channel secrets come in as arguments 
 - **web forms**: ``valid_form`` validates the form against its ticket type (422, one entry per bad
   field); its delivery id comes from the ``Idempotency-Key`` header (``form_delivery_id``), and the
   same key with another form is refused (``refuse_reused_key``).
-- **both**: ``accept`` records the delivery once, puts a raw body over 64 KiB in the bucket and
-  queues the delivery; when a step after the record fails, the record is discarded again.
+- **both**: ``accept`` records the delivery once, puts a raw body over 1 KiB (``INLINE_BODY_BYTES``)
+  in the bucket and queues the delivery; when a step after the record fails, the record is
+  discarded again.
 """
 
 from __future__ import annotations

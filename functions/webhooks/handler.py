@@ -9,9 +9,9 @@
   The ticket is created by `scrm-ticket-intake`, the one function of intake allowed to start
   workflows, within moments; `GET /tickets/{id}` shows it from then on.
 
-Raw bodies over 64 KiB are kept in the deliveries bucket (env `DELIVERY_BODIES_BUCKET`), the
-record keeps their object key. Ops inspect and replay deliveries through `scrm-webhooks-ops`
-(`functions/webhooks/ops_handler.py`).
+Raw bodies over 1 KiB (``INLINE_BODY_BYTES``) are kept in the deliveries bucket (env
+`DELIVERY_BODIES_BUCKET`), the record keeps their object key. Ops inspect and replay deliveries
+through `scrm-webhooks-ops` (`functions/webhooks/ops_handler.py`).
 
 Channel secrets come from SSM Parameter Store (SecureString, cached 5 minutes) and are never
 logged; a secret that cannot be read counts as missing, and the verifier answers 401. The rules

@@ -18,7 +18,8 @@ from aws_cdk import ArnFormat, Stack
 from constructs import Construct
 
 CONFIG_PATH_PREFIX = "/scrm/tenants"
-"""SSM path of the tenants' configuration (written by the tenant stacks, read by every function)."""
+"""SSM path where the tenant stacks once wrote their configuration (``grants.py`` still names it); the
+configuration is now one object per tenant in the config bucket (``tenant_config.py``)."""
 
 Kind = Literal["api", "task"]
 """``api``: behind the HTTP API (1024 MB, 10 s); ``task``: a workflow task, a consumer or a target
@@ -52,7 +53,8 @@ class FunctionSpec:
     send_intake: bool = False  # send to the intake queue (env INTAKE_QUEUE_URL)
     read_secrets: bool = False  # channel secrets (SecureString) under /scrm/<tenant>/...
     redrive_dlq: bool = False  # receive/delete/release on the intake DLQ (env INTAKE_DLQ_URL)
-    store_bodies: bool = False  # put raw bodies > 64 KiB into the bodies bucket (env DELIVERY_BODIES_BUCKET)
+    store_bodies: bool = False  # put raw bodies > 1 KiB into the bodies bucket (env DELIVERY_BODIES_BUCKET)
+    onboards: bool = False  # tenant stacks' custom-resource provider: writes config objects, invokes the seed
 
     @property
     def name(self) -> str:
@@ -80,7 +82,9 @@ class FunctionSpec:
         return "scheduler:CreateSchedule" in self.scheduler
 
 
-START_EXECUTIONS = ("states:StartExecution", "states:DescribeStateMachineAlias", "states:DescribeExecution")
+START_EXECUTIONS = ("states:StartExecution", "states:DescribeExecution")
+"""Start on the version the tenant's config object names (no alias lookup per ticket); DescribeExecution
+only when a retried start finds its execution already running."""
 WRITE_SCHEDULES = ("scheduler:CreateSchedule", "scheduler:GetSchedule", "scheduler:DeleteSchedule")
 DELETE_SCHEDULES = ("scheduler:GetSchedule", "scheduler:DeleteSchedule")
 
@@ -116,6 +120,15 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "task",
         "SQS consumer: delivery -> ticket, idempotent StartExecution",
         states=START_EXECUTIONS,
+    ),
+    FunctionSpec(
+        "ticket-onboard",
+        "functions.ticket.onboard_handler.onboard",
+        "task",
+        "deploy time: the provider of every tenant stack's Custom::ScrmTenant: writes the tenant's "
+        "config object (with its live workflow versions), asks scrm-dispatch-seed to seed technicians",
+        table="read",  # no table access of its own: the seed function writes the technicians
+        onboards=True,
     ),
     # ---------------------------------------------------------------- webhooks
     FunctionSpec(
@@ -178,6 +191,12 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "task",
         "settlement node: price lines, earnings, ledger",
     ),
+    FunctionSpec(
+        "settlement-aggregates",
+        "functions.settlement.aggregates_handler.fold",
+        "task",
+        "table stream (settlement records' INSERTs): revenue aggregates, sharded, each record once",
+    ),
     # ---------------------------------------------------------------- reminders
     FunctionSpec(
         "reminders-fire",
@@ -203,7 +222,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "ticket-gauges",
         "functions.ticket.gauges_handler.gauges",
         "task",
-        "every 5 minutes per tenant (EventBridge rule): the OpenTickets gauge (open tickets per type, node)",
+        "every 5 minutes (one platform EventBridge rule): the OpenTickets gauges of every deployed tenant",
         table="open_tickets",
     ),
 )

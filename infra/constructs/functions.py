@@ -4,7 +4,7 @@ What the functions are (name, handler, job, needs) is ``catalogue.py``; what eac
 ``grants.py``; the one code asset they all run is ``bundling.py``. This construct puts them
 together: each entry's function (ARM64, Python 3.13, tracing on, memory and timeout of its kind),
 its log group (``/aws/lambda/<name>``, one month), its role (named as the function: the tenant
-roles' trust policies name it, see ``tenant_data.py``) and the environment its needs call for.
+data-access roles' trust policies name it, see ``tenant_data.py``) and the environment its needs call for.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.constructs.catalogue import (
-    CONFIG_PATH_PREFIX,
     FUNCTIONS,
     FUNCTIONS_BY_KEY,
     FunctionSpec,
@@ -32,6 +31,7 @@ from infra.constructs.concurrency import reserved_for
 from infra.constructs.grants import GrantTargets, grant
 from infra.constructs.intake import Intake
 from infra.constructs.nag import ack
+from infra.constructs.tenant_config import TenantConfigBucket
 from infra.constructs.tenant_data import ACCESS, tenant_role_arn_template
 
 METRICS_NAMESPACE = "Scrm"
@@ -65,8 +65,11 @@ class PlatformFunctions(Construct):
         intake_dlq: sqs.IQueue | None = None,
         bodies_bucket: s3.IBucket | None = None,
         scheduler_dlq: sqs.IQueue | None = None,
+        tenant_configs: TenantConfigBucket | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        # every function reads the tenants' configuration objects (shared/tenant/store.py)
+        self.tenant_configs = tenant_configs or TenantConfigBucket(self, "TenantConfigs")
         intake = Intake.of(intake_queue)
         self._targets = GrantTargets(
             intake_queue=intake_queue,
@@ -81,7 +84,7 @@ class PlatformFunctions(Construct):
 
         common_env = {
             "TABLE_NAME": table.table_name,
-            "CONFIG_PATH_PREFIX": CONFIG_PATH_PREFIX,
+            "CONFIG_BUCKET": self.tenant_configs.bucket_name,
             "STATE_MACHINE_ARN_PREFIX": state_machine_arn_prefix(self),
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             "LOG_LEVEL": "INFO",
@@ -94,7 +97,7 @@ class PlatformFunctions(Construct):
         }
         for spec in FUNCTIONS:
             env = {**common_env, "POWERTOOLS_SERVICE_NAME": spec.service}
-            # the tenant data-access role it assumes (shared/tenant_scope.py, tenant_data.py)
+            # the data-access role it assumes, tagged with the tenant (shared/tenant_scope.py, tenant_data.py)
             env["TENANT_ROLE_ARN"] = tenant_role_arn_template(self)
             env["TENANT_DATA_ACCESS"] = ACCESS[spec.table].suffix
             if spec.service in ("ticket", "reminders") or spec.scheduler:
@@ -110,6 +113,8 @@ class PlatformFunctions(Construct):
                 env["DELIVERY_BODIES_BUCKET"] = bucket.bucket_name
             if spec.notify:
                 env["SENDER_EMAIL"] = SENDER_EMAIL
+            if spec.onboards:
+                env["SEED_FUNCTION"] = FUNCTIONS_BY_KEY["dispatch-seed"].name
             self._create(spec, code, env)
 
     def __getitem__(self, key: str) -> lambda_.Function:
@@ -126,7 +131,7 @@ class PlatformFunctions(Construct):
         role = iam.Role(
             self,
             f"{cid}Role",
-            role_name=spec.name,  # named: the tenant roles' trust policies name it (tenant_data.py)
+            role_name=spec.name,  # named: the data-access roles' trust policies name it (tenant_data.py)
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"{spec.name}: {spec.description}",
         )
@@ -159,6 +164,9 @@ class PlatformFunctions(Construct):
             )
         )
         grant(role, spec, self._targets)
+        self.tenant_configs.grant_read(role)
+        if spec.onboards:  # the tenant stacks' custom-resource provider (tenant_config.py)
+            self.tenant_configs.grant_onboard(role, function_arn(self, env["SEED_FUNCTION"]))
         self.functions[spec.key] = fn
         self.roles[spec.key] = role
         self.log_groups[spec.key] = log_group

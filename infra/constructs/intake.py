@@ -1,5 +1,5 @@
 """Intake: the queue between the webhooks function and the ticket intake consumer, its DLQ,
-and the bucket of raw delivery bodies too big to keep in the table (over 64 KiB)."""
+and the bucket of raw delivery bodies too big to keep in the table (over 1 KiB)."""
 
 from __future__ import annotations
 

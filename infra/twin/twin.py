@@ -11,6 +11,7 @@ import re
 import sys
 import tempfile
 import threading
+import uuid
 import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -33,6 +34,8 @@ from infra.twin.metrics_store import MetricsStore
 from infra.twin.moto_fixes import install as install_moto_fixes
 from infra.twin.rules import InvokeConfig, PatternRules, ScheduledRules, function_name
 from infra.twin.server import Router, _error, _json, serve
+from infra.twin.streams import POLL_SECONDS as STREAM_POLL_SECONDS
+from infra.twin.streams import StreamMapping, StreamSource
 from shared import clock as shared_clock
 
 MAX_ADVANCE = 10 * 366 * 86400
@@ -94,9 +97,12 @@ class LocalTwin:
         self.lambdas = LocalLambdas(self.log)
         self.metrics = MetricsStore(self.clock.now)
         self.deployments: list[StackDeployment] = []
+        self.stream_sources: list[StreamSource] = []  # table streams' event sources (streams.py)
         self.messages: list[dict[str, Any]] = []
         self.fired: set[str] = set()
-        self.sdk_results: list[tuple[str, Any, Any]] = []  # custom resources: (function, payload, answer)
+        # custom resources' requests and the answers their provider PUT back (send_custom_resource)
+        self.custom_resource_answers: list[dict[str, Any]] = []
+        self._cfn_answers: dict[str, dict[str, Any]] = {}  # RequestId -> answer (/_local/cloudformation)
         self.rules = ScheduledRules([])  # EventBridge rate() rules (infra/twin/rules.py)
         self.event_rules = PatternRules([])  # EventBridge rules with an event pattern (same module)
         self._unlisten: Callable[[], None] | None = None
@@ -128,7 +134,7 @@ class LocalTwin:
 
         install_moto_fixes()
         install_execution_events()  # Step Functions status changes -> EventBridge rules
-        enforce_tenant_roles()  # the tenant data-access roles' LeadingKeys fence, as IAM would
+        enforce_tenant_roles()  # the data-access roles' LeadingKeys fence by session tag, as IAM would
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
         shared_clock.install(self.clock.now)
@@ -146,6 +152,7 @@ class LocalTwin:
             for stack in stacks:
                 self.log(f"deploying {stack.stack_name} into the embedded AWS (moto)")
                 self.deployments.append(deployer.deploy(stack.stack_name, stack.template))
+            self._check_quotas({stack.stack_name: stack.template for stack in stacks})
         self.lambdas.load()
         events = boto3.client("events", region_name=REGION)
         self.rules = ScheduledRules.load(events, self.clock.now(), self.log)
@@ -154,8 +161,6 @@ class LocalTwin:
             self._set_function_log_level(self.function_log_level)
         self._verify_sender()
         self.lambdas.install_hook()
-        for call in (c for d in self.deployments for c in d.sdk_calls):
-            self._sdk_call(call)
         self.metrics.install()
         self.metrics.wrap_lambdas(self.lambdas)
         self.lambdas.after_invoke.append(lambda _name: self._collect_messages())
@@ -174,32 +179,121 @@ class LocalTwin:
         self._spawn(self._scheduler_loop, "scheduler")
         for url, function, batch in (es for d in self.deployments for es in d.event_sources):
             self._spawn(functools.partial(self._queue_loop, url, function, batch), f"queue-{function}")
+        for props in (p for d in self.deployments for p in d.stream_sources):
+            source = StreamSource(StreamMapping.of(props), self.lambdas.invoke, self.log)
+            self.stream_sources.append(source)
+            self._spawn(functools.partial(self._stream_loop, source), f"stream-{source.mapping.function}")
         self._spawn(self._server.serve_forever, "http")
+        # after the HTTP server runs: providers answer CloudFormation by PUT to /_local/cloudformation
+        try:
+            for deployment in self.deployments:
+                for resource in deployment.custom_resources:
+                    self.send_custom_resource(deployment.name, resource.logical_id, "Create")
+        except Exception:
+            self.stop()  # the deploy failed: nothing keeps serving
+            raise
         self.log(f"clock: {self.clock.mode}, now {self.clock.now().isoformat()}")
         return self
 
-    def _sdk_call(self, call: dict[str, Any]) -> None:
-        """A custom resource's SDK call, as the CDK provider would make it at deploy time (only
-        ``Lambda.invoke`` occurs in the templates; anything else is reported, not guessed at)."""
-        service, action = str(call.get("service", "")), str(call.get("action", ""))
-        if service.lower() not in ("lambda", "@aws-sdk/client-lambda") or action.lower() not in (
-            "invoke",
-            "invokecommand",
-        ):
-            self.log(f"  custom resource call {service}.{action}: not emulated")
-            return
-        params = call.get("parameters", {})
-        function = function_of(str(params["FunctionName"]))
-        answer = boto3.client("lambda", region_name=REGION).invoke(
-            FunctionName=function, Payload=str(params.get("Payload", "{}")).encode()
+    def _check_quotas(self, templates: dict[str, Any]) -> None:
+        """What AWS would refuse at deploy (roles, resource policy sizes, rules per bus, SSM
+        parameters, resources per stack: ``quota_checks.py``) fails the start, as the deploy would."""
+        from infra.twin.quota_checks import QuotaExceeded, enforce
+
+        try:
+            usage = enforce(REGION, templates)
+        except QuotaExceeded:
+            self.stop()
+            raise
+        largest = max(
+            (u for u in usage if u.quota == "lambda:resource-policy"), key=lambda u: u.used, default=None
         )
-        body = answer["Payload"].read().decode()
-        if answer.get("FunctionError"):
-            raise RuntimeError(f"custom resource call to {function} failed: {body}")
-        self.log(f"  custom resource: {function} <- {params.get('Payload')}: {body}")
-        self.sdk_results.append(
-            (function, json.loads(str(params.get("Payload", "{}"))), json.loads(body or "null"))
+        roles = next(u for u in usage if u.quota == "iam:roles")
+        self.log(
+            f"  quotas: {roles.used:.0f}/{roles.limit:.0f} IAM roles"
+            + (f", largest function policy {largest.used:.0f} B ({largest.what})" if largest else "")
         )
+
+    # ----------------------------------------------------------------- custom resources
+    def send_custom_resource(
+        self,
+        stack: str,
+        logical_id: str,
+        request_type: str,
+        properties: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Send a custom resource's provider a CloudFormation request; its answer (``FAILED``: a
+        ``RuntimeError``, as the stack operation would fail).
+
+        ``Create`` at start for every custom resource of the templates; ``Update`` with changed
+        ``properties`` is what a redeploy of the stack sends (``redeploy_tenant``). The provider runs
+        in-process and PUTs its answer to ``/_local/cloudformation``, as to the presigned URL
+        CloudFormation gives it.
+        """
+        deployment = next(d for d in self.deployments if d.name == stack)
+        resource = next(r for r in deployment.custom_resources if r.logical_id == logical_id)
+        new = resource.properties if properties is None else properties
+        request: dict[str, Any] = {
+            "RequestType": request_type,
+            "ServiceToken": new["ServiceToken"],
+            "ResponseURL": f"{self.url}/_local/cloudformation",
+            "StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{stack}/local",
+            "RequestId": str(uuid.uuid4()),
+            "ResourceType": resource.type,
+            "LogicalResourceId": logical_id,
+            "ResourceProperties": new,
+        }
+        if request_type != "Create":
+            request["PhysicalResourceId"] = resource.physical_id
+        if request_type == "Update":
+            request["OldResourceProperties"] = resource.properties
+        provider = function_of(str(new["ServiceToken"]))
+        try:
+            self.lambdas.invoke(provider, request)
+        except FunctionFailed as exc:  # no answer was sent: CloudFormation would wait, then fail
+            raise RuntimeError(f"{stack}/{logical_id}: {provider} failed without answering: {exc}") from exc
+        answer = self._cfn_answers.pop(request["RequestId"], None)
+        if answer is None:
+            raise RuntimeError(f"{stack}/{logical_id}: {provider} returned without answering CloudFormation")
+        self.custom_resource_answers.append(
+            {"stack": stack, "logical_id": logical_id, "request": request, "answer": answer}
+        )
+        if answer.get("Status") != "SUCCESS":
+            raise RuntimeError(f"{stack}/{logical_id} {request_type} failed: {answer.get('Reason')}")
+        resource.properties, resource.physical_id = new, str(answer["PhysicalResourceId"])
+        self.log(
+            f"  custom resource {stack}/{logical_id} {request_type}: {json.dumps(answer.get('Data', {}))}"
+        )
+        return answer
+
+    def local_cloudformation(self, data: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        """CloudFormation's response URL: the provider's answer to one request."""
+        if not isinstance(data.get("RequestId"), str) or data.get("Status") not in ("SUCCESS", "FAILED"):
+            return _error(400, "bad_request", "a custom resource answer has RequestId and Status")
+        self._cfn_answers[data["RequestId"]] = data
+        return _json(200, {})
+
+    def redeploy_tenant(self, tenant_id: str, live: dict[str, str]) -> dict[str, Any]:
+        """What redeploying a tenant whose workflows changed does to its ``Custom::ScrmTenant``: an
+        Update whose ``Live`` names the versions just published; the provider rewrites the tenant's
+        configuration object.
+
+        In AWS a warm container picks the new object up within its cache period (5 minutes, a
+        conditional GET); the twin's functions share one process, so it expires their cached
+        configuration now instead of making the caller wait.
+        """
+        from aws_lambda_powertools.utilities import parameters
+
+        for deployment in self.deployments:
+            for resource in deployment.custom_resources:
+                if resource.type == "Custom::ScrmTenant" and resource.properties.get("Tenant") == tenant_id:
+                    changed = {**resource.properties, "Live": {**resource.properties["Live"], **live}}
+                    answer = self.send_custom_resource(
+                        deployment.name, resource.logical_id, "Update", changed
+                    )
+                    parameters.clear_caches()
+                    return answer
+        raise KeyError(f"tenant {tenant_id} is not deployed")
 
     @staticmethod
     def _set_function_log_level(level: str) -> None:
@@ -390,6 +484,19 @@ class LocalTwin:
                 QueueUrl=url,
                 Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(done)],
             )
+
+    def _stream_loop(self, source: StreamSource) -> None:
+        """A table stream's event source mapping, polled every 20 ms while records come, up to every
+        100 ms when the stream is idle (each poll is the twin's CPU; ``streams.py``)."""
+        pause = STREAM_POLL_SECONDS
+        while not self._stop.wait(pause):
+            try:
+                taken = source.poll()
+            except Exception as exc:  # on its own thread: say so, never lose it silently
+                taken = 0
+                if not self._stop.is_set():
+                    self.log(f"stream {source.mapping.function}: {type(exc).__name__}: {exc}")
+            pause = STREAM_POLL_SECONDS if taken else min(pause * 1.5, 5 * STREAM_POLL_SECONDS)
 
     # ----------------------------------------------------------------- messages
     def _collect_messages(self) -> None:

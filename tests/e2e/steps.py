@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from infra.twin.client import Answer, TwinClient
+
+T = TypeVar("T")
 
 
 def act(client: TwinClient, ticket_id: str, action: str, fields: dict[str, Any], version: Any) -> Answer:
@@ -34,3 +38,24 @@ def settlement_replay(tenant: str, ticket_id: str) -> dict[str, str]:
         "kind": "settlement",
         "execution": "x",
     }
+
+
+def eventually(
+    read: Callable[[], T],
+    done: Callable[[T], bool],
+    *,
+    timeout: float = 20.0,
+    every: float = 0.02,
+    what: str = "",
+) -> T:
+    """``read()`` again every ``every`` seconds until ``done`` says so, past ``timeout`` seconds a
+    failure that shows the last value: what a consumer folds later (the revenue aggregates, from the
+    table's stream) is waited for, never slept for."""
+    deadline = time.monotonic() + timeout
+    last = read()
+    while not done(last):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what or read}; last: {last!r}")
+        time.sleep(every)
+        last = read()
+    return last

@@ -38,6 +38,7 @@ def assembly(example_tenant_files: list[str], tmp_path_factory: pytest.TempPathF
 
 def test_each_cell_has_its_platform_and_its_tenants_deploy_with_it(assembly: Any) -> None:
     stacks = {s.stack_name: s for s in assembly.stacks}
+    ids = {s.id for s in assembly.stacks}
     assert set(stacks) == {
         PLATFORM_STACK,
         f"{PLATFORM_STACK}-east",
@@ -50,7 +51,7 @@ def test_each_cell_has_its_platform_and_its_tenants_deploy_with_it(assembly: Any
         ("ScrmTenant-east-one", f"{PLATFORM_STACK}-east"),
         ("ScrmTenant-east-two", f"{PLATFORM_STACK}-east"),
     ):
-        assert [d.id for d in stacks[tenant].dependencies] == [stacks[platform].id]
+        assert [d.id for d in stacks[tenant].dependencies if d.id in ids] == [stacks[platform].id]
     east = stacks["ScrmTenant-east-one"].environment
     assert (east.account, east.region) == ("111111111111", "ap-east-1")
     assert stacks[f"{PLATFORM_STACK}-east"].environment.region == "ap-east-1"

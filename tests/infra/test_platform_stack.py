@@ -34,6 +34,9 @@ DESIGN_FUNCTIONS = {
     "scrm-webhooks-ops": "functions.webhooks.ops_handler.api",  # intake ops: /deliveries* (issue 4)
     "scrm-ticket-gauges": "functions.ticket.gauges_handler.gauges",  # OpenTickets gauge (issue 8)
     "scrm-ticket-failed": "functions.ticket.tasks.execution_status",  # stopped executions (issue 14)
+    "scrm-ticket-onboard": "functions.ticket.onboard_handler.onboard",  # tenant stacks' provider (issue 16)
+    # the table stream's revenue aggregates (issue 16)
+    "scrm-settlement-aggregates": "functions.settlement.aggregates_handler.fold",
 }
 
 # CONTRACT.md, "HTTP API": route -> (function, needs a JWT)
@@ -91,6 +94,10 @@ def actions_of_role(raw: dict[str, Any], role_id: str) -> set[str]:
 
 def role_of(raw: dict[str, Any], function_name: str) -> str:
     return str(functions_by_name(raw)[function_name][1]["Role"]["Fn::GetAtt"][0])
+
+
+def config_bucket_id(raw: dict[str, Any]) -> str:
+    return str(raw["Outputs"]["ConfigBucketName"]["Value"]["Ref"])
 
 
 # ----------------------------------------------------------------------------- app
@@ -168,7 +175,19 @@ def test_table_keys_indexes_ttl_pitr(platform: Template, platform_raw: dict[str,
     (table,) = of_type(platform_raw, "AWS::DynamoDB::Table").values()
     props = table["Properties"]
     assert {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]} == {
-        name: "S" for name in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk")
+        name: "S"
+        for name in (
+            "pk",
+            "sk",
+            "gsi1pk",
+            "gsi1sk",
+            "gsi2pk",
+            "gsi2sk",
+            "gsi3pk",
+            "gsi3sk",
+            "gsi4pk",
+            "gsi4sk",
+        )
     }
     indexes = {i["IndexName"]: i["KeySchema"] for i in props["GlobalSecondaryIndexes"]}
     assert indexes == {
@@ -176,12 +195,17 @@ def test_table_keys_indexes_ttl_pitr(platform: Template, platform_raw: dict[str,
             {"AttributeName": f"gsi{n}pk", "KeyType": "HASH"},
             {"AttributeName": f"gsi{n}sk", "KeyType": "RANGE"},
         ]
-        for n in (1, 2, 3)
+        for n in (1, 2, 3, 4)
     }
     # gsi3 (a tenant's open tickets) projects only what the OpenTickets gauge counts by
     projections = {i["IndexName"]: i["Projection"] for i in props["GlobalSecondaryIndexes"]}
     assert projections["gsi3"] == {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["type", "node"]}
     assert projections["gsi1"] == projections["gsi2"] == {"ProjectionType": "ALL"}
+    # gsi4 (a tenant's deliveries) projects a list's columns: never the raw body, payload or headers
+    assert projections["gsi4"]["ProjectionType"] == "INCLUDE"
+    assert not {"body", "payload", "headers"} & set(projections["gsi4"]["NonKeyAttributes"])
+    # and the table streams new images: the revenue aggregates are folded from it
+    assert props["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
 
 
 # ----------------------------------------------------------------------------- queues
@@ -202,6 +226,15 @@ def _rule_target_dlqs(raw: dict[str, Any]) -> set[str]:
     }
 
 
+def _event_source_dlqs(raw: dict[str, Any]) -> set[str]:
+    """Queues that are an event source mapping's on-failure destination (the table stream's)."""
+    return {
+        esm["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+        for esm in of_type(raw, "AWS::Lambda::EventSourceMapping").values()
+        if "DestinationConfig" in esm["Properties"]
+    }
+
+
 def test_every_queue_has_a_dlq_and_is_encrypted(platform_raw: dict[str, Any]) -> None:
     queues = of_type(platform_raw, "AWS::SQS::Queue")
     dlqs = {
@@ -214,6 +247,7 @@ def test_every_queue_has_a_dlq_and_is_encrypted(platform_raw: dict[str, Any]) ->
     # DLQ that of the stopped-executions rule's target
     dlqs.add(_reminders_dlq(platform_raw))
     dlqs |= _rule_target_dlqs(platform_raw)
+    dlqs |= _event_source_dlqs(platform_raw)  # the revenue aggregates' stream on-failure queue
     for lid, queue in queues.items():
         assert "RedrivePolicy" in queue["Properties"] or lid in dlqs, f"{lid} has no DLQ and is none"
         assert queue["Properties"].get("SqsManagedSseEnabled") is True, lid
@@ -234,8 +268,12 @@ def test_every_queue_has_a_dlq_and_is_encrypted(platform_raw: dict[str, Any]) ->
 
 
 def test_intake_consumer_reports_batch_item_failures(platform_raw: dict[str, Any]) -> None:
-    (mapping,) = of_type(platform_raw, "AWS::Lambda::EventSourceMapping").values()
     intake_id = functions_by_name(platform_raw)["scrm-ticket-intake"][0]
+    (mapping,) = [
+        esm
+        for esm in of_type(platform_raw, "AWS::Lambda::EventSourceMapping").values()
+        if esm["Properties"]["FunctionName"] == {"Ref": intake_id}
+    ]
     assert mapping["Properties"]["FunctionName"] == {"Ref": intake_id}
     assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
@@ -281,7 +319,7 @@ def test_function_environment(platform_raw: dict[str, Any]) -> None:
         env = props["Environment"]["Variables"]
         service = name.split("-")[1]
         assert env["TABLE_NAME"] == {"Ref": next(iter(of_type(platform_raw, "AWS::DynamoDB::Table")))}
-        assert env["CONFIG_PATH_PREFIX"] == "/scrm/tenants"
+        assert env["CONFIG_BUCKET"] == {"Ref": config_bucket_id(platform_raw)}
         assert env["POWERTOOLS_SERVICE_NAME"] == service
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == "Scrm"
         assert env["LOG_LEVEL"] == "INFO"
@@ -301,13 +339,19 @@ def test_roles_are_least_privilege(platform_raw: dict[str, Any]) -> None:
     }
     for name, actions in every.items():
         assert not any(a.endswith(":*") or a == "*" for a in actions), (name, actions)
-        # tenant items only through the tenant's data-access role (test_tenant_data_access.py)
-        assert not any(a.startswith("dynamodb:") for a in actions), name
+        # tenant items only through the tenant's data-access role (test_tenant_data_access.py); the
+        # revenue aggregates' function reads the table's stream (its event source), nothing else
+        table = {a for a in actions if a.startswith("dynamodb:")}
+        stream_reads = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"}
+        assert table <= (
+            stream_reads | {"dynamodb:ListStreams"} if name == "scrm-settlement-aggregates" else set()
+        )
         assert "sts:AssumeRole" in actions, name
     assert {n for n, a in every.items() if "sqs:SendMessage" in a} == {
         "scrm-webhooks-api",
         "scrm-webhooks-ops",
         "scrm-ticket-failed",  # its asynchronous invocations' on-failure destination: the recovery DLQ
+        "scrm-settlement-aggregates",  # its stream event source's on-failure destination
     }
     assert {n for n, a in every.items() if "sqs:ReceiveMessage" in a} == {
         "scrm-ticket-intake",
@@ -352,7 +396,15 @@ def test_each_dispatch_job_has_its_own_least_privilege_role(platform_raw: dict[s
         every = actions_of_role(platform_raw, role_of(platform_raw, name))
         return {a for a in every if not a.startswith(("logs:", "xray:"))}  # its own logs and traces
 
-    base = {"sts:AssumeRole", "ssm:GetParametersByPath", "ssm:GetParameters", "ssm:GetParameter"}
+    base = {
+        "sts:AssumeRole",
+        "sts:TagSession",
+        "s3:GetObject",  # the tenants' configuration objects
+        "s3:ListBucket",
+        "ssm:GetParametersByPath",
+        "ssm:GetParameters",
+        "ssm:GetParameter",
+    }
     tokens = {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"}
     # seeding at deploy: the tenant's items (through its data role) and its configuration, nothing else
     assert actions("scrm-dispatch-seed") == base
@@ -540,3 +592,98 @@ def test_bundled_asset_ships_runtime_bytecode_of_every_handler(tmp_path: Path) -
     # ... and no pyc of another Python (the development tree's) and no cache markers
     assert not [p for p in staged.rglob("*.pyc") if not p.name.endswith(".cpython-313.pyc")]
     assert not (staged / ".complete").exists() and not (staged / ".compiled").exists()
+
+
+def test_the_config_bucket_is_versioned_private_and_read_by_every_function(
+    platform: Template, platform_raw: dict[str, Any]
+) -> None:
+    bucket_id = config_bucket_id(platform_raw)
+    bucket = platform_raw["Resources"][bucket_id]
+    props = bucket["Properties"]
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}  # every deploy's object is kept
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"] == [
+        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+    ]
+    assert set(props["PublicAccessBlockConfiguration"].values()) == {True}
+    assert bucket["DeletionPolicy"] == "Retain"
+    platform.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "Bucket": {"Ref": bucket_id},
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+                        )
+                    ]
+                )
+            },
+        },
+    )
+    objects = {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/tenants/*"]]}
+    for name in DESIGN_FUNCTIONS:
+        statements = statements_of_role(platform_raw, role_of(platform_raw, name))
+        by_sid = {s.get("Sid"): s for s in statements}
+        assert by_sid["TenantConfigRead"]["Action"] == "s3:GetObject", name
+        assert by_sid["TenantConfigRead"]["Resource"] == objects, name
+        # ListBucket: a missing object is a 404 (unknown tenant), not a 403; the fan-out jobs list tenants
+        assert by_sid["TenantConfigList"]["Resource"] == {"Fn::GetAtt": [bucket_id, "Arn"]}, name
+        writes = {a for s in statements for a in _actions(s) if a in ("s3:PutObject", "s3:DeleteObject")}
+        writes_configs = [s for s in statements if s.get("Sid") == "TenantConfigWrite"]
+        assert bool(writes_configs) is (name == "scrm-ticket-onboard"), name
+        if name == "scrm-ticket-onboard":
+            assert writes == {"s3:PutObject", "s3:DeleteObject"}
+            assert writes_configs[0]["Resource"] == objects
+
+
+def test_the_onboard_function_writes_configs_and_invokes_only_the_seed_function(
+    platform_raw: dict[str, Any],
+) -> None:
+    statements = statements_of_role(platform_raw, role_of(platform_raw, "scrm-ticket-onboard"))
+    invokes = [s for s in statements if "lambda:InvokeFunction" in _actions(s)]
+    (seed,) = invokes
+    assert json.dumps(seed["Resource"]).endswith(':function:scrm-dispatch-seed"]]}')
+    every = {a for s in statements for a in _actions(s)}
+    assert not any(
+        a.startswith(("states:", "scheduler:", "sqs:", "sns:", "ses:", "dynamodb:")) for a in every
+    )
+    env = functions_by_name(platform_raw)["scrm-ticket-onboard"][1]["Environment"]["Variables"]
+    assert env["SEED_FUNCTION"] == "scrm-dispatch-seed"
+    assert env["CONFIG_BUCKET"] == {"Ref": config_bucket_id(platform_raw)}
+    # the per-ticket path needs no control-plane lookup of the live alias any more
+    for name in DESIGN_FUNCTIONS:
+        assert "states:DescribeStateMachineAlias" not in actions_of_role(
+            platform_raw, role_of(platform_raw, name)
+        ), name
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return action if isinstance(action, list) else [action]
+
+
+def test_the_revenue_aggregates_are_fed_by_the_table_stream_filtered_on_settlement_inserts(
+    platform_raw: dict[str, Any],
+) -> None:
+    # Given the stream event source of scrm-settlement-aggregates
+    functions = functions_by_name(platform_raw)
+    fold_id = functions["scrm-settlement-aggregates"][0]
+    (mapping,) = [
+        esm["Properties"]
+        for esm in of_type(platform_raw, "AWS::Lambda::EventSourceMapping").values()
+        if esm["Properties"]["FunctionName"] == {"Ref": fold_id}
+    ]
+    (table_id,) = of_type(platform_raw, "AWS::DynamoDB::Table")
+    # Then it reads the table's stream from its start, in batches, reporting the records that failed
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": [table_id, "StreamArn"]}
+    assert mapping["StartingPosition"] == "TRIM_HORIZON" and mapping["BatchSize"] == 100
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["BisectBatchOnFunctionError"] is True and mapping["MaximumRetryAttempts"] >= 1
+    assert "Fn::GetAtt" in mapping["DestinationConfig"]["OnFailure"]["Destination"]
+    # And only settlement records' INSERTs reach the function
+    (criterion,) = mapping["FilterCriteria"]["Filters"]
+    assert json.loads(criterion["Pattern"]) == {
+        "eventName": ["INSERT"],
+        "dynamodb": {"Keys": {"sk": {"S": [{"prefix": "SETTLEMENT#"}]}}},
+    }

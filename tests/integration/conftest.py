@@ -10,15 +10,17 @@ import pytest
 from moto import mock_aws
 
 from infra.twin.moto_fixes import install as install_moto_fixes
+from shared.repositories.deliveries import DELIVERY_INDEX, DELIVERY_INDEX_ATTRIBUTES
 from shared.repositories.tickets import OPEN_INDEX, OPEN_INDEX_ATTRIBUTES
 from shared.settings import settings
 
 
 def create_table(name: str) -> None:
-    keys = ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk"]
+    keys = ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk", "gsi4pk", "gsi4sk"]
     boto3.client("dynamodb", region_name="us-east-1").create_table(
         TableName=name,
         BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},  # as table.py
         AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in keys],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
         GlobalSecondaryIndexes=[
@@ -40,7 +42,18 @@ def create_table(name: str) -> None:
                     {"AttributeName": "gsi3sk", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(OPEN_INDEX_ATTRIBUTES)},
-            }
+            },
+            {  # the deliveries' list (sharded, list columns only)
+                "IndexName": DELIVERY_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "gsi4pk", "KeyType": "HASH"},
+                    {"AttributeName": "gsi4sk", "KeyType": "RANGE"},
+                ],
+                "Projection": {
+                    "ProjectionType": "INCLUDE",
+                    "NonKeyAttributes": list(DELIVERY_INDEX_ATTRIBUTES),
+                },
+            },
         ],
     )
 

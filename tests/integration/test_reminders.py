@@ -32,9 +32,9 @@ from shared.settings import settings
 from shared.sla_clock import SchedulerSla
 from shared.tenant import load_tenant_file
 from shared.tenant.models import TenantConfig
-from shared.tenant.transport import encode_config
 from tests import factories
 from tests.fakes import FakeEngine
+from tests.tenant_objects import deploy_config
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tenants" / "acme-home.yaml"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -81,9 +81,7 @@ def world(aws: None, monkeypatch: pytest.MonkeyPatch, acme: TenantConfig) -> Ite
     settings.cache_clear()
     boto3.client("scheduler", region_name=REGION).create_schedule_group(Name=GROUP)
     boto3.client("sesv2", region_name=REGION).create_email_identity(EmailIdentity="scrm.example")
-    ssm = boto3.client("ssm", region_name=REGION)
-    for name, value in encode_config(acme).items():
-        ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
+    deploy_config(acme)
     manual = ManualClock(sh(23, 9))
     clock.install(manual.now)
     reminders_handler._deps = None  # bind the handler's clients to this moto
@@ -331,10 +329,7 @@ def test_every_schedule_retries_and_ends_in_the_dead_letter_queue(world: dict[st
 
 def deploy(cfg: TenantConfig) -> None:
     """Write a changed tenant configuration as the tenant stack would, and drop the functions' cache."""
-    ssm = boto3.client("ssm", region_name=REGION)
-    for name, value in encode_config(cfg).items():
-        ssm.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
-    parameters.clear_caches()
+    deploy_config(cfg)
 
 
 def test_a_calendar_change_moves_the_open_reminders(world: dict[str, Any]) -> None:
