@@ -24,3 +24,14 @@ EXAMPLES = ROOT / "examples" / "tenants"
 @pytest.fixture(scope="session")
 def example_tenant_files() -> list[str]:
     return sorted(str(p) for p in EXAMPLES.glob("*.yaml") if not p.name.endswith(".secrets.yaml"))
+
+
+@pytest.fixture(autouse=True)
+def _one_invocation_per_test() -> object:
+    """Each test starts with no tenant scope and leaves none behind, as each Lambda invocation does
+    (``shared.tenant_scope.invocation``): a test that names a tenant in the main thread, e.g. through
+    ``tenant_config``, must not leak that scope into the next one."""
+    from shared.tenant_scope import invocation
+
+    with invocation():
+        yield
