@@ -382,6 +382,7 @@ def shard_counts() -> dict[str, int]:
     found = {}
     for family, module, name in (
         ("TICKETS", "shared.repositories.tickets", "TICKET_LIST_SHARDS"),
+        ("OPEN", "shared.repositories.tickets", "OPEN_INDEX_SHARDS"),
         ("DELIVERIES", "shared.repositories.deliveries", "DELIVERY_LIST_SHARDS"),
         ("REVENUE", "shared.domain.ledger", "REVENUE_SHARDS"),
     ):

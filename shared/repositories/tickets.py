@@ -8,11 +8,13 @@ Access patterns (all Query/GetItem, never Scan):
 | history of a ticket, oldest first | pk=``TENANT#t#TICKET#id``, sk begins_with ``EVT#`` |
 | a tenant's tickets, newest first | gsi1: gsi1pk=``TENANT#t#TICKETS#<shard>``, gsi1sk=``<created_at>#<id>`` |
 | an assignee's tickets, newest first | gsi2: ``TENANT#t#ASSIGNEE#<ref>``, ``<created_at>#<id>`` |
-| a tenant's open tickets (type, node only) | gsi3: gsi3pk=``TENANT#t#OPEN``, gsi3sk=``<created_at>#<id>`` |
+| open tickets (type, node) | gsi3: gsi3pk=``TENANT#t#OPEN#<shard>``, gsi3sk=``<created_at>#<id>`` |
 
 ``gsi3`` is sparse: only open tickets carry its keys (a ticket leaves it when it closes, fails or
 is cancelled), and it projects only ``type`` and ``node``, so counting a tenant's open tickets per
-node (the ``OpenTickets`` gauge) is one Query that reads about 150 bytes per open ticket.
+node (the ``OpenTickets`` gauge) is one Query per shard that reads about 150 bytes per open ticket.
+It is write-sharded like the list (every open ticket's save rewrites its entry), in
+``OPEN_INDEX_SHARDS`` shards by the same ``list_shard`` of the ticket id.
 
 The tenant's ticket list is write-sharded: every save of a ticket rewrites its ``gsi1`` entry, so
 one partition key per tenant would take all of a big tenant's ticket writes (an index partition
@@ -69,6 +71,8 @@ OPEN_INDEX = "gsi3"
 OPEN_INDEX_ATTRIBUTES = ("type", "node")
 """Non-key attributes the open-tickets index projects (``infra/constructs/table.py`` builds it)."""
 TICKET_LIST_SHARDS = 8
+OPEN_INDEX_SHARDS = TICKET_LIST_SHARDS
+"""Shards of the open-tickets index: a ticket's entry is in ``list_shard(id)``, as in the list."""
 """Partitions of a tenant's ticket list (``gsi1``). Every ticket save writes its list entry; 8 shards
 lift one tenant's ceiling from ~1,000 to ~8,000 entry writes/s (ample for 100 new tickets/s and their
 ~10 saves each), while a page costs 8 small Queries. Changing it re-keys every ticket: a migration."""
@@ -180,7 +184,7 @@ def _to_item(ticket: Ticket) -> TicketItem:
         gsi1sk=sort,
         gsi2pk=assignee_pk,
         gsi2sk=sort if assignee_pk else None,
-        gsi3pk=tenant_key(ticket.tenant, "OPEN") if is_open else None,
+        gsi3pk=tenant_key(ticket.tenant, "OPEN", str(list_shard(ticket.id))) if is_open else None,
         gsi3sk=sort if is_open else None,
         tenant=ticket.tenant,
         id=ticket.id,
@@ -333,13 +337,14 @@ class TicketRepository:
         ]
 
     def open_positions(self, tenant: str) -> Iterator[tuple[str, str]]:
-        """(ticket type, node) of each open ticket of the tenant: one Query of the open-tickets index
-        (paged by DynamoDB, eventually consistent), never a Scan."""
-        query = TicketItem.open_by_tenant.query(
-            tenant_key(tenant, "OPEN"), attributes_to_get=list(OPEN_INDEX_ATTRIBUTES)
-        )
-        for item in query:
-            yield item.type, item.node
+        """(ticket type, node) of each open ticket of the tenant: one Query per shard of the
+        open-tickets index (paged by DynamoDB, eventually consistent), never a Scan."""
+        for shard in range(OPEN_INDEX_SHARDS):
+            query = TicketItem.open_by_tenant.query(
+                tenant_key(tenant, "OPEN", str(shard)), attributes_to_get=list(OPEN_INDEX_ATTRIBUTES)
+            )
+            for item in query:
+                yield item.type, item.node
 
     def page(
         self,
