@@ -62,6 +62,9 @@ def create_table(name: str) -> None:
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     table = f"scrm-test-{uuid.uuid4().hex[:8]}"  # unique even if another moto session is active
     monkeypatch.setenv("TABLE_NAME", table)
+    # a twin started earlier in this process (e2e) leaves its functions' settings in os.environ:
+    # repository tests use the ambient credentials unless they ask for tenant roles themselves
+    monkeypatch.delenv("TENANT_ROLE_ARN", raising=False)
     settings.cache_clear()
     install_moto_fixes()  # moto's transactions: unsafe under concurrency, and O(table) to roll back
     with mock_aws():
