@@ -50,6 +50,8 @@ from typing import Any
 import yaml
 from hypothesis import strategies as st
 
+from shared.tenant.checks.workflow import resource_name
+
 __all__ = [
     "RESERVED_NODE_NAMES",
     "random_tenant",
@@ -500,10 +502,14 @@ class _Tenant:
     def _plans(self) -> list[_Plan]:
         rng = self.rng
         taken: set[str] = set()
-        plans = [
-            _Plan(type_id=_fresh(rng, taken, (*_PINYIN, "complaint", "z-install", "Repair", "a1")))
-            for _ in range(rng.randint(1, 3))
-        ]
+        plans: list[_Plan] = []
+        resources: set[str] = set()  # ids must differ in their resource names too (the validator says so)
+        for _ in range(rng.randint(1, 3)):
+            type_id = _fresh(rng, taken, (*_PINYIN, "complaint", "z-install", "Repair", "a1"))
+            while resource_name(type_id) in resources:
+                type_id = _fresh(rng, taken, (*_PINYIN, "complaint", "z-install", "Repair", "a1"))
+            resources.add(resource_name(type_id))
+            plans.append(_Plan(type_id=type_id))
         for plan in plans:
             plan.dispatch = rng.random() < 0.65
             plan.settle = plan.dispatch and rng.random() < 0.85

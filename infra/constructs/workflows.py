@@ -14,6 +14,7 @@ from constructs import Construct
 from infra.constructs.catalogue import FUNCTION_NAMES, function_arn
 from infra.constructs.functions import LOG_RETENTION
 from infra.constructs.nag import ack, iam_ack
+from shared.tenant.checks.workflow import resource_name
 
 if TYPE_CHECKING:
     from shared.tenant.models import TenantConfig
@@ -25,8 +26,9 @@ _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 
 
 def pascal(identifier: str) -> str:
-    """``after-sales`` -> ``AfterSales``: ticket type ids in logical ids and output names."""
-    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", identifier) if part)
+    """``after-sales`` -> ``AfterSales``: ticket type ids in logical ids and output names (the
+    validator refuses two ids with the same one: ``shared.tenant.checks.workflow.resource_name``)."""
+    return resource_name(identifier)
 
 
 def placeholders(asl: str) -> list[str]:

@@ -36,9 +36,8 @@ def _synthesize(count: int, folder: Path) -> dict[str, Any]:
         tenant_id = f"scale-{seed:04d}"
         data = random_tenant(random.Random(seed), tenant_id)
         seed += 1
-        # The generator can draw two ticket types whose ids differ only in case ('z-install',
-        # 'Z-install'): valid for the tenant validator, refused by the workflow construct (same
-        # resource name). Such a draw is skipped here (and counted), not synthesized.
+        # Two ticket types with one resource name ('z-install', 'Z-install') are refused by the
+        # validator; the generator no longer draws them, and a draw that did would be skipped here.
         names = [pascal(type_id) for type_id in data["ticket_types"]]
         if len(set(names)) < len(names):
             skipped.append(tenant_id)

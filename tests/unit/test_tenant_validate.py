@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import shutil
@@ -515,6 +516,12 @@ CASES: list[tuple[str, Mutation, str, str]] = [
         _append("users", user("t-one")),
         "technicians.t-one",
         "both a user id and a technician id",
+    ),
+    (
+        "two ticket types with one resource name",
+        lambda data: data["ticket_types"].update({"Repair": copy.deepcopy(data["ticket_types"]["repair"])}),
+        "ticket_types.Repair",
+        "give the same resource name 'Repair'",
     ),
 ]
 

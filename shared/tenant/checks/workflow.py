@@ -16,6 +16,7 @@ Keys checked:
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Mapping
 
@@ -28,8 +29,24 @@ __all__ = ["check_ticket_types"]
 
 
 def check_ticket_types(ctx: Context) -> None:
+    seen: dict[str, str] = {}
     for name, ticket_type in ctx.sections.ticket_types.items():
         _check_ticket_type(ctx, name, ticket_type)
+        resource = resource_name(name)
+        if resource in seen:
+            ctx.error(
+                join("ticket_types", name),
+                f"ticket types '{seen[resource]}' and '{name}' give the same resource name "
+                f"'{resource}' (letters and digits, each word capitalized); rename one",
+            )
+        seen.setdefault(resource, name)
+
+
+def resource_name(type_id: str) -> str:
+    """``after-sales`` -> ``AfterSales``: how the tenant stack names a ticket type's resources and
+    outputs (``infra.constructs.workflows.pascal``), so two ids that differ only there are refused
+    here rather than at synth."""
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", type_id) if part)
 
 
 def _check_ticket_type(ctx: Context, name: str, spec: TicketType) -> None:
