@@ -17,10 +17,6 @@ from typing import Literal
 from aws_cdk import ArnFormat, Stack
 from constructs import Construct
 
-CONFIG_PATH_PREFIX = "/scrm/tenants"
-"""SSM path where the tenant stacks once wrote their configuration (``grants.py`` still names it); the
-configuration is now one object per tenant in the config bucket (``tenant_config.py``)."""
-
 Kind = Literal["api", "task"]
 """``api``: behind the HTTP API (1024 MB, 10 s); ``task``: a workflow task, a consumer or a target
 (768 MB, 30 s)."""

@@ -17,7 +17,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 
-from infra.constructs.catalogue import CONFIG_PATH_PREFIX, FunctionSpec, state_machine_arn_prefix
+from infra.constructs.catalogue import FunctionSpec, state_machine_arn_prefix
 from infra.constructs.nag import cfn_id, iam_ack, rendered_arn
 from infra.constructs.tenant_data import ACCESS, ASSUME_ACTIONS, role_arn
 
@@ -38,7 +38,7 @@ class GrantTargets:
 def grant(role: iam.Role, spec: FunctionSpec, targets: GrantTargets) -> None:
     """Exactly what ``spec`` needs, in this order; every wildcard acknowledged with its reason."""
     _tenant_data(role, spec)
-    acks = _tenant_config(role, spec)
+    acks = _channel_secrets(role, spec)
     star_reasons = [XRAY_REASON]
     if spec.states:
         acks += _workflows(role, spec)
@@ -102,21 +102,23 @@ def _tenant_data(role: iam.Role, spec: FunctionSpec) -> None:
     _allow(role, "TenantData", list(ASSUME_ACTIONS), [role_arn(role, ACCESS[spec.table].role_name)])
 
 
-def _tenant_config(role: iam.Role, spec: FunctionSpec) -> list[Acknowledgment]:
-    """The tenant configuration written by the tenant stacks (and channel secrets for webhooks)."""
-    params = "scrm/*" if spec.read_secrets else CONFIG_PATH_PREFIX.strip("/") + "/*"
+def _channel_secrets(role: iam.Role, spec: FunctionSpec) -> list[Acknowledgment]:
+    """Channel secrets (SecureString under ``/scrm/<tenant>/...``) for the functions that verify or
+    sign with them; nothing else reads SSM (the tenants' configuration is an S3 object per tenant,
+    granted with the config bucket)."""
+    if not spec.read_secrets:
+        return []
     _allow(
         role,
-        "TenantConfig",
-        ["ssm:GetParametersByPath", "ssm:GetParameters", "ssm:GetParameter"],
-        [Stack.of(role).format_arn(service="ssm", resource="parameter", resource_name=params)],
+        "ChannelSecrets",
+        ["ssm:GetParameter"],
+        [Stack.of(role).format_arn(service="ssm", resource="parameter", resource_name="scrm/*")],
     )
     return [
         iam_ack(
-            "Resource::" + rendered_arn(role, "ssm", f"parameter/{params}"),
-            "reads every tenant's configuration chunks"
-            + (" and channel secrets (/scrm/<tenant>/...)" if spec.read_secrets else "")
-            + "; tenants are onboarded after the platform is deployed",
+            "Resource::" + rendered_arn(role, "ssm", "parameter/scrm/*"),
+            "reads the channel secrets of every tenant (/scrm/<tenant>/<channel>): tenants are "
+            "onboarded after the platform is deployed",
         )
     ]
 

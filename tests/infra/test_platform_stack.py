@@ -401,9 +401,6 @@ def test_each_dispatch_job_has_its_own_least_privilege_role(platform_raw: dict[s
         "sts:TagSession",
         "s3:GetObject",  # the tenants' configuration objects
         "s3:ListBucket",
-        "ssm:GetParametersByPath",
-        "ssm:GetParameters",
-        "ssm:GetParameter",
     }
     tokens = {"states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"}
     # seeding at deploy: the tenant's items (through its data role) and its configuration, nothing else
@@ -419,6 +416,14 @@ def test_each_dispatch_job_has_its_own_least_privilege_role(platform_raw: dict[s
         env = functions_by_name(platform_raw)[name][1]["Environment"]["Variables"]
         assert env["TENANT_DATA_ACCESS"] == "data", name
         assert not {"SCHEDULER_GROUP", "SCHEDULER_DLQ_ARN", "SENDER_EMAIL"} & set(env), name
+
+
+def test_only_the_functions_that_verify_signatures_read_ssm(platform_raw: dict[str, Any]) -> None:
+    for key, spec in FUNCTIONS_BY_KEY.items():
+        ssm = {
+            a for a in actions_of_role(platform_raw, role_of(platform_raw, spec.name)) if a.startswith("ssm:")
+        }
+        assert ssm == ({"ssm:GetParameter"} if spec.read_secrets else set()), key
 
 
 def test_offer_timers_target_the_offer_expired_function() -> None:
