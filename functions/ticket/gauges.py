@@ -62,6 +62,24 @@ class Sweep:
     unreached: list[str] = field(default_factory=list)  # not started: the invocation's time ran low
 
 
+ROTATION_STEP = 7919
+"""A prime: consecutive runs start the sweep ``ROTATION_STEP`` tenants further on (mod the count),
+so every start position comes up (for fewer than 7,919 tenants, every count is coprime to it)."""
+
+
+def rotation(tenants: Sequence[str], run: int) -> list[str]:
+    """The tenants in the order run number ``run`` sweeps them: a start that moves with each run.
+
+    A sweep short of time leaves its last tenants ``unreached``; starting every run at the same
+    tenant would leave the same ones unmeasured for ever, so the start moves on each run and a
+    tenant the previous run did not reach is early in a later one.
+    """
+    if not tenants:
+        return []
+    start = (run * ROTATION_STEP) % len(tenants)
+    return [*tenants[start:], *tenants[:start]]
+
+
 def sweep(
     tenants: Sequence[str],
     measure: Callable[[str], list[Gauge]],

@@ -190,3 +190,17 @@ def test_each_tenant_runs_in_a_copy_of_the_invocations_context() -> None:
         assert current() is None  # no worker's scope came back
     # the worker threads saw the invoked function's settings, each its own scope
     assert seen == {"a-co": ("open-tickets", "a-co"), "b-co": ("open-tickets", "b-co")}
+
+
+@pytest.mark.parametrize("count", [1, 2, 7, 10, 1000])
+def test_each_run_starts_the_sweep_elsewhere_and_every_tenant_comes_first_in_turn(count: int) -> None:
+    from functions.ticket.gauges import rotation
+
+    tenants = [f"t-{n:04d}" for n in range(count)]
+    firsts = set()
+    for run in range(count):
+        order = rotation(tenants, run)
+        assert sorted(order) == tenants  # every tenant, once
+        firsts.add(order[0])
+    assert firsts == set(tenants)  # a tenant a short sweep missed is early in a later run
+    assert rotation([], 3) == []
