@@ -248,7 +248,7 @@ class LedgerRepository:
             for entry in entries:
                 tx.save(_ledger_item(entry), condition=LedgerItem.pk.does_not_exist())
 
-        if not self._send(write, what):
+        if self._send(write, what) is not None:
             raise Conflict(f"{what} was not written (it exists already); read again")
 
     def revenue_fold(self, image: dict[str, Any]) -> RevenueFold | None:
@@ -310,35 +310,30 @@ class LedgerRepository:
         got through)."""
         tenant = run[0].tenant
         what = f"the revenue of {len(run)} settlement record(s) of {tenant}"
-        last: TransactWriteError | None = None
-        for attempt in range(CONTENDED_ATTEMPTS):
-            if attempt:
-                time.sleep(random.uniform(0, 0.02 * 2**attempt))  # jitter: the writers spread out
-            try:
-                with TransactWrite(connection=self._connection) as tx:
-                    for one in run:
-                        marker = FoldedItem(*_folded_key(tenant, one.ticket_id, one.sequence), shard=shard)
-                        tx.save(marker, condition=FoldedItem.pk.does_not_exist())
-                    for (period, group_by, key), delta in deltas.items():
-                        tx.update(
-                            RevenueItem(_revenue_pk(tenant, period, shard), f"{group_by}#{key}"),
-                            actions=_adding(period, group_by, key, delta),
-                        )
-                return set()
-            except TransactWriteError as exc:
-                refused(exc)
-                if not _contended(exc):
-                    reasons = list(exc.cancellation_reasons or [])[: len(run)]
-                    folded = {n for n, r in enumerate(reasons) if r and r.code == "ConditionalCheckFailed"}
-                    if not folded:  # only markers carry a condition: anything else is not ours to skip
-                        raise Unavailable(f"{what} was not written ({_code(exc)})") from exc
-                    return folded
-                last = exc
-        raise Unavailable(f"{what} was not written: its items stayed busy ({_code(last)})") from last
 
-    def _send(self, write: Any, what: str) -> bool:
-        """Run the transaction ``write`` describes; False when a condition refused it. Sent again
-        while DynamoDB cancels it for other reasons; ``Unavailable`` when it never gets through."""
+        def write(tx: TransactWrite) -> None:
+            for one in run:
+                marker = FoldedItem(*_folded_key(tenant, one.ticket_id, one.sequence), shard=shard)
+                tx.save(marker, condition=FoldedItem.pk.does_not_exist())
+            for (period, group_by, key), delta in deltas.items():
+                tx.update(
+                    RevenueItem(_revenue_pk(tenant, period, shard), f"{group_by}#{key}"),
+                    actions=_adding(period, group_by, key, delta),
+                )
+
+        exc = self._send(write, what)
+        if exc is None:
+            return set()
+        reasons = list(exc.cancellation_reasons or [])[: len(run)]
+        folded = {n for n, r in enumerate(reasons) if r and r.code == "ConditionalCheckFailed"}
+        if not folded:  # only markers carry a condition: anything else is not ours to skip
+            raise Unavailable(f"{what} was not written ({_code(exc)})") from exc
+        return folded
+
+    def _send(self, write: Any, what: str) -> TransactWriteError | None:
+        """Run the transaction ``write`` describes: None when it got through, else the error of the
+        cancellation that was not contention (a condition refused it). Sent again while DynamoDB
+        cancels it for contention; ``Unavailable`` when it never gets through."""
         last: TransactWriteError | None = None
         for attempt in range(CONTENDED_ATTEMPTS):
             if attempt:
@@ -346,11 +341,11 @@ class LedgerRepository:
             try:
                 with TransactWrite(connection=self._connection) as tx:
                     write(tx)
-                return True
+                return None
             except TransactWriteError as exc:
                 refused(exc)
                 if not _contended(exc):
-                    return False
+                    return exc
                 last = exc
         raise Unavailable(f"{what} was not written: its items stayed busy ({_code(last)})") from last
 
