@@ -5,10 +5,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Template
 
 from shared.repositories.deliveries import RETENTION
-from tests.infra.test_platform_stack import functions_by_name, of_type, role_of, statements_of_role
+from tests.infra.test_platform_stack import (
+    assert_tls_only,
+    functions_by_name,
+    of_type,
+    role_of,
+    statements_of_role,
+)
 
 OPS_ROUTES = {
     "GET /deliveries",
@@ -43,21 +49,7 @@ def test_bodies_bucket_is_private_encrypted_and_expires_with_the_deliveries(
     assert rule["Prefix"] == "deliveries/"
     assert platform_raw["Resources"][bucket_id]["DeletionPolicy"] == "Retain"
     # TLS only
-    platform.has_resource_properties(
-        "AWS::S3::BucketPolicy",
-        {
-            "Bucket": {"Ref": bucket_id},
-            "PolicyDocument": {
-                "Statement": Match.array_with(
-                    [
-                        Match.object_like(
-                            {"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
-                        )
-                    ]
-                )
-            },
-        },
-    )
+    assert_tls_only(platform, bucket_id)
 
 
 def test_only_the_webhooks_function_writes_bodies_and_knows_the_bucket(platform_raw: dict[str, Any]) -> None:

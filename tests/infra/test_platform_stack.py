@@ -69,6 +69,25 @@ def of_type(raw: dict[str, Any], type_name: str) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in raw["Resources"].items() if v["Type"] == type_name}
 
 
+def assert_tls_only(platform: Template, bucket_id: str) -> None:
+    """The bucket's policy denies every request not made over TLS."""
+    platform.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "Bucket": {"Ref": bucket_id},
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+                        )
+                    ]
+                )
+            },
+        },
+    )
+
+
 def functions_by_name(raw: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
     return {
         r["Properties"]["FunctionName"]: (lid, r["Properties"])
@@ -611,21 +630,7 @@ def test_the_config_bucket_is_versioned_private_and_read_by_every_function(
     ]
     assert set(props["PublicAccessBlockConfiguration"].values()) == {True}
     assert bucket["DeletionPolicy"] == "Retain"
-    platform.has_resource_properties(
-        "AWS::S3::BucketPolicy",
-        {
-            "Bucket": {"Ref": bucket_id},
-            "PolicyDocument": {
-                "Statement": Match.array_with(
-                    [
-                        Match.object_like(
-                            {"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
-                        )
-                    ]
-                )
-            },
-        },
-    )
+    assert_tls_only(platform, bucket_id)
     objects = {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/tenants/*"]]}
     for name in DESIGN_FUNCTIONS:
         statements = statements_of_role(platform_raw, role_of(platform_raw, name))
