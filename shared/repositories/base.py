@@ -8,8 +8,11 @@ Every request for table items is signed with the credentials of the tenant the i
 
 from __future__ import annotations
 
+import heapq
 import threading
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
+from typing import Any, TypeVar
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.connection import Connection, TableConnection
@@ -17,8 +20,11 @@ from pynamodb.exceptions import PynamoDBException
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
+from shared.cursors import invalid_cursor
 from shared.settings import settings
 from shared.tenant_scope import sign_for_tenant
+
+T = TypeVar("T")
 
 _SIGN_HANDLER_ID = "scrm-tenant-scope"
 
@@ -131,3 +137,35 @@ def refused(exc: PynamoDBException) -> None:
 
 def tenant_key(tenant: str, *parts: str) -> str:
     return "#".join(["TENANT", tenant, *parts])
+
+
+# ----------------------------------------------------------------- write-sharded lists
+LIST_POSITION = "before"
+"""The one key of a sharded list's cursor: the sort key of the last entry shown."""
+
+
+def list_position(start_key: dict[str, Any] | None) -> str | None:
+    """The sort key a sharded list's page resumes below (None: the first page); ``invalid_cursor``
+    for a cursor of another shape."""
+    if start_key is None:
+        return None
+    before = start_key.get(LIST_POSITION)
+    if set(start_key) != {LIST_POSITION} or not isinstance(before, str):
+        raise invalid_cursor()
+    return before
+
+
+def shard_page_size(limit: int, shards: int) -> int:
+    """A shard's first Query of a page: about its share of the page, twice over (pynamodb reads on
+    as needed)."""
+    return min(limit, max(10, -(-limit // shards) * 2))
+
+
+def merged_page(
+    shards: Iterable[Iterator[T]], sort_key: Callable[[T], str], limit: int
+) -> tuple[list[T], dict[str, Any] | None]:
+    """The shards' entries (each newest first) merged newest first by their unique sort key: a
+    page of ``limit`` and the cursor to continue below its last entry (None at the end)."""
+    items = list(islice(heapq.merge(*shards, key=sort_key, reverse=True), limit))
+    more = {LIST_POSITION: sort_key(items[-1])} if len(items) == limit else None
+    return items, more

@@ -45,11 +45,9 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
-import heapq
 import json
 import zlib
 from datetime import datetime, timedelta
-from itertools import islice
 from typing import Any, cast
 
 from pynamodb.attributes import (
@@ -63,10 +61,9 @@ from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 
 from shared.clock import iso
-from shared.cursors import invalid_cursor
 from shared.domain.deliveries import REPLAYABLE, STATUSES, DeliveryStatus, StoredDelivery
 from shared.errors import Conflict, NotFound
-from shared.repositories.base import TableItem, bind, tenant_key
+from shared.repositories.base import TableItem, bind, list_position, merged_page, shard_page_size, tenant_key
 
 DELIVERY_SK = "DELIVERY"
 RETENTION = timedelta(days=30)
@@ -98,8 +95,6 @@ DELIVERY_INDEX_ATTRIBUTES = (
 (``infra/constructs/table.py`` builds the index from them)."""
 DELIVERY_LIST_SHARDS = 4
 """Partition keys of a tenant's delivery list: ~250 entry writes/s each at 500 deliveries/s."""
-LIST_POSITION = "before"
-"""The cursor's one key: the sort key the page ended at."""
 
 
 class DeliveryIndex(GlobalSecondaryIndex["DeliveryItem"]):
@@ -322,17 +317,13 @@ class DeliveryRepository:
     ) -> tuple[list[StoredDelivery], dict[str, Any] | None]:
         """A page of the tenant's deliveries, newest first, and the key to continue from (or None):
         every shard of the list below the cursor's sort key, merged (see the module notes)."""
-        before: str | None = None
-        if start_key is not None:
-            before = start_key.get(LIST_POSITION)
-            if set(start_key) != {LIST_POSITION} or not isinstance(before, str):
-                raise invalid_cursor()
+        before = list_position(start_key)
         condition: Any = None
         for attribute, value in ((DeliveryItem.channel, channel), (DeliveryItem.status, status)):
             if value is not None:
                 term = attribute == value
                 condition = term if condition is None else condition & term
-        page_size = min(limit, max(10, -(-limit // DELIVERY_LIST_SHARDS) * 2))
+        page_size = shard_page_size(limit, DELIVERY_LIST_SHARDS)
         shards = [
             DeliveryItem.by_tenant.query(
                 _list_key(tenant, shard),
@@ -344,8 +335,5 @@ class DeliveryRepository:
             )
             for shard in range(DELIVERY_LIST_SHARDS)
         ]
-        merged = heapq.merge(*shards, key=lambda item: cast(DeliveryItem, item).gsi4sk, reverse=True)
-        items = [cast(DeliveryItem, item) for item in islice(merged, limit)]
-        found = [_from_item(item, listed=True) for item in items]
-        more = {LIST_POSITION: items[-1].gsi4sk} if len(items) == limit else None
-        return found, more
+        items, more = merged_page(shards, lambda item: cast(DeliveryItem, item).gsi4sk, limit)
+        return [_from_item(cast(DeliveryItem, item), listed=True) for item in items], more

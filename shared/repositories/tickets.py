@@ -38,13 +38,12 @@ from __future__ import annotations
 import contextvars
 import functools
 import gzip
-import heapq
 import json
 import secrets
 import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from itertools import chain, islice
+from itertools import chain
 from typing import Any, cast
 
 from pynamodb.attributes import (
@@ -63,7 +62,18 @@ from shared.clock import iso
 from shared.cursors import invalid_cursor
 from shared.domain.ticket import Assignee, Ticket, TicketEvent
 from shared.errors import Conflict, NotFound
-from shared.repositories.base import Gsi1, Gsi2, TableItem, bind, refused, tenant_key, transaction_connection
+from shared.repositories.base import (
+    Gsi1,
+    Gsi2,
+    TableItem,
+    bind,
+    list_position,
+    merged_page,
+    refused,
+    shard_page_size,
+    tenant_key,
+    transaction_connection,
+)
 
 TICKET_SK = "TICKET"
 EVENT_PREFIX = "EVT#"
@@ -76,8 +86,6 @@ OPEN_INDEX_SHARDS = TICKET_LIST_SHARDS
 """Partitions of a tenant's ticket list (``gsi1``). Every ticket save writes its list entry; 8 shards
 lift one tenant's ceiling from ~1,000 to ~8,000 entry writes/s (ample for 100 new tickets/s and their
 ~10 saves each), while a page costs 8 small Queries. Changing it re-keys every ticket: a migration."""
-LIST_POSITION = "before"
-"""The cursor of the tenant's ticket list: the sort key of the last ticket shown."""
 
 
 class OpenTicketsIndex(GlobalSecondaryIndex["TicketItem"]):
@@ -392,13 +400,8 @@ class TicketRepository:
         self, tenant: str, condition: Condition | None, limit: int, start_key: dict[str, Any] | None
     ) -> tuple[list[Ticket], dict[str, Any] | None]:
         """The tenant's list: every shard newest first (below the cursor's sort key), merged."""
-        before: str | None = None
-        if start_key is not None:
-            before = start_key.get(LIST_POSITION)
-            if set(start_key) != {LIST_POSITION} or not isinstance(before, str):
-                raise invalid_cursor()
-        # A shard holds about limit/S of a page: small first Queries; pynamodb reads on as needed.
-        page_size = min(limit, max(10, -(-limit // TICKET_LIST_SHARDS) * 2))
+        before = list_position(start_key)
+        page_size = shard_page_size(limit, TICKET_LIST_SHARDS)
         shards = [
             TicketItem.by_tenant.query(
                 _list_key(tenant, shard),
@@ -414,12 +417,7 @@ class TicketRepository:
         # context (its tenant scope signs the requests); further pages, rarely needed, as merged
         pool = _shard_readers()
         started = [pool.submit(contextvars.copy_context().run, _started, shard) for shard in shards]
-        merged = heapq.merge(
-            *(future.result() for future in started),
-            key=lambda item: cast(TicketItem, item).gsi1sk,
-            reverse=True,
+        items, more = merged_page(
+            (future.result() for future in started), lambda item: cast(TicketItem, item).gsi1sk, limit
         )
-        items = [cast(TicketItem, item) for item in islice(merged, limit)]
-        tickets = [_from_item(item) for item in items]
-        more = {LIST_POSITION: items[-1].gsi1sk} if len(items) == limit else None
-        return tickets, more
+        return [_from_item(cast(TicketItem, item)) for item in items], more
