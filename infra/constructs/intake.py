@@ -3,15 +3,15 @@ and the bucket of raw delivery bodies too big to keep in the table (over 1 KiB).
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Validations
+from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.constructs.buckets import private_bucket
 from infra.constructs.concurrency import INTAKE_MAX_CONCURRENCY
-from infra.constructs.nag import ack
 from infra.constructs.queues import dead_letter_queue
 from shared.repositories.deliveries import BODY_PREFIX, RETENTION
 
@@ -26,13 +26,9 @@ class Intake(Construct):
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
-        self.bodies = s3.Bucket(
+        self.bodies = private_bucket(
             self,
             "Bodies",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            enforce_ssl=True,
             versioned=False,
             lifecycle_rules=[
                 s3.LifecycleRule(
@@ -42,15 +38,11 @@ class Intake(Construct):
                     abort_incomplete_multipart_upload_after=Duration.days(1),
                 )
             ],
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        Validations.of(self.bodies).acknowledge(
-            ack(
-                "AwsSolutions-S1",
+            no_access_log=(
                 "raw webhook bodies, written only by scrm-webhooks-api under deliveries/ and expired after "
                 "30 days; who wrote what is in the function's logs and CloudTrail, an access-log bucket "
-                "would only duplicate that",
-            )
+                "would only duplicate that"
+            ),
         )
         self.dlq = dead_letter_queue(self)
         self.queue = sqs.Queue(

@@ -21,15 +21,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from aws_cdk import CustomResource, Duration, RemovalPolicy, Validations
+from aws_cdk import CustomResource, Duration, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from infra.constructs.buckets import private_bucket
 from infra.constructs.catalogue import FUNCTIONS_BY_KEY, function_arn
-from infra.constructs.nag import ack, cfn_id, iam_ack
+from infra.constructs.nag import cfn_id, iam_ack
 
 if TYPE_CHECKING:
     from shared.tenant.models import TenantConfig
@@ -48,13 +49,9 @@ class TenantConfigBucket(Construct):
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
-        self.bucket = s3.Bucket(
+        self.bucket = private_bucket(
             self,
             "Bucket",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            enforce_ssl=True,
             versioned=True,
             lifecycle_rules=[
                 s3.LifecycleRule(
@@ -63,15 +60,11 @@ class TenantConfigBucket(Construct):
                     abort_incomplete_multipart_upload_after=Duration.days(1),
                 )
             ],
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        Validations.of(self.bucket).acknowledge(
-            ack(
-                "AwsSolutions-S1",
+            no_access_log=(
                 "written only by scrm-ticket-onboard at deploy time (its logs and CloudTrail say who "
                 "deployed what) and versioned, so every earlier configuration stays readable; an "
-                "access-log bucket would only duplicate that",
-            )
+                "access-log bucket would only duplicate that"
+            ),
         )
 
     @property
