@@ -1,9 +1,15 @@
 """`SchedulerSla`: the ticket service's SLA port, backed by one-time EventBridge Scheduler schedules.
 
-When a ticket parks on a node its SLA policy times, one `at()` schedule per level is created,
-named `schedule_name(tenant, ticket_id, node, visit, level)` and targeting the reminders
-function with `{"tenant", "ticket_id", "node", "visit", "level"}`. Leaving the node deletes
-them; a schedule that fires late anyway is dropped by the reminders function (stale visit).
+When a ticket parks on a node its SLA policy times, one `at()` schedule is created for the
+clock's next level, named `schedule_name(tenant, ticket_id, node, visit, level)` and targeting
+the reminders function with `{"tenant", "ticket_id", "node", "visit", "level"}`. The levels are
+**chained** (`chained: true` on the state): when a level fires, the reminders function sends it
+and creates the schedule of the next level (`SchedulerSla.chain`), or sends the next one at once
+when it is already due. So a clock has at most one schedule at a time: parking costs one
+CreateSchedule and leaving the node one DeleteSchedule, whatever the policy's number of levels
+(Scheduler's CreateSchedule and DeleteSchedule rates are account-wide: see `infra/quotas.py`).
+A schedule that fires late anyway is dropped by the reminders function (stale visit). A clock
+stored before chaining (no `chained`) had every level scheduled at once and is stopped as such.
 
 The SLA state stored on the ticket (`ticket.sla`, shown by `GET /tickets/{id}`):
 
@@ -19,6 +25,7 @@ The SLA state stored on the ticket (`ticket.sla`, shown by `GET /tickets/{id}`):
 | `paused_time` | business seconds paused so far on this node's clock |
 | `digest` | `sla_digest(policy, calendar)` of the configuration the instants were computed with |
 | `generation` | how many times the open timers were rescheduled (0 at first) |
+| `chained` | true: only the next pending level has a schedule (absent on clocks made before) |
 
 A level may also carry `gen`: the generation of the schedule that will send it (absent = 0).
 Schedules of generation 0 are named `schedule_name(tenant, ticket, node, visit, level)`; later
@@ -180,7 +187,9 @@ class SchedulerSla:
         if sla.get("node") == node and sla.get("visit") == visit:
             # Only the levels still pending: a fired schedule deleted itself (ActionAfterCompletion
             # DELETE), so deleting it again is a wasted call against Scheduler's API rate.
-            pending = [lv for lv in sla.get("levels", []) if not lv.get("fired") and not lv.get("passed")]
+            pending = _pending(sla)
+            if sla.get("chained"):
+                pending = pending[:1]  # the only level with a schedule
             if sla.get("paused"):
                 pending = []  # deleted when the ticket left this node for the pause node
             names = {self._names(ticket, {**sla, "levels": pending})[lv["name"]] for lv in pending}
@@ -277,10 +286,43 @@ class SchedulerSla:
                 name, when, self.target_arn, _payload(ticket, node, visit, level["name"], generation)
             )
             created.add(name)
+            if new.get("chained"):
+                break  # one schedule per clock: the next level's
         keep = created | set(self._names(ticket, new).values())
-        for level_name, name in self._names(ticket, old).items():
+        scheduled = _pending(old)[:1] if old.get("chained") else _pending(old)
+        old_names = self._names(ticket, {**old, "levels": scheduled})
+        for level_name, name in old_names.items():
             if level_name != firing and name not in keep:
                 self.schedules.delete(name)
+
+    def chain(self, ticket: Ticket, fired: str) -> str | None:
+        """After level `fired` was sent on a chained clock: the next level to send, if it is
+        already due (the caller sends it now, then chains again from it); otherwise its schedule is
+        created (at its instant, never less than `RESCHEDULE_LEAD` from now) and None is answered.
+
+        Idempotent: a retried fire creates the same name again (Scheduler answers Conflict).
+        """
+        sla = ticket.sla or {}
+        if not sla.get("chained") or sla.get("paused"):
+            return None
+        names = [lv["name"] for lv in sla.get("levels", [])]
+        if fired not in names:
+            return None
+        after = names.index(fired) + 1
+        level = next(
+            (lv for lv in sla["levels"][after:] if not lv.get("fired") and not lv.get("passed")), None
+        )
+        if level is None:
+            return None
+        instant = now()
+        at = datetime.fromisoformat(level["at"])
+        if at <= instant:
+            return str(level["name"])
+        node, visit, gen = str(sla["node"]), int(sla["visit"]), int(level.get("gen", 0))
+        name = reminder_schedule_name(ticket.tenant, ticket.id, node, visit, level["name"], gen)
+        when = max(at, instant + RESCHEDULE_LEAD)
+        self.schedules.at(name, when, self.target_arn, _payload(ticket, node, visit, level["name"], gen))
+        return None
 
     # ----------------------------------------------------------------- internals
 
@@ -303,9 +345,10 @@ class SchedulerSla:
         }
 
     def _schedule(self, ticket: Ticket, node: str, visit: int, state: dict[str, Any]) -> None:
-        for level in state.get("levels", []):
-            if level.get("fired") or level.get("passed"):
-                continue
+        """The schedule of the clock's next level (every pending level's, on a clock made before
+        chaining)."""
+        pending = _pending(state)
+        for level in pending[:1] if state.get("chained") else pending:
             gen = int(level.get("gen", 0))
             payload = _payload(ticket, node, visit, level["name"], gen)
             name = reminder_schedule_name(ticket.tenant, ticket.id, node, visit, level["name"], gen)
@@ -321,6 +364,11 @@ class SchedulerSla:
             )
             for lv in state.get("levels", [])
         }
+
+
+def _pending(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """The levels of a clock not reached yet, in the policy's order."""
+    return [lv for lv in state.get("levels", []) if not lv.get("fired") and not lv.get("passed")]
 
 
 def _payload(ticket: Ticket, node: str, visit: int, level: str, generation: int) -> dict[str, Any]:
@@ -361,4 +409,5 @@ def _state(
         "paused_at": None,
         "paused_on": None,
         "paused_time": seconds(paused_time),
+        "chained": True,
     }

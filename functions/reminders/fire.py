@@ -20,6 +20,12 @@ Pure logic: the ticket store, the sent-markers and the SMS/email senders come in
 4. The level is marked fired on `ticket.sla` (and `breached` at the last level). This SLA
    bookkeeping keeps the ticket's version, so a reminder never makes a person's pending
    action stale; the write is still conditioned on the version read (retried on conflict).
+5. **Chain.** On a chained clock only the next level has a schedule: the next level not yet
+   reached is sent in this same invocation when it is already due (a late fire catches up),
+   else its schedule is created (`SchedulerSla.chain`). A retried fire chains again (the
+   schedule's name is deterministic, so nothing is doubled) and the markers keep every send
+   single. A fire that races the ticket leaving the node may leave one schedule behind; it
+   fires once, finds the visit over, and deletes itself.
 """
 
 from __future__ import annotations
@@ -75,6 +81,7 @@ class Rescheduler(Protocol):
     def reschedule(
         self, ticket: Ticket, old: dict[str, Any], new: dict[str, Any], firing: str | None = ...
     ) -> None: ...
+    def chain(self, ticket: Ticket, fired: str) -> str | None: ...
 
 
 MarkerKey = Callable[[str, str, str, int, str, str, str], tuple[str, str]]
@@ -100,6 +107,12 @@ class FireResult:
     skipped: list[dict[str, str]] = field(default_factory=list)
     breached: bool = False
     """True when this fire breached the SLA (the last level, the first time)."""
+
+    def extend(self, more: FireResult) -> None:
+        """Add what a chained level sent in the same invocation."""
+        self.sent += more.sent
+        self.skipped += more.skipped
+        self.breached = self.breached or more.breached
 
     def answer(self) -> dict[str, Any]:
         return {
@@ -140,18 +153,36 @@ def stale_reason(ticket: Ticket | None, request: ReminderEvent) -> str | None:
 
 
 def fire(deps: FireDeps, cfg: TenantConfig, request: ReminderEvent) -> FireResult:
+    result, ticket = _fire_level(deps, cfg, request)
+    for _ in range(len(((ticket and ticket.sla) or {}).get("levels", []))):
+        if ticket is None or deps.sla is None:
+            break
+        due = deps.sla.chain(ticket, request.level)
+        if due is None:
+            break
+        level = next(lv for lv in (ticket.sla or {})["levels"] if lv["name"] == due)
+        request = request.model_copy(update={"level": due, "generation": int(level.get("gen", 0))})
+        more, ticket = _fire_level(deps, cfg, request)
+        result.extend(more)
+    return result
+
+
+def _fire_level(
+    deps: FireDeps, cfg: TenantConfig, request: ReminderEvent
+) -> tuple[FireResult, Ticket | None]:
+    """Send one level; the result and the ticket as marked (None when the fire is stale)."""
     ticket = deps.tickets.find(request.tenant, request.ticket_id)
     reason = stale_reason(ticket, request)
     if reason is not None or ticket is None:
-        return FireResult("stale", reason or "")
+        return FireResult("stale", reason or ""), None
     if deps.sla is not None and _config_changed(cfg, ticket):
         ticket, outcome, why = _reschedule(deps, deps.sla, cfg, request)
         if ticket is None:
-            return FireResult(outcome, why)
+            return FireResult(outcome, why), None
     policy = cfg.sla_policies.get(str((ticket.sla or {}).get("policy")))
     level = next((lv for lv in policy.levels if lv.name == request.level), None) if policy else None
     if policy is None or level is None:
-        return FireResult("stale", f"the policy has no level '{request.level}' any more")
+        return FireResult("stale", f"the policy has no level '{request.level}' any more"), None
     last = level.name == policy.levels[-1].name
     notice_for = _notices(cfg, ticket, request, level, last)
     result = FireResult("sent")
@@ -178,8 +209,8 @@ def fire(deps: FireDeps, cfg: TenantConfig, request: ReminderEvent) -> FireResul
                 deps.markers.release(key)  # not sent: let the scheduler's retry send it
                 raise
             result.sent.append(entry)
-    result.breached = _mark_fired(deps, request, level.name, last)
-    return result
+    result.breached, marked = _mark_fired(deps, request, level.name, last)
+    return result, marked
 
 
 def _config_changed(cfg: TenantConfig, ticket: Ticket) -> bool:
@@ -249,14 +280,18 @@ def _reschedule(
     )
 
 
-def _mark_fired(deps: FireDeps, request: ReminderEvent, level: str, last: bool) -> bool:
-    """Mark the level fired on the ticket's SLA state; True if this made the ticket breached."""
+def _mark_fired(deps: FireDeps, request: ReminderEvent, level: str, last: bool) -> tuple[bool, Ticket | None]:
+    """Mark the level fired on the ticket's SLA state: whether this made the ticket breached, and
+    the ticket as marked (None when it moved on meanwhile)."""
     breached: list[bool] = []
+    current: list[bool] = []
 
     def decide(ticket: Ticket) -> Change | None:
         breached.clear()
+        current.clear()
         if stale_reason(ticket, request) is not None:
             return None  # it moved on while we were sending
+        current.append(True)
         sla = dict(ticket.sla or {})
         levels = [dict(lv, fired=True) if lv.get("name") == level else lv for lv in sla.get("levels", [])]
         newly_breached = last and not sla.get("breached")
@@ -273,8 +308,8 @@ def _mark_fired(deps: FireDeps, request: ReminderEvent, level: str, last: bool) 
             bump=False,
         )
 
-    update_ticket(deps.tickets, request.tenant, request.ticket_id, decide, attempts=5)
-    return bool(breached and breached[0])
+    marked = update_ticket(deps.tickets, request.tenant, request.ticket_id, decide, attempts=5)
+    return bool(breached and breached[0]), (marked if current else None)
 
 
 # --------------------------------------------------------------------------- recipients

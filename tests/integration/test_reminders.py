@@ -110,6 +110,11 @@ def schedules() -> dict[str, dict[str, Any]]:
     return found
 
 
+def delete_schedule(schedule: dict[str, Any]) -> None:
+    client: Any = boto3.client("scheduler", region_name=REGION)
+    client.delete_schedule(Name=schedule["Name"], GroupName=GROUP)
+
+
 def at_of(schedule: dict[str, Any]) -> datetime:
     expression = schedule["ScheduleExpression"]
     return datetime.fromisoformat(expression[3:-1]).replace(tzinfo=UTC)
@@ -166,16 +171,15 @@ def act(world: dict[str, Any], ticket_id: str, who: str, action: str, fields: di
 # --------------------------------------------------------------------------- tests
 
 
-def test_parking_on_a_timed_node_schedules_one_reminder_per_level(world: dict[str, Any]) -> None:
+def test_parking_on_a_timed_node_schedules_its_levels_one_after_another(world: dict[str, Any]) -> None:
     # Given an urgent install ticket entering on_site Monday 09:00 (budget 4 h)
     ticket = install_ticket(world)
-    # Then one at() schedule per level, at 50 %, 80 % and 100 % of 4 business hours
-    found = schedules()
-    assert sorted(found) == sorted(
-        f"acme-home-TK-261123-0001-on_site-1-{lv}" for lv in ("yellow", "orange", "red")
-    )
+    # Then its levels come at 50 %, 80 % and 100 % of 4 business hours, each from an at() schedule
+    # that the previous level's fire creates (one schedule per clock at a time)
     expected = {"yellow": sh(23, 11), "orange": sh(23, 13, 12), "red": sh(23, 14)}
     for level, when in expected.items():
+        found = schedules()
+        assert sorted(found) == [f"acme-home-TK-261123-0001-on_site-1-{level}"]
         schedule = found[f"acme-home-TK-261123-0001-on_site-1-{level}"]
         assert at_of(schedule) == when
         assert schedule["ActionAfterCompletion"] == "DELETE"
@@ -187,6 +191,10 @@ def test_parking_on_a_timed_node_schedules_one_reminder_per_level(world: dict[st
             "visit": 1,
             "level": level,
         }
+        world["clock"].set(when)
+        assert fire(schedule)["outcome"] == "sent"
+        delete_schedule(schedule)  # ActionAfterCompletion DELETE, as Scheduler does
+    assert schedules() == {}
     # And the SLA state on the ticket says the same
     assert ticket.sla is not None
     assert ticket.sla["deadline"] == sh(23, 14).isoformat()
@@ -194,6 +202,8 @@ def test_parking_on_a_timed_node_schedules_one_reminder_per_level(world: dict[st
     assert [(lv["name"], lv["at"], lv["fired"]) for lv in ticket.sla["levels"]] == [
         (name, when.isoformat(), False) for name, when in expected.items()
     ]
+    fired = world["deps"].tickets.get("acme-home", ticket.id).sla
+    assert [lv["fired"] for lv in fired["levels"]] == [True, True, True]
 
 
 def test_leaving_the_node_deletes_its_schedules_and_a_late_fire_sends_nothing(world: dict[str, Any]) -> None:
@@ -227,6 +237,7 @@ def test_each_level_notifies_its_recipients_once_even_when_fired_twice(
     assert text.endswith(f"[SLA {ticket.id} yellow]")
     # orange: t-wang and his supervisor u-zhao, SMS and email
     world["clock"].set(sh(23, 13, 12))
+    found = schedules()  # orange's schedule was created by yellow's fire (chained levels)
     fire(found[f"acme-home-{ticket.id}-on_site-1-orange"])
     assert [phone for phone, _ in sms()[1:]] == ["+8613800000001", "+8613800000012"]
     assert sorted(m.destinations["ToAddresses"][0] for m in emails()) == [
@@ -237,6 +248,7 @@ def test_each_level_notifies_its_recipients_once_even_when_fired_twice(
     # red: the supervisor and role:dispatcher are the same person (u-zhao): one SMS, one email
     world["clock"].set(sh(23, 14))
     capsys.readouterr()
+    found = schedules()
     red = fire(found[f"acme-home-{ticket.id}-on_site-1-red"])
     assert red["breached"] is True
     breach_metrics = [line for line in capsys.readouterr().out.splitlines() if '"SlaBreaches"' in line]
@@ -264,7 +276,7 @@ def test_cancelling_deletes_the_schedules(world: dict[str, Any]) -> None:
         "客户取消",
     )
     assert schedules() == {}
-    assert fire(pending[f"acme-home-{ticket.id}-on_site-1-red"])["reason"] == "the ticket is cancelled"
+    assert fire(pending[f"acme-home-{ticket.id}-on_site-1-yellow"])["reason"] == "the ticket is cancelled"
     assert sms() == []
 
 
@@ -286,8 +298,10 @@ def test_waiting_for_parts_pauses_the_clock_and_resuming_moves_the_reminders(wor
     # Then 3 h remain: yellow (2 h) after 1 h more = 10:00, orange (3 h 12 m) = 11:12, red = 12:00
     found = schedules()
     expected = {"yellow": sh(24, 10), "orange": sh(24, 11, 12), "red": sh(24, 12)}
+    assert {lv["name"]: datetime.fromisoformat(lv["at"]) for lv in back.sla["levels"]} == expected
+    # the next level's schedule only (the others are chained from it)
     assert {name: at_of(s) for name, s in found.items()} == {
-        f"acme-home-{ticket.id}-on_site-2-{level}": when for level, when in expected.items()
+        f"acme-home-{ticket.id}-on_site-2-yellow": sh(24, 10)
     }
     assert back.sla["paused"] is False and back.sla["visit"] == 2 and back.sla["consumed"] == 3600
     # Monday 10:00-18:00 (8 h, less the lunch hour: 7 h) and Tuesday before 09:00 (none) were paused
@@ -302,7 +316,7 @@ def test_a_retried_park_keeps_the_same_schedules(world: dict[str, Any]) -> None:
     sla: SchedulerSla = world["deps"].sla
     again = sla.start(world["cfg"], ticket, "on_site")
     assert again == ticket.sla
-    assert len(schedules()) == 3
+    assert list(schedules()) == [f"acme-home-{ticket.id}-on_site-1-yellow"]
 
 
 def test_ticket_types_without_a_policy_have_no_clock(world: dict[str, Any]) -> None:
@@ -319,7 +333,7 @@ def test_ticket_types_without_a_policy_have_no_clock(world: dict[str, Any]) -> N
 def test_every_schedule_retries_and_ends_in_the_dead_letter_queue(world: dict[str, Any]) -> None:
     install_ticket(world)
     found = schedules()
-    assert len(found) == 3
+    assert len(found) == 1  # the clock's next level; each later one is created the same way
     for name, schedule in found.items():
         target = schedule["Target"]
         assert target["RetryPolicy"] == {"MaximumRetryAttempts": 10, "MaximumEventAgeInSeconds": 3600}, name
@@ -348,8 +362,10 @@ def test_a_calendar_change_moves_the_open_reminders(world: dict[str, Any]) -> No
     assert sms() == [] and emails() == []
     found = schedules()
     expected = {"yellow": sh(24, 11), "orange": sh(24, 13, 12), "red": sh(24, 14)}
-    moved = {f"acme-home-{ticket.id}-on_site-1-{level}-g1": when for level, when in expected.items()}
-    # the old orange and red are gone; the old yellow is the one firing (it deletes itself)
+    state = world["deps"].tickets.get("acme-home", ticket.id).sla
+    assert {lv["name"]: datetime.fromisoformat(lv["at"]) for lv in state["levels"]} == expected
+    moved = {f"acme-home-{ticket.id}-on_site-1-yellow-g1": expected["yellow"]}  # orange, red: chained
+    # the old yellow is the one firing (it deletes itself)
     assert {name: at_of(s) for name, s in found.items() if name.endswith("-g1")} == moved
     assert set(found) - set(moved) == {f"acme-home-{ticket.id}-on_site-1-yellow"}
     for name in moved:

@@ -79,24 +79,6 @@ LI = Assignee(kind="technician", id="t-li")
 # --------------------------------------------------------------------------- SchedulerSla
 
 
-def test_start_schedules_each_level_and_stop_removes_them(cfg: TenantConfig, now: list[datetime]) -> None:
-    schedules = FakeSchedules()
-    sla = SchedulerSla(schedules, "arn:fire")
-    ticket = ticket_on("customer_confirm", Assignee(kind="role", id="agent"), priority="normal")
-    state = sla.start(cfg, ticket, "customer_confirm")
-    assert state is not None
-    # customer_confirm normal: 8 h from Monday 09:00 → yellow 4 h = 13:00 (lunch after 12:00: 3 h + 1 h
-    # from 13:00 → 14:00), orange 6 h 24 m → 16:24, red 8 h → 18:00
-    assert {name.rsplit("-", 1)[-1]: when for name, (when, _) in schedules.pending.items()} == {
-        "yellow": sh(23, 14),
-        "orange": sh(23, 16, 24),
-        "red": sh(23, 18),
-    }
-    assert state["deadline"] == sh(23, 18).isoformat() and state["policy"] == "install-standard"
-    sla.stop(cfg, ticket, "customer_confirm")
-    assert schedules.pending == {}
-
-
 class CountingSchedules(FakeSchedules):
     """Counts DeleteSchedule calls: each one is a Scheduler API call against the account's rate."""
 
@@ -109,12 +91,68 @@ class CountingSchedules(FakeSchedules):
         super().delete(name)
 
 
-def test_stop_deletes_only_the_levels_still_pending(cfg: TenantConfig, now: list[datetime]) -> None:
+def test_start_schedules_the_first_level_only_and_stop_removes_it(
+    cfg: TenantConfig, now: list[datetime]
+) -> None:
+    """Chained levels: one schedule per clock (one CreateSchedule per park, one DeleteSchedule per leave)."""
+    schedules = CountingSchedules()
+    sla = SchedulerSla(schedules, "arn:fire")
+    ticket = ticket_on("customer_confirm", Assignee(kind="role", id="agent"), priority="normal")
+    state = sla.start(cfg, ticket, "customer_confirm")
+    assert state is not None and state["chained"] is True
+    # customer_confirm normal: 8 h from Monday 09:00 → yellow 4 h = 13:00 (lunch after 12:00: 3 h + 1 h
+    # from 13:00 → 14:00), orange 6 h 24 m → 16:24, red 8 h → 18:00
+    assert [(lv["name"], datetime.fromisoformat(lv["at"])) for lv in state["levels"]] == [
+        ("yellow", sh(23, 14)),
+        ("orange", sh(23, 16, 24)),
+        ("red", sh(23, 18)),
+    ]
+    assert {name.rsplit("-", 1)[-1]: when for name, (when, _) in schedules.pending.items()} == {
+        "yellow": sh(23, 14)
+    }
+    assert state["deadline"] == sh(23, 18).isoformat() and state["policy"] == "install-standard"
+    sla.stop(cfg, ticket.model_copy(update={"sla": state}), "customer_confirm")
+    assert schedules.pending == {} and len(schedules.deleted) == 1
+
+
+def test_a_fired_level_chains_the_next_or_hands_back_a_due_one(
+    cfg: TenantConfig, now: list[datetime]
+) -> None:
+    schedules = CountingSchedules()
+    sla = SchedulerSla(schedules, "arn:fire")
+    ticket = ticket_on("customer_confirm", Assignee(kind="role", id="agent"), priority="normal")
+    state = sla.start(cfg, ticket, "customer_confirm")
+    assert state is not None
+    schedules.pending.clear()  # yellow fired and deleted itself
+    fired = {**state, "levels": [{**lv, "fired": lv["name"] == "yellow"} for lv in state["levels"]]}
+    on_time = ticket.model_copy(update={"sla": fired})
+    now[0] = sh(23, 14)
+    assert sla.chain(on_time, "yellow") is None
+    assert {name.rsplit("-", 1)[-1]: when for name, (when, _) in schedules.pending.items()} == {
+        "orange": sh(23, 16, 24)
+    }
+    schedules.pending.clear()
+    now[0] = sh(23, 17)  # yellow fired late: orange is due already, and is handed back to send now
+    assert sla.chain(on_time, "yellow") == "orange"
+    assert schedules.pending == {}
+    # the last level chains nothing; a clock stored before chaining (all levels scheduled) neither
+    assert sla.chain(on_time, "red") is None
+    assert sla.chain(on_time.model_copy(update={"sla": {**fired, "chained": False}}), "yellow") is None
+    assert schedules.pending == {}
+
+
+def test_stop_of_a_clock_from_before_chaining_deletes_only_the_levels_still_pending(
+    cfg: TenantConfig, now: list[datetime]
+) -> None:
     schedules = CountingSchedules()
     sla = SchedulerSla(schedules, "arn:fire")
     ticket = ticket_on("customer_confirm", Assignee(kind="role", id="agent"), priority="normal")
     state = sla.start(cfg, ticket, "customer_confirm")
     assert state is not None and len(state["levels"]) == 3
+    state = {k: v for k, v in state.items() if k != "chained"}  # stored before chaining ...
+    for level in state["levels"]:  # ... when every level had its schedule
+        name = f"acme-home-TK-1-customer_confirm-1-{level['name']}"
+        schedules.pending[name] = (datetime.fromisoformat(level["at"]), {})
     # yellow fired (its schedule deleted itself after completion), the others are pending
     first = state["levels"][0]["name"]
     fired = {**state, "levels": [{**lv, "fired": lv["name"] == first} for lv in state["levels"]]}
@@ -166,8 +204,7 @@ def test_pause_keeps_used_time_and_resume_schedules_the_rest(cfg: TenantConfig, 
         ("red", False),
     ]
     assert {name: when for name, (when, _) in schedules.pending.items()} == {
-        "acme-home-TK-1-on_site-2-orange": sh(24, 9, 12),
-        "acme-home-TK-1-on_site-2-red": sh(24, 10),
+        "acme-home-TK-1-on_site-2-orange": sh(24, 9, 12),  # the next level only: red is chained from it
     }
     # Monday 12:00-18:00 paused: 5 business hours (lunch 12-13 is closed)
     assert resumed["paused_time"] == 5 * 3600

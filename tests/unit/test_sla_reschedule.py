@@ -109,11 +109,10 @@ def test_a_longer_lunch_break_moves_the_later_levels_and_sends_nothing_now(
     assert len(world.sender.sent) == 1
     assert world.pending() == {
         NAME.format("yellow"): sh(23, 11),  # fired on AWS it is gone; the fake keeps it
-        NAME.format("orange"): sh(23, 13, 12),  # the schedule firing now: it deletes itself
-        NAME.format("orange-g1"): sh(23, 14, 12),
-        NAME.format("red-g1"): sh(23, 15),
+        NAME.format("orange"): sh(23, 13, 12),  # chained by yellow, firing now: it deletes itself
+        NAME.format("orange-g1"): sh(23, 14, 12),  # the next level only: red-g1 is chained from it
     }
-    assert world.schedules.pending[NAME.format("red-g1")][1]["generation"] == 1
+    assert world.schedules.pending[NAME.format("orange-g1")][1]["generation"] == 1
     state = world.stored().sla
     assert state is not None
     assert state["deadline"] == sh(23, 15).isoformat() and state["generation"] == 1
@@ -133,6 +132,7 @@ def test_a_longer_lunch_break_moves_the_later_levels_and_sends_nothing_now(
     sent = world.fire(changed, "orange", generation=1)
     assert sent["outcome"] == "sent" and len(world.sender.sent) == 1 + 4  # + t-wang, u-zhao: sms and email
     assert "2026-11-23 15:00 (Asia/Shanghai)" in world.sender.sent[-1][2]
+    assert world.pending()[NAME.format("red-g1")] == sh(23, 15)  # chained by orange-g1
     assert world.fire(changed, "orange", generation=1)["sent"] == []
     # And leaving the node deletes the moved schedules still pending (the fired orange deleted
     # itself after completion, as Scheduler does with ActionAfterCompletion DELETE)
@@ -150,34 +150,40 @@ def test_a_change_that_makes_the_level_due_sends_it_once(cfg: TenantConfig, now:
     changed = with_hours(cfg, ["09:00-18:00"])
     now[0] = sh(23, 13, 12)
     result = world.fire(changed, "orange")
-    # Then 4 h 12 m were used: orange (3 h 12 m) is due, so it is sent now, to its four addresses
+    # Then 4 h 12 m were used: orange (3 h 12 m) is due, so it is sent now, to its four addresses,
     assert result["outcome"] == "sent"
-    assert [(c, to) for c, to, _ in world.sender.sent[1:]] == [
+    orange = [(c, to) for c, to, _ in world.sender.sent[1:5]]
+    assert orange == [
         ("sms", "+8613800000001"),
         ("email", "wang@acme.example"),
         ("sms", "+8613800000012"),
         ("email", "zhao@acme.example"),
     ]
+    assert all("[SLA TK-1 orange]" in body for _c, _to, body in world.sender.sent[1:5])
     # with the deadline of the new calendar (4 h from 09:00 without lunch: 13:00)
-    assert "2026-11-23 13:00 (Asia/Shanghai)" in world.sender.sent[-1][2]
-    # red is overdue too: it is rescheduled a minute from now, not sent by orange's schedule
-    assert world.pending()[NAME.format("red-g1")] == sh(23, 13, 13)
-    assert NAME.format("orange-g1") not in world.pending()
+    assert "2026-11-23 13:00 (Asia/Shanghai)" in world.sender.sent[4][2]
+    # and red, overdue too on the new clock (13:00), is sent by the same invocation (the chain
+    # catches up), once, and breaches
+    red = [body for _c, _to, body in world.sender.sent[5:]]
+    assert red and all("[SLA TK-1 red]" in body for body in red)
+    assert result["breached"] is True
     state = world.stored().sla
-    assert state is not None and state["level"] == "orange" and state["breached"] is False
+    assert state is not None and state["level"] == "red" and state["breached"] is True
     assert [(lv["name"], lv["fired"], lv.get("gen", 0)) for lv in state["levels"]] == [
         ("yellow", True, 0),
         ("orange", True, 0),
-        ("red", False, 1),
+        ("red", True, 1),
     ]
-    # When the scheduler retries the same orange schedule, nobody gets it twice
+    sent = len(world.sender.sent)
+    # When the scheduler retries the same orange schedule, nobody gets anything twice
     again = world.fire(changed, "orange")
-    assert again["outcome"] == "sent" and again["sent"] == []
-    assert len(world.sender.sent) == 5
-    # And red, moved, breaches once
+    assert again["outcome"] == "sent" and again["sent"] == [] and again["breached"] is False
+    # And the red-g1 schedule the reschedule made (a minute from then) sends nothing when it fires
+    assert world.pending()[NAME.format("red-g1")] == sh(23, 13, 13)
     now[0] = sh(23, 13, 13)
-    assert world.fire(changed, "red", generation=1)["breached"] is True
-    assert world.fire(changed, "red", generation=1)["breached"] is False
+    late = world.fire(changed, "red", generation=1)
+    assert late["sent"] == [] and late["breached"] is False
+    assert len(world.sender.sent) == sent
 
 
 def test_without_a_rescheduler_a_change_is_not_acted_on(cfg: TenantConfig, now: list[datetime]) -> None:
