@@ -6,12 +6,16 @@ full, too far), one install job, and ``functions.dispatch.scoring.rank`` with th
 dispatch task stores (``rank(...).explanation()``) timed repeatedly (p50, p95 in milliseconds).
 
 The roster is ranked as the registry hands it over: a ``shared.domain.technician.Roster`` laid
-out from the stored values (``Roster.of_fields``: coordinates' sines and cosines, skill levels by
-skill, ...), building a pydantic record only for a technician that is read. Laying it out is timed
-apart (``layout``): a dispatch pays it once per registry read, on top of the ranking; beside it,
-``records`` is what the registry paid per read before (a validated ``TechnicianRecord`` for every
-technician). The exact ``Decimal`` ranking (``rank_exact``, the reference the fast path must
-equal) is timed too. Goal (issue #16): p95 at most 20 ms at 10,000 candidates.
+out from the stored values (``Roster.of_fields``: points on the sphere, cells, sets of positions by
+status, region, skill level, rating, ...), building a pydantic record only for a technician that is
+read. Laying it out is timed apart: a dispatch pays it once per registry read, on top of the
+ranking. ``layout`` is a cold read (nothing cached: the first read in a container, or after a
+change of a record); ``warm`` is a read whose static facts the registry's ``RosterCache`` still
+holds (only loads and assignment instants are laid out). ``records`` is what the registry paid per
+read before (a validated ``TechnicianRecord`` for every technician). The exact ``Decimal`` ranking
+(``rank_exact``, the reference the fast path must equal) is timed too. Goal (issue #16): p95 at
+most 20 ms at 10,000 candidates; the wall-clock p95 waits for a core when the machine is busy, so
+the CPU p95 is shown beside it.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from decimal import Decimal
 from typing import Any
 
 from functions.dispatch.scoring import Job, Policy, rank, rank_exact
-from shared.domain.technician import Roster, TechnicianRecord
+from shared.domain.technician import Roster, RosterCache, TechnicianRecord
 
 SIZES = (100, 1_000, 10_000)
 GOAL_MS = 20.0
@@ -112,6 +116,11 @@ def _records(stored: list[dict[str, Any]]) -> list[TechnicianRecord]:
     return [TechnicianRecord(**fields) for fields in stored]
 
 
+def _warm_read(stored: list[dict[str, Any]], cache: RosterCache) -> Roster:
+    """A registry read whose static facts the container's cache holds (``_time`` warms it up)."""
+    return Roster.of_fields(stored, _record, cache=cache, key=("bench", "CN-BJ"))
+
+
 def _explained(people: Roster) -> dict[str, Any]:
     """What a dispatch computes of a ranking: the order's head and the explanation it stores."""
     return rank(people, JOB, POLICY, at=NOW, on_duty=_always).explanation()
@@ -130,6 +139,7 @@ def measure(sizes: tuple[int, ...] = SIZES, *, exact: bool = True) -> list[dict[
             "eligible": len(fast.candidates),
             "rank": _time(functools.partial(_explained, laid_out), repeats),
             "layout": _time(functools.partial(Roster.of_fields, stored, _record), max(10, repeats // 4)),
+            "warm": _time(functools.partial(_warm_read, stored, RosterCache()), max(10, repeats // 4)),
             "records": _time(functools.partial(_records, stored), max(10, repeats // 8)),
         }
         if exact:
@@ -163,16 +173,16 @@ def main(as_json: bool = False) -> int:
         print(json.dumps(result, indent=2))
         return 0
     print(
-        f"{'candidates':>10} {'eligible':>8} {'rank p50':>9} {'p95':>8} {'layout p50':>11} "
-        f"{'records p50':>12} {'exact p50':>10} {'p95':>8}  same"
+        f"{'candidates':>10} {'eligible':>8} {'rank p50':>9} {'p95':>8} {'cpu p95':>8} {'layout p50':>11} "
+        f"{'warm p50':>9} {'records p50':>12} {'exact p50':>10} {'p95':>8}  same"
     )
     for r in rows:
         fast, exact, layout = r["rank"], r.get("rank_exact", {}), r["layout"]
         print(
             f"{r['candidates']:>10} {r['eligible']:>8} {fast['p50_ms']:>7.2f}ms {fast['p95_ms']:>6.2f}ms "
-            f"{layout['p50_ms']:>9.2f}ms {r['records']['p50_ms']:>10.2f}ms "
-            f"{exact.get('p50_ms', 0):>8.2f}ms {exact.get('p95_ms', 0):>6.2f}ms  "
-            f"{r.get('same_order_as_exact')}"
+            f"{fast['cpu_p95_ms']:>6.2f}ms {layout['p50_ms']:>9.2f}ms {r['warm']['p50_ms']:>7.2f}ms "
+            f"{r['records']['p50_ms']:>10.2f}ms {exact.get('p50_ms', 0):>8.2f}ms "
+            f"{exact.get('p95_ms', 0):>6.2f}ms  {r.get('same_order_as_exact')}"
         )
     verdict = "met" if result["goal"]["met"] else "NOT met"
     cpu = rows[-1]["rank"]["cpu_p95_ms"]

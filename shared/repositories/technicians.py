@@ -31,7 +31,7 @@ The rules (``has_room``, the fairness window's pruning, what seeding writes) are
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
 
@@ -51,6 +51,7 @@ from shared.clock import iso, now
 from shared.domain.technician import (
     Assignment,
     Roster,
+    RosterCache,
     TechnicianRecord,
     assignment,
     roster_digest,
@@ -211,6 +212,9 @@ class TechnicianRepository:
         self._tickets = tickets or TicketRepository()
         self._connection = transaction_connection()
         self._seeded: set[tuple[str, str]] = set()
+        self._layouts = RosterCache()
+        """The static facts of the rosters this container read (``RosterCache``), so a dispatch
+        lays out only loads and assignment instants while nobody changed a record."""
 
     # ----------------------------------------------------------------- seeding
 
@@ -259,7 +263,8 @@ class TechnicianRepository:
         else:
             items = TechnicianItem.by_region.query(_region_key(tenant, region))
         # the records' values, laid out for ranking; a record is built only when it is read
-        return Roster.of_fields([_fields(cast(TechnicianItem, item)) for item in items], _build)
+        fields = [_fields(cast(TechnicianItem, item)) for item in items]
+        return Roster.of_fields(fields, _build, cache=self._layouts, key=(tenant, region))
 
     def get(self, tenant: str, technician_id: str) -> TechnicianRecord:
         try:
@@ -285,6 +290,10 @@ class TechnicianRepository:
         for _attempt in range(_ATTEMPTS):
             read = self.get(tenant, technician_id)
             at = now()
+            if read.updated_at is not None and at <= read.updated_at:
+                # every change gets a new stamp, even on a stopped clock: the rosters' caches
+                # (``RosterCache``) know a record changed by its (id, updated_at)
+                at = read.updated_at + timedelta(microseconds=1)
             changed = read.model_copy(update={**changes, "updated_at": at, "updated_by": actor})
             if self._rewrite(read, changed):
                 return self.get(tenant, technician_id)

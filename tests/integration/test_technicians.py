@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -632,3 +633,19 @@ def test_dispatch_reads_only_the_tickets_region(acme: TenantConfig) -> None:
     assert read == ["CN-BJ"]
     assert explanation["considered"] == len([t for t in acme.technicians if "CN-BJ" in t.regions])
     assert "region" not in explanation["filtered"]
+
+
+@pytest.mark.usefixtures("aws", "at_work")
+def test_a_read_after_a_change_of_a_record_sees_the_change_even_on_a_stopped_clock() -> None:
+    """The registry caches a roster's static facts per container (``RosterCache``) while every
+    ``(id, updated_at)`` is unchanged; each change stamps a new ``updated_at``, also when the
+    clock stands still, so a moved technician is ranked where they are now."""
+    repo = TechnicianRepository()
+    repo.ensure_seeded("acme-home", [a_technician("t-one"), a_technician("t-two")])
+    first = repo.roster("acme-home", "CN-BJ")
+    assert first.points == [None, None]
+    for lat in (39.9, 40.1):
+        repo.update("acme-home", "t-two", {"location": {"lat": lat, "lon": 116.4}}, actor="u-zhao")
+        again = repo.roster("acme-home", "CN-BJ")
+        assert again.points[0] is None and again.points[1] is not None
+        assert abs(again.points[1][2] - math.sin(math.radians(lat))) < 1e-12

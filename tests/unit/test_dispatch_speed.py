@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from benchmarks.dispatch import BEIJING, JOB, NOW, POLICY
 from functions.dispatch import scoring
 from functions.dispatch.scoring import CRITERIA, Job, Policy, Ranking, rank, rank_exact
-from shared.domain.technician import Roster, TechnicianRecord
+from shared.domain import technician as technician_module
+from shared.domain.technician import Roster, RosterCache, TechnicianRecord
 
 REGIONS = ["CN-BJ", "CN-SH", "CN-CD"]
 
@@ -395,3 +396,327 @@ def test_a_roster_of_stored_values_ranks_alike_and_builds_only_the_records_read(
     assert 0 < len(built) <= scoring.HEAD
     assert explanation == rank(people, job, POLICY, at=NOW, on_duty=lambda _t: True).explanation()
     assert stored[3] == people[3] and stored == people  # records on demand, equal to the originals
+
+
+# --------------------------------------------------------------------------- the bulk path
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    specs=st.lists(located, min_size=0, max_size=80),
+    copies=st.integers(min_value=1, max_value=2),
+    weights=st.fixed_dictionaries({name: weight for name in CRITERIA}),
+    located=st.sampled_from([True, True, False]),
+    region=st.sampled_from([None, "CN-BJ", "CN-SH"]),
+    skills=st.sampled_from([{}, {"ac-install": 2}, {"ac-install": 1, "ac-repair": 2}, {"welding": 1}]),
+    max_km=st.sampled_from([Decimal(10), Decimal("33.3"), Decimal(80)]),
+    declined=st.sets(st.integers(min_value=0, max_value=80), max_size=4),
+    seed=st.integers(min_value=1, max_value=40),
+    cell=st.sampled_from([1, 4, 48]),
+    scan=st.sampled_from([0, 1, 64]),
+    set_limit=st.sampled_from([1, 255]),
+)
+def test_the_bulk_path_ranks_exactly_like_the_plain_reference(
+    specs: list[dict[str, Any]],
+    copies: int,
+    weights: dict[str, Decimal],
+    located: bool,
+    region: str | None,
+    skills: dict[str, int],
+    max_km: Decimal,
+    declined: set[int],
+    seed: int,
+    cell: int,
+    scan: int,
+    set_limit: int,
+) -> None:
+    """The bulk path (sets, cells, pruning by reach or by class) on small rosters, with a small seed
+    and small cells so the pruning and the cell bounds decide, and with the quick fairness range and
+    the sets by value turned off at times; tickets with and without a location, distance weighted
+    or not: the same order, totals and counts as the plain reference."""
+    technicians = [
+        TechnicianRecord(
+            tenant="t",
+            id=f"t-{n * copies + c:03d}",
+            name=f"t-{n}",
+            status=spec["status"],
+            regions=spec["regions"],
+            skills={k: v for k, v in (("ac-install", spec["install"]), ("ac-repair", spec["repair"])) if v},
+            capacity=spec["capacity"],
+            load=spec["load"],
+            rating=spec["rating"],
+            location={"lat": BEIJING[0] + spec["where"][0] / 1e4, "lon": BEIJING[1] + spec["where"][1] / 1e4},
+            recent=[NOW - timedelta(hours=h) for h in spec["recent"]],
+            calendar=spec["calendar"],
+        )
+        for n, spec in enumerate(specs)
+        for c in range(copies)  # copies under other ids: exact ties, decided by id
+    ]
+    job = Job(
+        region=region,
+        location=BEIJING if located else None,
+        skills=skills,
+        declined=frozenset(f"t-{n:03d}" for n in declined),
+    )
+    policy = Policy(weights=weights, max_distance_km=max_km)
+
+    def on_duty(t: TechnicianRecord) -> bool:
+        return t.calendar != "night"
+
+    expected, filtered = reference(technicians, job, policy, on_duty)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(scoring, "_SEED", seed)
+        patch.setattr(scoring, "_SCAN", scan)
+        patch.setattr(technician_module, "CELL_SIZE", cell)
+        patch.setattr(technician_module, "SET_LIMIT", set_limit)
+        roster = Roster(technicians)
+        ranking = scoring._rank_bulk(roster, job, policy, NOW, on_duty)
+    assert ranking is not None  # every candidate located, or the ticket is not: the bulk path ranks
+    head = [(s.id, s.total) for s in ranking.candidates[: scoring.HEAD]]
+    assert head == expected[: scoring.HEAD]
+    assert [(s.id, s.total) for s in ranking.candidates] == expected
+    assert ranking.filtered == filtered
+    assert (
+        ranking.explanation() == rank_exact(technicians, job, policy, at=NOW, on_duty=on_duty).explanation()
+    )
+
+
+def test_rank_takes_the_bulk_path_unless_only_some_candidates_have_coordinates(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    taken: list[str] = []
+    real = scoring._rank_fast
+
+    def fast(*args: Any) -> Ranking:
+        taken.append("fast")
+        return real(*args)
+
+    monkeypatch.setattr(scoring, "_rank_fast", fast)
+    people = roster_of(600)
+    on = Job(region="CN-BJ", location=BEIJING, skills={"ac-install": 2})
+    unweighted = Policy(weights={"rating": Decimal(1)}, max_distance_km=Decimal(80))
+    for job, policy in ((on, POLICY), (replace(on, location=None), POLICY), (on, unweighted)):
+        same(
+            rank(people, job, policy, at=NOW, on_duty=lambda _t: True),
+            rank_exact(people, job, policy, at=NOW, on_duty=lambda _t: True),
+        )
+    assert taken == []
+    # a located ticket and a candidate without coordinates (scored by region match): floats
+    unlocated = [*people[:-1], people[-1].model_copy(update={"location": None})]
+    same(
+        rank(unlocated, on, POLICY, at=NOW, on_duty=lambda _t: True),
+        rank_exact(unlocated, on, POLICY, at=NOW, on_duty=lambda _t: True),
+    )
+    assert taken == ["fast"]
+
+
+def test_a_large_roster_scores_only_the_candidates_within_reach(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At 5,000 candidates the bulk path computes float totals for a fraction of them, and the head
+    it orders is the exact one."""
+    scored: list[int] = []
+    real = scoring._sums
+
+    def counted(base: float, terms: Any, count: int) -> list[float]:
+        scored.append(count)
+        return real(base, terms, count)
+
+    monkeypatch.setattr(scoring, "_sums", counted)
+    people = roster_of(5000)
+    ranking = rank(people, JOB, POLICY, at=NOW, on_duty=lambda _t: True)
+    explanation = ranking.explanation()
+    assert explanation["eligible"] > 4000
+    assert sum(scored) < explanation["eligible"] / 3
+    assert explanation == rank_exact(people, JOB, POLICY, at=NOW, on_duty=lambda _t: True).explanation()
+
+
+# --------------------------------------------------------------------------- the registry's cache
+
+
+def test_the_cache_reuses_static_facts_until_a_record_changes() -> None:
+    """A second read with the same ``(id, updated_at)`` reuses the static facts; a changed record
+    (a new ``updated_at``) or another key lays them out again, and the ranking follows the change."""
+    people = roster_of(300)
+    stored = [dict(p.__dict__) for p in people]
+    cache = RosterCache()
+    first = Roster.of_fields(stored, TechnicianRecord.model_validate, cache=cache, key=("t", "CN-BJ"))
+    again = Roster.of_fields(
+        [dict(f) for f in stored], TechnicianRecord.model_validate, cache=cache, key=("t", "CN-BJ")
+    )
+    assert again.points is first.points and again.bits.cells is first.bits.cells
+    elsewhere = Roster.of_fields(stored, TechnicianRecord.model_validate, cache=cache, key=("t", "CN-SH"))
+    assert elsewhere.points is not first.points
+
+    job = Job(region="CN-BJ", location=BEIJING)
+    policy = Policy(weights={"distance": Decimal(1)}, max_distance_km=Decimal(80))
+    winner = rank(again, job, policy, at=NOW, on_duty=lambda _t: True).candidates[0].id
+    # the last technician moves onto the ticket's spot (PUT stamps updated_at)
+    moved = [dict(f) for f in stored]
+    moved[-1] |= {"location": {"lat": BEIJING[0], "lon": BEIJING[1]}, "updated_at": NOW}
+    after = Roster.of_fields(moved, TechnicianRecord.model_validate, cache=cache, key=("t", "CN-BJ"))
+    assert after.points is not first.points
+    ranked = rank(after, job, policy, at=NOW, on_duty=lambda _t: True)
+    assert ranked.candidates[0].id == moved[-1]["id"] != winner
+    same(ranked, rank_exact(list(after), job, policy, at=NOW, on_duty=lambda _t: True))
+
+
+def test_loads_and_assignments_are_laid_out_on_every_read() -> None:
+    """Load and assignment instants change without a stamp (every assignment): never cached."""
+    people = roster_of(200)
+    stored = [dict(p.__dict__) for p in people]
+    cache = RosterCache()
+    Roster.of_fields(stored, TechnicianRecord.model_validate, cache=cache, key="k")
+    busy = [dict(f) | {"load": f["capacity"]} for f in stored]
+    busy[7] = dict(stored[7]) | {"load": 0, "recent": []}
+    roster = Roster.of_fields(busy, TechnicianRecord.model_validate, cache=cache, key="k")
+    ranking = rank(roster, Job(region="CN-BJ", location=BEIJING), POLICY, at=NOW, on_duty=lambda _t: True)
+    assert [s.id for s in ranking.candidates] == [stored[7]["id"]]
+    assert ranking.filtered == {"capacity": 199}
+
+
+def test_the_cache_keeps_a_bounded_number_of_rosters() -> None:
+    stored = [dict(p.__dict__) for p in roster_of(20)]
+    cache = RosterCache(size=2)
+    first = Roster.of_fields(stored, TechnicianRecord.model_validate, cache=cache, key="a")
+    Roster.of_fields(stored, TechnicianRecord.model_validate, cache=cache, key="b")
+    Roster.of_fields(stored, TechnicianRecord.model_validate, cache=cache, key="c")
+    assert (
+        Roster.of_fields(stored, TechnicianRecord.model_validate, cache=cache, key="a").points
+        is not first.points
+    )
+
+
+def test_a_far_candidate_best_by_the_other_criteria_still_wins() -> None:
+    """Pruning by reach must leave room for everything the other criteria can add: the farthest
+    technician, the only one rated 5, beats 1,999 nearer ones rated 3 when rating weighs more."""
+    people = [
+        TechnicianRecord(
+            tenant="t",
+            id=f"t-{n:04d}",
+            name="x",
+            regions=["CN-BJ"],
+            capacity=3,
+            rating=Decimal(3),
+            location={"lat": BEIJING[0] + 0.0001 * (n % 50), "lon": BEIJING[1] + 0.0001 * (n // 50)},
+        )
+        for n in range(1999)
+    ]
+    far = people[0].model_copy(
+        update={"id": "t-far", "rating": Decimal(5), "location": {"lat": BEIJING[0] + 0.5, "lon": BEIJING[1]}}
+    )
+    job = Job(region="CN-BJ", location=BEIJING)
+    policy = Policy(
+        weights={"distance": Decimal("0.4"), "rating": Decimal("0.6")}, max_distance_km=Decimal(80)
+    )
+    ranking = rank([*people, far], job, policy, at=NOW, on_duty=lambda _t: True)
+    assert ranking.candidates[0].id == "t-far"
+    assert (
+        ranking.explanation()
+        == rank_exact([*people, far], job, policy, at=NOW, on_duty=lambda _t: True).explanation()
+    )
+
+
+def test_near_ties_on_the_bulk_path_are_settled_in_decimal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a huge error bound every candidate is in reach and in one cluster: the exact totals order them."""
+    people = roster_of(700)
+    monkeypatch.setattr(scoring, "_U", 1.0)
+    monkeypatch.setattr(scoring, "_SEED", 50)
+    same(
+        rank(people, JOB, POLICY, at=NOW, on_duty=lambda _t: True),
+        rank_exact(people, JOB, POLICY, at=NOW, on_duty=lambda _t: True),
+    )
+
+
+def test_a_far_candidate_best_by_skill_and_rating_is_within_its_levels_reach() -> None:
+    """The reach of a skill level counts that level's own term: 300 technicians close to the ticket
+    at skill 5 and rating 3 set a high first guess; one at 24 km with skill 5 and rating 5 wins."""
+
+    def tech(tech_id: str, lat: float, level: int, rating: int) -> TechnicianRecord:
+        return TechnicianRecord(
+            tenant="t",
+            id=tech_id,
+            name="x",
+            regions=["CN-BJ"],
+            capacity=3,
+            skills={"ac-install": level},
+            rating=Decimal(rating),
+            location={"lat": BEIJING[0] + lat, "lon": BEIJING[1]},
+        )
+
+    people = [tech(f"t-{n:03d}", 0.00001 * n, 1 if n % 50 == 0 else 5, 3) for n in range(300)]
+    people += [tech("t-far", 24 / 111.2, 5, 5), tech("t-edge", 79 / 111.2, 1, 3)]
+    job = Job(region="CN-BJ", location=BEIJING, skills={"ac-install": 1})
+    policy = Policy(
+        weights={"distance": Decimal("0.5"), "skill": Decimal("0.3"), "rating": Decimal("0.2")},
+        max_distance_km=Decimal(80),
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(scoring, "_SEED", 200)
+        patch.setattr(technician_module, "CELL_SIZE", 4)  # cells of a few km: t-far is not in the seed
+        ranking = rank(people, job, policy, at=NOW, on_duty=lambda _t: True)
+        assert ranking.candidates[0].id == "t-far"
+    assert (
+        ranking.explanation()
+        == rank_exact(people, job, policy, at=NOW, on_duty=lambda _t: True).explanation()
+    )
+
+
+@pytest.mark.parametrize("region", [None, "CN-BJ"])
+def test_without_coordinates_home_and_covering_score_as_the_exact_ranking(region: str | None) -> None:
+    """The region match (home 1, covers 0.5) for technicians with one, several or no regions."""
+    people = [
+        TechnicianRecord(
+            tenant="t",
+            id=f"t-{n:02d}",
+            name="x",
+            regions=[["CN-BJ"], ["CN-SH", "CN-BJ"], []][n % 3]
+            if region is None
+            else [["CN-BJ"], ["CN-SH", "CN-BJ"]][n % 2],
+            capacity=3,
+            rating=Decimal(n % 5),
+        )
+        for n in range(30)
+    ]
+    job = Job(region=region, location=None)
+    policy = Policy(
+        weights={"distance": Decimal("0.6"), "rating": Decimal("0.4")}, max_distance_km=Decimal(80)
+    )
+    same(
+        rank(people, job, policy, at=NOW, on_duty=lambda _t: True),
+        rank_exact(people, job, policy, at=NOW, on_duty=lambda _t: True),
+    )
+
+
+@pytest.mark.parametrize(("winner_home", "others_rating"), [(False, "4.4"), (True, "4.75")])
+def test_without_a_location_a_class_that_can_still_win_is_scored(
+    winner_home: bool, others_rating: str
+) -> None:
+    """By class (skill level, home region or not) the class that can add the most goes first; a
+    lower class whose best member still beats the first class's is scored: here one technician at
+    skill 4 rated 5 beats 60 at skill 5 rated a little lower."""
+
+    def tech(tech_id: str, level: int, rating: str, home: bool) -> TechnicianRecord:
+        return TechnicianRecord(
+            tenant="t",
+            id=tech_id,
+            name="x",
+            regions=["CN-BJ"] if home else ["CN-SH", "CN-BJ"],
+            capacity=3,
+            skills={"ac-install": level},
+            rating=Decimal(rating),
+        )
+
+    people = [tech(f"t-{n:03d}", 5, others_rating, True) for n in range(60)]
+    people += [tech("t-low", 1, "3", False), tech("t-win", 4, "5", winner_home)]
+    job = Job(region="CN-BJ", location=None, skills={"ac-install": 1})
+    policy = Policy(
+        weights={"distance": Decimal("0.2"), "skill": Decimal("0.2"), "rating": Decimal("0.6")},
+        max_distance_km=Decimal(80),
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(scoring, "_SEED", 20)
+        ranking = rank(people, job, policy, at=NOW, on_duty=lambda _t: True)
+        assert ranking.candidates[0].id == "t-win"
+    assert (
+        ranking.explanation()
+        == rank_exact(people, job, policy, at=NOW, on_duty=lambda _t: True).explanation()
+    )
