@@ -313,6 +313,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_events_doc(_args: argparse.Namespace) -> int:
+    """``docs/events.md`` from ``shared/domain/events.py`` (its schemas are the models')."""
+    from infra.events_doc import write
+
+    print(f"wrote {write()}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="scrm", description="Serverless work orders: tenants, stacks, local twin."
@@ -343,6 +351,9 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("openapi", help="regenerate the OpenAPI document served at GET /openapi.json")
     p.set_defaults(func=cmd_openapi)
+
+    p = sub.add_parser("events-doc", help="regenerate docs/events.md from the domain event models")
+    p.set_defaults(func=cmd_events_doc)
 
     p = sub.add_parser("bench", help="benchmarks: lifecycle, ingest, dispatch, coldstart")
     p.add_argument("name", choices=["lifecycle", "ingest", "dispatch", "coldstart"])

@@ -14,6 +14,7 @@ from constructs import Construct
 from infra.constructs.aggregates import RevenueAggregates
 from infra.constructs.api import Api
 from infra.constructs.bundling import function_code
+from infra.constructs.events_out import EventsOut
 from infra.constructs.functions import PlatformFunctions
 from infra.constructs.intake import Intake
 from infra.constructs.observability import PlatformObservability, TenantObservability
@@ -74,6 +75,14 @@ class PlatformStack(Stack):
         aggregates = RevenueAggregates(
             self, "RevenueAggregates", table=data.table, function=functions["settlement-aggregates"]
         )
+        # domain events out: the table stream -> bus scrm-events -> one rule -> the tenants' webhooks
+        events_out = EventsOut(
+            self,
+            "EventsOut",
+            table=data.table,
+            publisher=functions["ticket-publish"],
+            sender=functions["webhooks-outbound"],
+        )
         # the one rule on stopped executions of every tenant's state machines (no ticket in limbo)
         recovery = ExecutionRecovery(self, "Recovery", function=functions["ticket-failed"])
         api = Api(self, "Api", functions=functions.functions)
@@ -87,6 +96,8 @@ class PlatformStack(Stack):
                 "reminders": reminders.dlq,
                 "recovery": recovery.dlq,
                 "aggregates": aggregates.dlq,
+                "events": events_out.events_dlq,
+                "webhooks": events_out.webhooks_dlq,
             },
             http_api=api.http_api,
         )
@@ -99,6 +110,7 @@ class PlatformStack(Stack):
             (tenant_configs, "tenant-config"),
             (recovery, "recovery"),
             (aggregates, "aggregates"),
+            (events_out, "events-out"),
             (functions, "functions"),
             (api, "api"),
             (observability, "observability"),
@@ -109,7 +121,7 @@ class PlatformStack(Stack):
 
         self.data_access, self.workflow_role = data_access, workflow_role
         self.data, self.intake, self.reminders, self.recovery = data, intake, reminders, recovery
-        self.tenant_configs = tenant_configs
+        self.tenant_configs, self.events_out = tenant_configs, events_out
         self.functions, self.api, self.observability = functions, api, observability
 
         _output(self, "TableName", data.table.table_name, "the DynamoDB table (env TABLE_NAME)")
@@ -133,6 +145,20 @@ class PlatformStack(Stack):
             recovery.dlq.queue_url,
             "dead-letter queue of the stopped-executions rule and of scrm-ticket-failed",
         )
+        _output(
+            self,
+            "EventsDlqUrl",
+            events_out.events_dlq.queue_url,
+            "stream batches not published on scrm-events",
+        )
+        _output(
+            self,
+            "WebhooksDlqUrl",
+            events_out.webhooks_dlq.queue_url,
+            "outbound webhooks refused by their endpoint or out of retries (attribute reason)",
+        )
+        _output(self, "WebhooksQueueUrl", events_out.queue.queue_url, "outbound webhooks queue")
+        _output(self, "EventBusArn", events_out.bus.event_bus_arn, "the domain events bus (docs/events.md)")
         _output(self, "SchedulerGroupName", reminders.group_name, "EventBridge Scheduler group of reminders")
         _output(self, "SchedulerRoleArn", reminders.role.role_arn, "role Scheduler assumes to fire reminders")
         _output(self, "UserPoolId", api.user_pool.user_pool_id, "Cognito user pool of API callers")

@@ -11,7 +11,12 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from datetime import datetime
+    from decimal import Decimal
+
     from shared.domain.catalog import PricingSnapshot
+    from shared.domain.customer import Customer, TimelineEntry
+    from shared.domain.events import DomainEvent, StoredTicketEvent
     from shared.domain.ledger import LedgerEntry, RevenueChange, RevenueFold, RevenueGroup, SettlementRecord
     from shared.domain.ticket import Ticket, TicketEvent
     from shared.tenant.models import TenantConfig
@@ -50,6 +55,58 @@ class OpenPositions(Protocol):
     """Where the open tickets are (``TicketRepository.open_positions``), for the gauges."""
 
     def open_positions(self, tenant: str) -> Iterable[tuple[str, str]]: ...
+
+
+# --- Customers ---
+
+
+class CustomerStore(Protocol):
+    """Customers, their identity keys and timelines (``shared.repositories.customers``)."""
+
+    def get(self, tenant: str, customer_id: str) -> Customer:
+        """``NotFound`` when there is none."""
+        ...
+
+    def find(self, tenant: str, customer_id: str) -> Customer | None: ...
+
+    def owners(self, tenant: str, keys: Sequence[str]) -> dict[str, str]:
+        """Identity key → the customer id it names (unclaimed keys left out)."""
+        ...
+
+    def create(self, customer: Customer) -> bool:
+        """False (nothing written) when one of its keys names a customer already."""
+        ...
+
+    def claim(self, tenant: str, customer_id: str, keys: Iterable[str]) -> list[str]:
+        """Point unclaimed keys at the customer; the keys another customer holds."""
+        ...
+
+    def save(self, customer: Customer, *, expected_version: int, before: Customer | None = ...) -> Customer:
+        """Identities, name, tier, tags (not the counters); ``Conflict`` on another version."""
+        ...
+
+    def record(
+        self,
+        tenant: str,
+        customer_id: str,
+        entry: TimelineEntry,
+        *,
+        tickets: int = ...,
+        orders: int = ...,
+        value: Decimal = ...,
+    ) -> bool:
+        """A timeline entry with the counters it adds, once: False when it is there already."""
+        ...
+
+    def merge(self, keeper: Customer, loser: Customer, combined: Customer, at: datetime) -> None:
+        """Merge ``loser`` into ``keeper`` (idempotent)."""
+        ...
+
+    def timeline(
+        self, tenant: str, customer_id: str, *, limit: int = ..., start_key: dict[str, Any] | None = ...
+    ) -> tuple[list[TimelineEntry], dict[str, Any] | None]: ...
+
+    def search(self, tenant: str, prefix: str, limit: int = ...) -> list[str]: ...
 
 
 # --- Settlement: ledger and catalog snapshots ---
@@ -356,4 +413,58 @@ class ChannelSecrets(Protocol):
 
         ``fresh``: the cached value did not verify a signature (the secret may have been rotated):
         read it again if the store allows it now, else answer from the cache."""
+        ...
+
+
+# ---------------------------------------------------------------- domain events out (issue 17 item 5)
+class StreamImages(Protocol):
+    """What the table stream's new images are, read by the store that wrote them
+    (``shared.repositories.stream_images``): the use case never sees a key layout."""
+
+    def ticket_event(self, image: dict[str, Any]) -> StoredTicketEvent | None:
+        """A ticket history line; None for any other item."""
+        ...
+
+    def settlement(self, image: dict[str, Any]) -> tuple[tuple[str, str], SettlementRecord] | None:
+        """A settlement record and its key; None for any other item."""
+        ...
+
+    def outbox_event(self, image: dict[str, Any]) -> DomainEvent | None:
+        """An event another service wrote to the outbox (``shared.repositories.outbox``)."""
+        ...
+
+
+class EventBus(Protocol):
+    """The platform's event bus (``shared.adapters.events.EventBridgeBus``)."""
+
+    def put(self, events: Sequence[DomainEvent]) -> list[str | None]:
+        """Put up to 10 events in one request; per event, None when it was taken, else why not."""
+        ...
+
+
+class TransportError(Exception):
+    """The request got no HTTP answer (timeout, refused connection, TLS, DNS): retried."""
+
+
+class WebhookTransport(Protocol):
+    """POSTs an outbound webhook (``shared.adapters.webhooks_out``; the twin's records instead)."""
+
+    def post(self, url: str, headers: dict[str, str], body: bytes, timeout: float) -> int:
+        """The answer's HTTP status (redirects are not followed); ``TransportError`` when none came."""
+        ...
+
+
+class OutboundQueue(Protocol):
+    """The outbound webhooks queue and its dead-letter queue (``shared.adapters.queues``)."""
+
+    def delay(self, receipt_handle: str, seconds: int) -> None:
+        """The received message comes back after ``seconds`` (its retry's backoff)."""
+        ...
+
+    def dead_letter(self, body: str, reason: str) -> None:
+        """Straight to the dead-letter queue, with the reason (a refusal that no retry changes)."""
+        ...
+
+    def send(self, bodies: Sequence[str]) -> None:
+        """Queue messages (one per subscription, when an event has several)."""
         ...

@@ -29,6 +29,8 @@ class Settings(BaseModel):
     scheduler_group: str = "scrm-reminders"
     scheduler_role_arn: str = ""
     reminder_function_arn: str = ""
+    follow_up_function_arn: str = ""
+    """Target of the follow-up schedules (``scrm-ticket-follow-up``)."""
     scheduler_dlq_arn: str = ""
     """Dead-letter queue of the one-time schedules a function creates (``Target.DeadLetterConfig``)."""
     region: str = "us-east-1"
@@ -47,6 +49,13 @@ class Settings(BaseModel):
     """What ``scrm-ticket-onboard`` invokes to seed a deployed tenant's technicians."""
     delivery_bodies_bucket: str = ""
     """Bucket of raw delivery bodies over the inline limit (``scrm-webhooks-api``); empty: none."""
+    event_bus_name: str = ""
+    """The platform's domain-event bus (``scrm-ticket-publish``; ``docs/events.md``)."""
+    webhook_queue_url: str = ""
+    webhook_dlq_url: str = ""
+    """The outbound webhooks queue and its dead-letter queue (``scrm-webhooks-outbound``)."""
+    webhook_retry_seconds: int = 30
+    """First retry's delay of an outbound webhook; each next one doubles it (SQS visibility, max 12 h)."""
 
 
 _function_environment: ContextVar[frozenset[tuple[str, str]] | None] = ContextVar(

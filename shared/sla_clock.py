@@ -115,8 +115,13 @@ _calendars: dict[tuple[str, str], tuple[Calendar, BusinessCalendar]] = {}
 
 def calendar_of(cfg: TenantConfig, policy: SlaPolicy) -> BusinessCalendar:
     """The policy's business calendar, built once per tenant configuration (holiday tables are cached)."""
-    key = (cfg.tenant.id, policy.calendar)
-    config = cfg.calendars[policy.calendar]
+    return calendar_by_name(cfg, policy.calendar)
+
+
+def calendar_by_name(cfg: TenantConfig, name: str) -> BusinessCalendar:
+    """The tenant's calendar `name`, built once per tenant configuration (holiday tables are cached)."""
+    key = (cfg.tenant.id, name)
+    config = cfg.calendars[name]
     cached = _calendars.get(key)
     if cached is None or cached[0] != config:
         cached = _calendars[key] = (config, BusinessCalendar.from_config(config))

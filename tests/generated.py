@@ -61,7 +61,7 @@ __all__ = [
 
 RESERVED_NODE_NAMES: frozenset[str] = frozenset()
 """Valid node names the generator leaves out (none: the compiler's own states have names no node can
-have, e.g. ``Loop limit exceeded`` and ``Resume?``; ``test_generated_tenants`` checks it)."""
+have, e.g. ``Loop limit exceeded``; ``test_generated_tenants`` checks it)."""
 
 _PINYIN = (
     "paidan",

@@ -24,6 +24,18 @@ _.seed  # functions.dispatch.tasks.seed
 _.onboard  # functions.ticket.onboard_handler.onboard (the tenant stacks' custom-resource provider)
 _.settle  # functions.settlement.tasks.settle
 _.fire  # functions.reminders.handler.fire
+_.handle  # functions.ticket.publish_handler.handle (the table stream -> scrm-events)
+_.send  # functions.webhooks.outbound_handler.send (the outbound webhooks queue)
+_.redirect_request  # shared.adapters.webhooks_out: urllib's hook, overridden so redirects are not followed
+# domain events' data (shared/domain/events.py): serialized into the event, read by its consumers
+_.ticket_version
+_.from_node
+_.to_node
+_.opportunity_id
+_.merged_id
+# shared.repositories.outbox.outbox_item: how the customers / opportunities services publish their
+# events (customer.merged, opportunity.*) in their own transactions; wire it there, then drop this
+_.outbox_item
 
 # --- pydantic: model configuration, and fields only serialization reads (API answers, stored
 # documents): model_dump / model_dump_json read them, no Python code does.
@@ -48,6 +60,9 @@ _.gsi3pk
 _.gsi3sk
 _.gsi4pk  # the deliveries' list index (shared/repositories/deliveries.py)
 _.gsi4sk
+_.gsi5pk  # the ticket lists' indexes (shared/repositories/tickets.py)
+_.gsi6pk
+_.lsk  # the ticket indexes' shared sort key
 _.expires_at  # TTL attribute: DynamoDB deletes the item
 _.sent_at  # reminder markers: kept for people reading the table
 _.body_omitted  # deliveries: kept for people reading the table
@@ -105,3 +120,13 @@ _.decode_config  # shared/tenant/transport.py: encode_config read back (infra te
 # --- powertools parameters: BaseProvider calls these (shared/adapters/tenant_configs.py)
 _._get
 _._get_multiple
+# the condition language's operators (shared/rules/conditions.py): pydantic fields read by name
+# (``Condition._get``) from the tenant file's keys; ``_dump`` is its model_serializer
+_.equals
+_.not_equals
+_.in_
+_.not_in
+_.gt
+_.gte
+_.lte
+_._dump

@@ -3,7 +3,11 @@
 One platform function per job (``infra/constructs/catalogue.py``):
 
 - :func:`assign` (``scrm-dispatch-assign``): the ``dispatch`` node's Task; an offer it makes gets a
-  timer, a one-time schedule that calls ``scrm-dispatch-offer-expired``;
+  timer, a one-time schedule that calls ``scrm-dispatch-offer-expired``. A node with an
+  ``on_no_candidate`` route is a ``waitForTaskToken`` Task (``shared.workflow.compiler``): the
+  function answers it with SendTaskSuccess (assigned) or SendTaskFailure(``Scrm.Route.no_candidate``),
+  so a routed no-candidate dispatch is neither a Choice state nor a Lambda error; a node with one way
+  out is a plain Task and gets the answer as the function's result, as do versions compiled before;
 - :func:`offer_expired` (``scrm-dispatch-offer-expired``): the offer timers' target;
 - :func:`seed` (``scrm-dispatch-seed``): deploy-time seeding of the technician registry (the tenant
   stack's custom resource, ``infra/constructs/technicians.py``).
@@ -26,9 +30,12 @@ from functions.dispatch.ports import DispatchDeps
 from functions.dispatch.wiring import deps
 from shared import metrics as catalogue
 from shared.observability import emit_metric, logger, tracer
+from shared.ports import TaskTokenGone
 from shared.settings import settings
 from shared.tenant.store import tenant_config
-from shared.workflow.task_errors import LoopLimitError, NoCandidateError
+from shared.workflow.resume import answer_task, hand_over
+from shared.workflow.routing import resume_target
+from shared.workflow.task_errors import LoopLimitError, NoCandidateError, check_resume
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -36,6 +43,7 @@ if TYPE_CHECKING:
     from shared.adapters.scheduler import OneTimeScheduler
     from shared.adapters.stepfunctions import StepFunctionsEngine
     from shared.notices import Notifier
+    from shared.tenant.models import TenantConfig
 
 OFFER_EXPIRED_FUNCTION = "scrm-dispatch-offer-expired"
 """The offer timers' target: its ARN is the invoked function's with this name (:func:`offer_target`)."""
@@ -117,7 +125,8 @@ def offer_target(context: Any) -> str | None:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def assign(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Task of a ``dispatch`` node (``{"tenant","ticket_id","node","kind","execution"}``).
+    """Task of a ``dispatch`` node (``{"tenant","ticket_id","node","kind","execution"}``, and
+    ``token``, ``success`` when the Task waits for the answer; ``type``, ``resume_at`` at the start).
 
     An offer timer created before ``scrm-dispatch-offer-expired`` existed still calls this function
     (``{"op": "offer_expired", ...}``): it is handled as that function would.
@@ -127,6 +136,11 @@ def assign(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     cfg = tenant_config(event["tenant"])
     logger.append_keys(ticket_id=event["ticket_id"], node=event.get("node"))
     tenant, node = cfg.tenant.id, str(event.get("node"))
+    token = event.get("token")
+    if token is None:
+        check_resume(event, cfg)  # a plain start Task: raises to hand a retried execution on
+    elif _handed_over(event, cfg, str(token)):
+        return {"outcome": "resumed", "resume_at": event.get("resume_at")}
     started = time.perf_counter()
     try:
         answer = service.assign(
@@ -145,7 +159,30 @@ def assign(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.info(
         "dispatched", extra={"outcome": answer.get("outcome"), "technician": answer.get("technician")}
     )
+    if token is not None:
+        _answer(str(token), answer, event.get("success") or ["done"])
     return answer
+
+
+def _answer(token: str, answer: dict[str, Any], success: list[str]) -> None:
+    """Answer the callback Task: success on the primary way out, the route error otherwise."""
+    try:
+        answer_task(_engine(), token, str(answer.get("outcome")), answer, success)
+    except TaskTokenGone:  # the execution was stopped meanwhile: nobody waits for the answer
+        logger.warning("dispatch answered a task that is gone", extra={"outcome": answer.get("outcome")})
+
+
+def _handed_over(event: dict[str, Any], cfg: TenantConfig, token: str) -> bool:
+    """A retried execution's start Task handed on to its resume node (no dispatch done)."""
+    ticket_type = cfg.ticket_types.get(str(event.get("type")))
+    target = resume_target(event, ticket_type) if ticket_type is not None else None
+    if target is None:
+        return False
+    try:
+        hand_over(_engine(), token, str(event.get("node")), target)
+    except TaskTokenGone:
+        logger.warning("the retried execution is gone", extra={"resume_at": target})
+    return True
 
 
 @logger.inject_lambda_context

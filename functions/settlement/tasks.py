@@ -17,7 +17,7 @@ from shared import metrics as catalogue
 from shared.errors import Conflict, Unavailable
 from shared.observability import emit_metric, logger, metrics, tracer
 from shared.tenant.store import tenant_config
-from shared.workflow.task_errors import ConflictError, SettlementFailed, UnavailableError
+from shared.workflow.task_errors import ConflictError, SettlementFailed, UnavailableError, check_resume
 
 if TYPE_CHECKING:
     from shared.domain.ledger import SettlementRecord
@@ -30,6 +30,7 @@ def settle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Task of a ``settlement`` node: price, record (idempotently), show on the ticket."""
     cfg = tenant_config(event["tenant"])
     logger.append_keys(ticket_id=event["ticket_id"], node=event["node"])
+    check_resume(event, cfg)
     try:
         settled = service.settle(deps(), cfg, event["ticket_id"], event["node"])
     except PricingError as exc:

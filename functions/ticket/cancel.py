@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from functions.ticket.access import CREATOR_ROLES
 from functions.ticket.leave import cancel_offer, release_technician
 from functions.ticket.rules import stale
 from shared.clock import now
+from shared.domain.follow_ups import cancelled as cancelled_follow_ups
+from shared.domain.follow_ups import pending as pending_follow_ups
 from shared.domain.ticket import SYSTEM, Change, Ticket
 from shared.errors import Conflict, Forbidden
 from shared.ticket_updates import update_ticket
@@ -48,15 +50,18 @@ def cancel(
                 f"ticket {ticket_id} is finishing (it reached '{ticket.node}'); it cannot be cancelled"
             )
         before[:] = [ticket]
+        update: dict[str, Any] = {
+            "status": "cancelled",
+            "reason": reason,
+            "token": None,
+            "token_node": None,
+            "closed_at": now(),
+        }
+        if pending_follow_ups(ticket.follow_ups):
+            update["follow_ups"] = cancelled_follow_ups(ticket.follow_ups)
         return Change(
             kind="cancelled",
-            update={
-                "status": "cancelled",
-                "reason": reason,
-                "token": None,
-                "token_node": None,
-                "closed_at": now(),
-            },
+            update=update,
             actor=caller.sub,
             node=ticket.node,
             action="cancel",
@@ -70,6 +75,12 @@ def cancel(
     deps.sla.stop(cfg, ticket, ticket.node)
     release_technician(deps, ticket)
     cancel_offer(deps, ticket)
+    if deps.customers is not None and cancelled.closed_at is not None:  # on the customer's timeline
+        from functions.ticket.customers import record_closed
+
+        record_closed(deps.customers, cfg, cancelled, cancelled.closed_at, "cancelled")
+    if deps.follow_ups is not None:
+        deps.follow_ups.cancel(ticket)  # their schedules; one that fires anyway finds them cancelled
     return cancelled
 
 

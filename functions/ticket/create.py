@@ -12,6 +12,7 @@ from shared.ticket_updates import update_ticket
 from shared.workflow.forms import form_context, ticket_type_of, validate_form
 
 if TYPE_CHECKING:
+    from functions.ticket.customers import BuyerHints
     from functions.ticket.deps import Deps
     from shared.tenant.models import TenantConfig
 
@@ -27,12 +28,17 @@ def create_ticket(
     channel: str | None = None,
     parent_id: str | None = None,
     lenient: bool = False,
+    buyer: BuyerHints | None = None,
 ) -> Ticket:
     """Validate, store and start a ticket. With a given ``ticket_id`` it is idempotent.
 
     ``lenient`` (linked tickets opened by a workflow, platform deliveries): nothing is lost for a
     bad or missing field; the ticket is created, and the creation event records what was
     ``missing`` and which values were ``rejected`` and why, for a person to complete.
+
+    With ``deps.customers`` the ticket is linked to its customer (``customers.resolve``: by its
+    phone and e-mail fields and the delivery's ``buyer``) and put on the customer's timeline once it
+    runs (``customers.record_ticket``, idempotent like the rest).
     """
     ticket_type = ticket_type_of(cfg, type_id)
     specs = [optional(f) for f in ticket_type.fields] if lenient else ticket_type.fields
@@ -41,6 +47,26 @@ def create_ticket(
         raise ValidationFailed(f"{len(problems)} field(s) of the {type_id} ticket are not valid", problems)
     rejected = {p["field"]: {"value": fields.get(p["field"]), "message": p["message"]} for p in problems}
     missing = [f.name for f in ticket_type.fields if f.required and f.name not in accepted]
+    customer_id = None
+    if deps.customers is not None:  # imported here: a function that links no customer never loads it
+        from functions.ticket import customers
+
+        customer_id = customers.resolve(deps.customers, cfg, type_id, accepted, buyer)
+    sla_policy, applied = ticket_type.sla, None
+    if ticket_type.priority_rules:
+        from functions.ticket.facts import customer_subject, prioritise, ticket_subject
+
+        subject = {
+            **ticket_subject(type_id, accepted, channel),
+            **customer_subject(deps, cfg.tenant.id, customer_id),
+        }
+        found = prioritise(ticket_type, subject)
+        if found is not None:
+            number, rule = found
+            if rule.priority is not None:
+                accepted = {**accepted, "priority": rule.priority}
+            sla_policy = rule.sla or sla_policy
+            applied = {"rule": number, "priority": rule.priority, "sla": rule.sla}
     instant = now()
     ticket = Ticket(
         tenant=cfg.tenant.id,
@@ -54,8 +80,9 @@ def create_ticket(
         channel=channel,
         parent_id=parent_id,
         catalog_version=cfg.catalog.version,
-        sla_policy=ticket_type.sla,
+        sla_policy=sla_policy,
         incomplete=({"missing": missing, "rejected": rejected} if missing or rejected else None),
+        customer_id=customer_id,
     )
     if deps.catalogs is not None:
         deps.catalogs.ensure(cfg)
@@ -64,6 +91,8 @@ def create_ticket(
         changes["missing"] = missing
     if rejected:
         changes["rejected"] = rejected
+    if applied is not None:
+        changes["priority_rule"] = {k: v for k, v in applied.items() if v is not None}
     event = TicketEvent(at=instant, actor=actor, kind="created", node=ticket.node, changes=changes, version=1)
     try:
         deps.tickets.create(ticket, event)
@@ -83,6 +112,10 @@ def create_ticket(
                 f"the workflow of the {type_id} ticket could not be started ({type(exc).__name__}); "
                 "the ticket was not kept: send the request again"
             ) from exc
+    if deps.customers is not None:
+        from functions.ticket import customers
+
+        customers.record_ticket(deps.customers, cfg, ticket, buyer)
     return ticket
 
 

@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING, Any
 from shared.ports import NoSla
 
 if TYPE_CHECKING:
-    from shared.ports import CatalogStore, SlaScheduler, TicketStore, Timers, WorkflowEngine, Workload
+    from shared.follow_ups import FollowUpTimers
+    from shared.ports import (
+        CatalogStore,
+        CustomerStore,
+        SlaScheduler,
+        TicketStore,
+        Timers,
+        WorkflowEngine,
+        Workload,
+    )
 
 
 @dataclass
@@ -23,3 +32,7 @@ class Deps:
     """The dispatch offers' timers: cancelled once the technician takes or leaves the offered node."""
     notifier: Any = None
     """Tells the tenant's dispatchers about a failed ticket (``shared.notices.Notifier``)."""
+    follow_ups: FollowUpTimers | None = None
+    """Schedules the follow-ups (回访) of the tenant file when their event happens (``shared.follow_ups``)."""
+    customers: CustomerStore | None = None
+    """Customers resolved at ticket creation (None: tickets are not linked to customers)."""

@@ -91,6 +91,11 @@ def process(
         deliveries.mark(tenant, channel_id, delivery_id, "unmatched", reason=reason)
         return "unmatched"
     ticket_type, fields = request
+    buyer = None
+    if deps.customers is not None:
+        from functions.ticket.customers import hints_from_delivery
+
+        buyer = hints_from_delivery(cfg, channel, delivery)
     try:
         ticket = service.create_ticket(
             deps,
@@ -103,6 +108,7 @@ def process(
             # A platform cannot fix its payload: keep the ticket, record what is missing or rejected.
             # Web forms were validated field by field before they were accepted.
             lenient=channel.platform != "webform",
+            buyer=buyer,
         )
     except ValidationFailed as exc:
         return fail(_reason(exc))

@@ -15,13 +15,18 @@ from functions.ticket.schemas import (
     ActRequest,
     CancelRequest,
     CreateTicketRequest,
+    CustomerList,
+    CustomerOut,
     FieldsRequest,
     HistoryOut,
     TicketOut,
     TicketPage,
+    TimelineEntryOut,
+    TimelinePage,
+    customer_out,
     ticket_out,
 )
-from functions.ticket.wiring import deps, ticket_repository
+from functions.ticket.wiring import customer_repository, deps, ticket_repository
 from shared import metrics as catalogue
 from shared.cursors import decode_cursor, encode_cursor
 from shared.errors import Forbidden
@@ -117,6 +122,56 @@ def retry(ticket_id: str) -> TicketOut:
     caller = current_caller(app)
     cfg = tenant_config(caller.tenant)
     return ticket_out(retry_ticket(deps(), cfg, caller, ticket_id))
+
+
+@app.get("/customers")
+def list_customers(
+    phone: Annotated[str | None, Query(description="a phone number, any written form", max_length=40)] = None,
+    q: Annotated[str | None, Query(description="a name or e-mail prefix", max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> CustomerList:
+    """Customers by phone or by name / e-mail prefix (staff)."""
+    from functions.ticket import customers  # its first request loads it, not the cold start
+
+    caller = current_caller(app)
+    cfg = tenant_config(caller.tenant)
+    found = customers.find_customers(customer_repository(), cfg, caller, phone=phone, q=q, limit=limit)
+    return CustomerList(items=[customer_out(c) for c in found])
+
+
+@app.get("/customers/<customer_id>")
+def get_customer(customer_id: str) -> CustomerOut:
+    """One customer; a merged id answers its survivor with ``requested_id`` (staff; a technician:
+    the customers of their tickets)."""
+    from functions.ticket import customers
+
+    caller = current_caller(app)
+    customer, requested = customers.visible_customer(
+        customer_repository(), deps().tickets, caller, customer_id
+    )
+    return customer_out(customer, requested)
+
+
+@app.get("/customers/<customer_id>/timeline")
+def customer_timeline(
+    customer_id: str,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(description="the cursor of the previous page")] = None,
+) -> TimelinePage:
+    """Tickets, deliveries and opportunities of the customer across channels, oldest first."""
+    from functions.ticket import customers
+
+    caller = current_caller(app)
+    store = customer_repository()
+    customer, _requested = customers.visible_customer(store, deps().tickets, caller, customer_id)
+    entries, more = store.timeline(
+        caller.tenant, customer.id, limit=limit, start_key=decode_cursor(cursor, caller.tenant)
+    )
+    return TimelinePage(
+        customer_id=customer.id,
+        items=[TimelineEntryOut(**e.model_dump()) for e in entries],
+        next=encode_cursor(more, caller.tenant),
+    )
 
 
 @app.get("/openapi.json", include_in_schema=False)

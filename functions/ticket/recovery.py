@@ -7,8 +7,10 @@
   technician's load is released, its timers (SLA reminders, the dispatch offer) are deleted and the
   tenant's dispatchers are told. Idempotent: EventBridge delivers at least once.
 - ``retry``: a dispatcher or admin starts a failed ticket again where it failed. A new execution
-  (``<id>-r<n>``) enters the workflow's ``Resume?`` Choice with ``resume_at`` = that node, on the
-  live version (so a corrected workflow is used); the ticket's pinned catalog and SLA policy stay.
+  (``<id>-r<n>``) starts on the live version (so a corrected workflow is used) with ``resume_at`` =
+  that node in its input; the ticket's pinned catalog and SLA policy stay. The start node's Task
+  hands it on to that node (``Scrm.Resume.<node>``, ``shared.workflow.compiler``); a version
+  compiled with the entry Choice ``Resume?`` reads the same input, so both shapes resume.
   The ticket's data can be corrected before that (fields, technicians, prices of a new catalog).
 
 Pure logic on the ports in ``service.Deps``: no AWS call here.

@@ -7,11 +7,14 @@ it (powertools builds a route's models when the route is first resolved), not at
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.domain.ticket import Assignee, Ticket, TicketEvent, TicketStatus
+
+if TYPE_CHECKING:
+    from shared.domain.customer import Customer
 
 
 class CreateTicketRequest(BaseModel):
@@ -80,6 +83,12 @@ class TicketOut(BaseModel):
     failure: dict[str, Any] | None = Field(
         default=None, description="failed tickets: node, reason, execution status and error; retry it"
     )
+    customer_id: str | None = Field(default=None, description="the customer (GET /customers/{id})")
+    follow_ups: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="follow-ups (回访) planned by this ticket's events: key, id, event, ticket_type, at, "
+        "status (pending, created with its ticket, cancelled, failed with a reason)",
+    )
 
 
 class TicketPage(BaseModel):
@@ -94,6 +103,58 @@ class HistoryOut(BaseModel):
 
     ticket_id: str
     events: list[TicketEvent]
+
+
+class CustomerOut(BaseModel):
+    """A customer across channels. For a merged id, the survivor's profile with ``requested_id``."""
+
+    model_config = ConfigDict(defer_build=True)
+
+    id: str
+    requested_id: str | None = Field(
+        default=None, description="the id asked for, when it was merged into this customer"
+    )
+    name: str | None = None
+    phones: list[str]
+    emails: list[str]
+    platform_ids: list[str] = Field(description="shopify:<buyer id>, youzan:..., wecom:<external user id>")
+    tier: str | None = None
+    tags: list[str]
+    lifetime_value: str = Field(description="decimal string, the tenant's currency")
+    orders: int
+    tickets: int
+    merged_from: list[str] = Field(description="ids merged into this customer")
+    created_at: datetime
+    updated_at: datetime
+
+
+class CustomerList(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+    items: list[CustomerOut]
+
+
+class TimelineEntryOut(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+    at: datetime
+    kind: str = Field(description="ticket_opened, ticket_closed, ticket_cancelled, order_received, ...")
+    ref: str = Field(description="the ticket id, or <channel>/<delivery id>")
+    channel: str | None = None
+    summary: dict[str, Any] = Field(default_factory=dict)
+
+
+class TimelinePage(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+    customer_id: str
+    items: list[TimelineEntryOut]
+    next: str | None = Field(description="pass as ?cursor= for the following page; null at the end")
+
+
+def customer_out(customer: Customer, requested_id: str | None = None) -> CustomerOut:
+    data = customer.model_dump(exclude={"tenant", "merged_into", "version", "lifetime_value"})
+    return CustomerOut(**data, requested_id=requested_id, lifetime_value=f"{customer.lifetime_value:.2f}")
 
 
 def ticket_out(ticket: Ticket) -> TicketOut:

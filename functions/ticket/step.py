@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from functions.ticket.create import create_ticket
+from functions.ticket.follow_up import plan_follow_ups
 from functions.ticket.leave import release_technician
 from functions.ticket.rules import inherited, with_visit
 from shared.clock import now
-from shared.domain.ticket import Change
+from shared.domain.ticket import Change, Ticket
 from shared.errors import LoopLimitExceeded, NotFound
 from shared.ticket_updates import fail_past_loop_cap, update_ticket
 from shared.workflow import routing
@@ -33,17 +34,18 @@ def step(deps: Deps, cfg: TenantConfig, ticket_id: str, node_name: str) -> dict[
             fail_past_loop_cap(deps.tickets, ticket, node_name, cap, updates={"token": None})
         )
     if node.kind == "end":
-        close = Change(
-            kind="closed",
-            update={
-                "status": "closed",
-                "node": node_name,
-                "assignee": None,
-                "visits": visited.visits,
-                "closed_at": now(),
-            },
-            node=node_name,
-        )
+        instant = now()
+        update: dict[str, Any] = {
+            "status": "closed",
+            "node": node_name,
+            "assignee": None,
+            "visits": visited.visits,
+            "closed_at": instant,
+        }
+        planned = plan_follow_ups(deps, cfg, ticket, "closed", instant)
+        if planned:
+            update["follow_ups"] = [*ticket.follow_ups, *planned]
+        close = Change(kind="closed", update=update, node=node_name)
         update_ticket(
             deps.tickets,
             ticket.tenant,
@@ -53,6 +55,10 @@ def step(deps: Deps, cfg: TenantConfig, ticket_id: str, node_name: str) -> dict[
             expected_version=ticket.version,
         )
         release_technician(deps, ticket)
+        if deps.customers is not None:  # the customer's timeline shows it closed (once)
+            from functions.ticket.customers import record_closed
+
+            record_closed(deps.customers, cfg, ticket, instant, "closed")
         return {"outcome": "done"}
     if node.kind == "create_ticket" and node.ticket_type:
         child_id = f"{ticket.id}-{node_name}-{visited.visits[node_name]}"
@@ -87,4 +93,30 @@ def step(deps: Deps, cfg: TenantConfig, ticket_id: str, node_name: str) -> dict[
                 expected_version=ticket.version,
             )
         return {"outcome": "done", "child": child.id}
+    if node.kind == "decision":
+        return _decide(deps, cfg, ticket, node_name, visited.visits)
     raise NotFound(f"node '{node_name}' of kind {node.kind} is not handled by the ticket service")
+
+
+def _decide(
+    deps: Deps, cfg: TenantConfig, ticket: Ticket, node_name: str, visits: dict[str, int]
+) -> dict[str, Any]:
+    """A decision node's Task: the facts its Choice routes on (only the paths its rules read), and
+    a history line saying which rule holds and where it leads (the same ``evaluate`` the compiled
+    Choice mirrors), so a person can see why the ticket went where it went."""
+    from functions.ticket.facts import decision_facts, facts_of
+    from shared.rules.conditions import evaluate
+
+    node = cfg.ticket_types[ticket.type].nodes[node_name]
+    seen = facts_of(deps, ticket)
+    number = next((n for n, rule in enumerate(node.rules, start=1) if evaluate(rule.when, seen)), None)
+    target = node.rules[number - 1].next if number is not None else node.default
+    decided = Change(
+        kind="decided",
+        update={"node": node_name, "visits": visits},
+        node=node_name,
+        changes={"rule": number, "next": target},
+        bump=False,
+    )
+    update_ticket(deps.tickets, ticket.tenant, ticket.id, lambda _: decided, read=ticket)
+    return {"facts": decision_facts(deps, cfg, ticket, node), "rule": number, "next": target}

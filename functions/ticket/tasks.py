@@ -17,7 +17,7 @@ from shared import metrics as catalogue
 from shared.errors import LoopLimitExceeded
 from shared.observability import emit_metric, logger, tracer
 from shared.tenant.store import tenant_config
-from shared.workflow.task_errors import LoopLimitError
+from shared.workflow.task_errors import LoopLimitError, check_resume
 
 
 @logger.inject_lambda_context
@@ -37,6 +37,8 @@ def park(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             success=event.get("success"),
             execution=event.get("execution"),
             workflow_version=event.get("workflow_version"),
+            resume_at=event.get("resume_at"),
+            ticket_type=event.get("type"),
         )
     except LoopLimitExceeded as exc:
         emit_metric(catalogue.TICKETS_FAILED, 1, tenant=cfg.tenant.id, node=event["node"])
@@ -49,6 +51,7 @@ def step(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Plain task of ``end`` and ``create_ticket`` nodes."""
     cfg = tenant_config(event["tenant"])
     logger.append_keys(ticket_id=event["ticket_id"], node=event["node"])
+    check_resume(event, cfg)
     try:
         answer = service.step(deps(), cfg, event["ticket_id"], event["node"])
     except LoopLimitExceeded as exc:
@@ -57,6 +60,19 @@ def step(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if event.get("kind") == "end":
         closed = deps().tickets.get(cfg.tenant.id, event["ticket_id"])
         emit_metric(catalogue.TICKETS_CLOSED, 1, tenant=cfg.tenant.id, ticket_type=closed.type)
+    return answer
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def follow_up(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Target of a follow-up's one-time schedule: open the linked ticket it planned."""
+    from functions.ticket.follow_up import open_follow_up
+
+    cfg = tenant_config(event["tenant"])
+    logger.append_keys(ticket_id=event["ticket_id"], follow_up=event["follow_up"])
+    answer = open_follow_up(deps(), cfg, event["ticket_id"], event["follow_up"])
+    logger.info("follow-up fired", extra={"answer": answer})
     return answer
 
 

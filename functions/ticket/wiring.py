@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING, Any
 from functions.ticket import service
 
 if TYPE_CHECKING:
+    from shared.repositories.customers import CustomerRepository
     from shared.repositories.tickets import TicketRepository
 
 _deps: service.Deps | None = None
 _tickets: TicketRepository | None = None
+_customers: CustomerRepository | None = None
 
 
 def ticket_repository() -> TicketRepository:
@@ -28,10 +30,19 @@ def ticket_repository() -> TicketRepository:
     return _tickets
 
 
+def customer_repository() -> CustomerRepository:
+    global _customers
+    if _customers is None:
+        from shared.repositories.customers import CustomerRepository
+
+        _customers = CustomerRepository()
+    return _customers
+
+
 def deps() -> service.Deps:
     global _deps
     if _deps is None:
-        from shared.adapters.scheduler import sla_scheduler
+        from shared.adapters.scheduler import follow_up_timers, sla_scheduler
         from shared.adapters.stepfunctions import StepFunctionsEngine
         from shared.repositories.catalogs import CatalogRepository
         from shared.repositories.technicians import TechnicianRepository
@@ -44,7 +55,9 @@ def deps() -> service.Deps:
             workload=TechnicianRepository(ticket_repository()),
             sla=sla,
             offers=sla.schedules,  # the same schedule group: dispatch offers' timers live there too
+            follow_ups=follow_up_timers(sla.schedules),
             notifier=_notifier(),
+            customers=customer_repository(),
         )
     return _deps
 

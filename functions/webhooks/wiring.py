@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING
 from shared.settings import settings
 
 if TYPE_CHECKING:
-    from shared.ports import BodyStore, ChannelSecrets, DeadLetters, DeliveryStore, IntakeQueue
+    from shared.ports import (
+        BodyStore,
+        ChannelSecrets,
+        DeadLetters,
+        DeliveryStore,
+        IntakeQueue,
+        WebhookTransport,
+    )
 
 
 @cache
@@ -59,3 +66,23 @@ def channel_secrets() -> ChannelSecrets:
     from shared.adapters.secrets import SsmChannelSecrets
 
     return SsmChannelSecrets()
+
+
+_transport: WebhookTransport | None = None
+
+
+def outbound_transport() -> WebhookTransport:
+    """How outbound webhooks are POSTed: ``urllib`` (https only), unless another transport was put
+    in with :func:`use_transport` (the local twin's, which records them: ``infra/twin/outbox.py``)."""
+    global _transport
+    if _transport is None:
+        from shared.adapters.webhooks_out import UrllibTransport
+
+        _transport = UrllibTransport()
+    return _transport
+
+
+def use_transport(transport: WebhookTransport | None) -> None:
+    """Put in the transport outbound webhooks use (``None``: back to the default)."""
+    global _transport
+    _transport = transport

@@ -51,6 +51,9 @@ ROUTES: tuple[Route, ...] = (
     Route("PUT", "/technicians/{id}", "dispatch-api"),
     Route("GET", "/technicians/{id}/earnings", "settlement-api"),
     Route("GET", "/reports/revenue", "settlement-api"),
+    Route("GET", "/customers", "ticket-api"),
+    Route("GET", "/customers/{id}", "ticket-api"),
+    Route("GET", "/customers/{id}/timeline", "ticket-api"),
     Route("GET", "/openapi.json", "ticket-api", public=True),
     # ops on intake (dispatcher or admin; the function checks the roles)
     Route("GET", "/deliveries", "webhooks-ops"),

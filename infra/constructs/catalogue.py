@@ -99,16 +99,26 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "ticket-park",
         "functions.ticket.tasks.park",
         "task",
-        "waitForTaskToken task of human nodes: stores the token, starts SLA schedules",
+        "waitForTaskToken task of human nodes: stores the token, starts SLA schedules; a retried "
+        "execution's human start node hands it to its resume node (SendTaskFailure on its own token)",
+        task_tokens=True,
         scheduler=WRITE_SCHEDULES,
     ),
     FunctionSpec(
         "ticket-step",
         "functions.ticket.tasks.step",
         "task",
-        "system nodes (create_ticket, end bookkeeping)",
+        "system nodes (create_ticket, end bookkeeping); schedules the follow-ups of a closed ticket",
         states=START_EXECUTIONS,
-        scheduler=DELETE_SCHEDULES,
+        scheduler=WRITE_SCHEDULES,
+    ),
+    FunctionSpec(
+        "ticket-follow-up",
+        "functions.ticket.tasks.follow_up",
+        "task",
+        "follow-up schedules' target: opens the linked follow-up ticket a while after the source's event",
+        states=START_EXECUTIONS,
+        schedule_target=True,
     ),
     FunctionSpec(
         "ticket-intake",
@@ -192,6 +202,23 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "functions.settlement.aggregates_handler.fold",
         "task",
         "table stream (settlement records' INSERTs): revenue aggregates, sharded, each record once",
+    ),
+    # ---------------------------------------------------------------- domain events out (docs/events.md)
+    FunctionSpec(
+        "ticket-publish",
+        "functions.ticket.publish_handler.handle",
+        "task",
+        "table stream (ticket history lines, settlement records): domain events on the scrm-events bus",
+        table="read",  # no table access: the stream hands it the items (events_out.py grants PutEvents)
+    ),
+    FunctionSpec(
+        "webhooks-outbound",
+        "functions.webhooks.outbound_handler.send",
+        "task",
+        "outbound webhooks queue (the scrm-events rule): each event signed (Standard Webhooks) and "
+        "POSTed to the tenant's subscriptions; retried, dead-lettered",
+        table="read",  # no table access: the tenant's subscriptions are in its config object
+        read_secrets=True,  # the subscriptions' signing secrets (/scrm/<tenant>/subscriptions/...)
     ),
     # ---------------------------------------------------------------- reminders
     FunctionSpec(

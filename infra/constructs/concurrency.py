@@ -38,6 +38,7 @@ RESERVED: dict[str, int] = {
     "ticket-intake": 50,  # the SQS consumer; its event source is capped below (INTAKE_MAX_CONCURRENCY)
     "reminders-fire": 40,
     "ticket-failed": 10,  # stopped executions: rare, but must never be starved
+    "webhooks-outbound": 20,  # tenants' CRMs: a slow receiver never takes the rest (its queue: 10 at most)
 }
 INTAKE_MAX_CONCURRENCY = 40
 """``maxConcurrency`` of the intake queue's event source (AWS: 2..1000, keep it below the

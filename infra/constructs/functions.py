@@ -94,6 +94,7 @@ class PlatformFunctions(Construct):
             "SCHEDULER_GROUP": scheduler_group_name,
             "SCHEDULER_ROLE_ARN": scheduler_role.role_arn,
             "REMINDER_FUNCTION_ARN": function_arn(self, FUNCTIONS_BY_KEY["reminders-fire"].name),
+            "FOLLOW_UP_FUNCTION_ARN": function_arn(self, FUNCTIONS_BY_KEY["ticket-follow-up"].name),
         }
         for spec in FUNCTIONS:
             env = {**common_env, "POWERTOOLS_SERVICE_NAME": spec.service}

@@ -60,6 +60,10 @@ DEAD_LETTER_QUEUES = {
     "mark failed past the retries (a ticket in limbo: redrive it)",
     "aggregates": "stream batches of settlement records scrm-settlement-aggregates could not fold into the "
     "revenue aggregates past its retries (fold them again from the stream within 24 h: it is exactly-once)",
+    "events": "stream batches of history lines / settlement records scrm-ticket-publish could not put on "
+    "scrm-events past its retries (publish them again from the stream within 24 h: event ids are stable)",
+    "webhooks": "outbound webhooks a tenant's endpoint refused (a 4xx) or that failed every retry; the "
+    "message attribute `reason` says which (fix the endpoint or the subscription, then redrive)",
 }
 """Every dead-letter queue of the platform (key: the construct that owns it) and what waits in it."""
 

@@ -8,8 +8,8 @@ privilege inside a tenant too:
 
 | access | role | allows |
 |---|---|---|
-| ``read_write`` | ``scrm-tenant-data`` | Get/Query/Put/Update/Delete on the table and its indexes |
-| ``read`` | ``scrm-tenant-read`` | Get/Query on the table and its indexes |
+| ``read_write`` | ``scrm-tenant-data`` | Get/BatchGet/Query/Put/Update/Delete on the table and its indexes |
+| ``read`` | ``scrm-tenant-read`` | Get/BatchGet/Query on the table and its indexes |
 | ``open_tickets`` | ``scrm-tenant-open-tickets`` | Query on the open-tickets index |
 
 Why shared roles and not a role per tenant: an account holds 1,000 IAM roles, so three roles per
@@ -20,8 +20,10 @@ session's ``tenant`` tag. ``LeadingKeys`` is the partition key the request names
 item actions, the index's for a Query on an index (a GSI has its own partition key and the condition
 applies to it), so every index's partition key starts with the tenant too (``gsi1pk``, ``gsi2pk``,
 ``gsi3pk``: ``TENANT#<id>#...``). Transactions are authorized item by item as Put/Update/Delete, so
-no transaction action is needed. Scan, batch and PartiQL actions are not granted: a Scan names no
-partition key, and ``ForAllValues`` over no value would be true. IAM does not look at the index keys
+no transaction action is needed. ``BatchGetItem`` is granted with reads (a ticket list page reads
+its tickets by key): it names every key it reads, and ``ForAllValues`` holds each of them to the
+tenant. Scan, batch writes and PartiQL are not granted: a Scan names no partition key, and
+``ForAllValues`` over no value would be true. IAM does not look at the index keys
 an item is *written* with; the repositories build them with ``tenant_key`` like the table keys. A
 tenant id holds no IAM wildcard (``[a-z0-9-]``, and a tag value may not hold ``*`` or ``?``), and the
 ``#`` after it keeps ``acme`` from reaching ``acme-home``'s keys.
@@ -63,7 +65,7 @@ TENANT_KEY_PATTERN = "TENANT#${aws:PrincipalTag/" + SESSION_TAG + "}#*"
 TENANT_TAG_PATTERN = "?*"
 """What ``aws:RequestTag/tenant`` must match at AssumeRole: present and not empty."""
 
-_READ = ("dynamodb:GetItem", "dynamodb:Query")
+_READ = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query")
 _WRITE = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
 ASSUME_ACTIONS = ("sts:AssumeRole", "sts:TagSession")
 

@@ -139,6 +139,8 @@ def make_handler(twin: LocalTwin) -> type[BaseHTTPRequestHandler]:
         ("GET", "/_local/clock"): twin.local_clock,
         ("POST", "/_local/sign"): twin.local_sign,
         ("GET", "/_local/messages"): twin.local_messages,
+        ("GET", "/_local/outbox"): twin.local_outbox,
+        ("POST", "/_local/outbox/answers"): twin.local_outbox_answers,
         ("GET", "/_local/metrics"): twin.local_metrics,
         ("GET", "/_local/dashboard"): twin.local_dashboard,
         ("PUT", "/_local/cloudformation"): twin.local_cloudformation,  # custom resources' response URL

@@ -32,12 +32,16 @@ from infra.twin.lambdas import FunctionFailed, LocalLambdas, function_of
 from infra.twin.meter import METER
 from infra.twin.metrics_store import MetricsStore
 from infra.twin.moto_fixes import install as install_moto_fixes
+from infra.twin.outbox import Outbox
 from infra.twin.rules import InvokeConfig, PatternRules, ScheduledRules, function_name
 from infra.twin.server import Router, _error, _json, serve
 from infra.twin.streams import POLL_SECONDS as STREAM_POLL_SECONDS
 from infra.twin.streams import StreamMapping, StreamSource
 from shared import clock as shared_clock
 
+OUTBOUND_FUNCTION = "scrm-webhooks-outbound"
+OUTBOUND_RETRY_SECONDS = 1
+"""The twin's first retry delay of an outbound webhook (SQS visibility is wall-clock time)."""
 MAX_ADVANCE = 10 * 366 * 86400
 """The most one ``/_local/clock/advance`` moves the clock (ten years); beyond, datetimes overflow."""
 _AT = re.compile(r"^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$")
@@ -117,6 +121,7 @@ class LocalTwin:
         self.people: dict[str, dict[str, set[str]]] = {}  # tenant -> person -> roles the file grants
         self.signable: dict[str, dict[str, str]] = {}  # tenant/channel -> platform, secret reference
         self.router = Router([])
+        self.outbox = Outbox(self.clock.now)  # outbound webhooks, captured (outbox.py)
 
     # ----------------------------------------------------------------- lifecycle
     def start(self) -> LocalTwin:
@@ -161,6 +166,7 @@ class LocalTwin:
             self._set_function_log_level(self.function_log_level)
         self._verify_sender()
         self.lambdas.install_hook()
+        self._capture_outbound_webhooks()
         self.metrics.install()
         self.metrics.wrap_lambdas(self.lambdas)
         self.lambdas.after_invoke.append(lambda _name: self._collect_messages())
@@ -194,6 +200,24 @@ class LocalTwin:
             raise
         self.log(f"clock: {self.clock.mode}, now {self.clock.now().isoformat()}")
         return self
+
+    def _capture_outbound_webhooks(self) -> None:
+        """The outbound webhooks sender posts into the outbox (the twin reaches no internet), and its
+        retries wait seconds, not minutes: SQS visibility runs on the wall clock, not the twin's."""
+        from functions.webhooks.wiring import use_transport
+
+        use_transport(self.outbox)
+        environment = self.lambdas.environments.get(OUTBOUND_FUNCTION)
+        if environment is not None:
+            environment["WEBHOOK_RETRY_SECONDS"] = str(OUTBOUND_RETRY_SECONDS)
+            self.log(
+                f"  {OUTBOUND_FUNCTION}: webhooks captured in /_local/outbox (nothing is sent); retries "
+                f"after {OUTBOUND_RETRY_SECONDS} s, doubling (AWS: WEBHOOK_RETRY_SECONDS of the template)"
+            )
+            self.log(
+                "  EventBridge rule scrm-events-webhooks (bus scrm-events) -> SQS: delivered by moto itself "
+                "(PutEvents on a custom bus reaches its rules' SQS targets; no emulation)"
+            )
 
     def _check_quotas(self, templates: dict[str, Any]) -> None:
         """What AWS would refuse at deploy (roles, resource policy sizes, rules per bus, SSM
@@ -317,6 +341,9 @@ class LocalTwin:
             self._server.shutdown()
             self._server.server_close()
         shared_clock.reset()
+        from functions.webhooks.wiring import use_transport
+
+        use_transport(None)
         self.metrics.uninstall()
         if self._mock is not None:
             with contextlib.suppress(Exception):
@@ -472,7 +499,8 @@ class LocalTwin:
             for m in messages
         ]
         METER.count("sqs:ReceiveMessage")  # the event source mapping's receive that found these
-        self.metrics.queue_batch("intake", messages)
+        if function == "scrm-ticket-intake":  # the intake queue's metrics (the dashboard's)
+            self.metrics.queue_batch("intake", messages)
         try:
             result = self.lambdas.invoke(function, {"Records": records})
             failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
@@ -577,6 +605,19 @@ class LocalTwin:
     def local_messages(self, _data: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
         self._collect_messages()
         return _json(200, {"messages": self.messages})
+
+    def local_outbox(self, data: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        """``GET /_local/outbox[?tenant=]``: the outbound webhooks the platform would have sent."""
+        tenant = data.get("tenant") or None
+        return _json(200, {"requests": self.outbox.listing(tenant)})
+
+    def local_outbox_answers(self, data: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        """``POST /_local/outbox/answers {"url", "statuses"}``: what that endpoint answers next."""
+        statuses = data.get("statuses")
+        if not isinstance(statuses, list):
+            raise ValueError("statuses: a list of HTTP statuses, e.g. [500, 500]")
+        self.outbox.answer(str(data.get("url") or ""), statuses)
+        return _json(200, {"url": data["url"], "statuses": statuses})
 
     def local_metrics(self, _data: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
         self._sample_metrics()

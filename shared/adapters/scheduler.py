@@ -23,7 +23,8 @@ from shared.settings import settings
 if TYPE_CHECKING:
     from mypy_boto3_scheduler.type_defs import TargetTypeDef
 
-    from shared.sla_clock import SchedulerSla
+    from shared.follow_ups import FollowUpTimers
+    from shared.sla_clock import OneTimeSchedules, SchedulerSla
 
 MAX_RETRY_ATTEMPTS = 10
 MAX_EVENT_AGE_SECONDS = 3600
@@ -84,6 +85,14 @@ class OneTimeScheduler:
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ResourceNotFoundException":
                 raise
+
+
+def follow_up_timers(schedules: OneTimeSchedules | None = None) -> FollowUpTimers:
+    """Follow-ups on AWS: this group's schedules, targeting the ticket service's follow-up function
+    (read when a schedule is made: see ``OneTimeScheduler``)."""
+    from shared.follow_ups import FollowUpTimers
+
+    return FollowUpTimers(schedules or OneTimeScheduler(), lambda: settings().follow_up_function_arn)
 
 
 def sla_scheduler() -> SchedulerSla:

@@ -48,7 +48,8 @@ class StepFunctionsEngine:
         version it runs on before the first state executes."""
         version = self._live_version(tenant, ticket_type)
         machine = version.rsplit(":", 1)[0]
-        document = {"resume_at": None, **payload, "workflow_version": version}
+        # ``type`` and ``resume_at`` always: the start node's Task reads them (a retry's resume)
+        document = {"type": ticket_type, "resume_at": None, **payload, "workflow_version": version}
         try:
             answer = self._client.start_execution(
                 stateMachineArn=version, name=ticket_id, input=json.dumps(document)

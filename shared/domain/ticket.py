@@ -61,6 +61,10 @@ class Ticket(BaseModel):
     handoff: dict[str, Any] | None = None
     """Values given on an action for the linked ticket a hand-off (``create_ticket``) opens."""
     incomplete: dict[str, Any] | None = None  # missing / rejected fields of a leniently created ticket
+    follow_ups: list[dict[str, Any]] = Field(default_factory=list)
+    """Follow-ups planned by this ticket's events and what became of them (``shared.follow_ups``)."""
+    customer_id: str | None = None
+    """The customer the ticket is about (``functions/ticket/customers.py`` resolves it at creation)."""
 
     @property
     def parked(self) -> bool:

@@ -6,9 +6,21 @@ Access patterns (all Query/GetItem, never Scan):
 |---|---|
 | get a ticket | pk=``TENANT#t#TICKET#id``, sk=``TICKET`` |
 | history of a ticket, oldest first | pk=``TENANT#t#TICKET#id``, sk begins_with ``EVT#`` |
-| a tenant's tickets, newest first | gsi1: gsi1pk=``TENANT#t#TICKETS#<shard>``, gsi1sk=``<created_at>#<id>`` |
-| an assignee's tickets, newest first | gsi2: ``TENANT#t#ASSIGNEE#<ref>``, ``<created_at>#<id>`` |
-| open tickets (type, node) | gsi3: gsi3pk=``TENANT#t#OPEN#<shard>``, gsi3sk=``<created_at>#<id>`` |
+| a tenant's tickets, newest first | gsi5: gsi5pk=``TENANT#t#TICKETS#<shard>``, lsk=``<created_at>#<id>`` |
+| an assignee's tickets, newest first | gsi6: ``TENANT#t#ASSIGNEE#<ref>``, lsk |
+| open tickets (type, node) | gsi3: gsi3pk=``TENANT#t#OPEN#<shard>``, lsk |
+
+The three ticket indexes share one sort-key attribute, ``lsk`` (the same value thrice cost ~100
+bytes of every ticket item, and every save writes the item whole).
+
+The two lists have indexes of their own (not the shared ``gsi1``/``gsi2``, which project every
+attribute for the technicians): they project only the keys and what a list filters on (``type``,
+``status``, ``node``), never the ticket's ``body``. Every save of a ticket rewrites its entry in
+both lists; with the body projected that was a write of the whole item per index (2 WRU each for a
+ticket of 1-2 KB, ~16 WRU per install ticket), now ~200 bytes (1 WRU). A page then reads its
+tickets' items by key (``BatchGetItem``, eventually consistent like the index): 0.5 RRU per ticket
+instead of the index's bytes (≈ 0.5 RRU per 4 KB). Lists are read far less often than tickets
+are saved, so the trade pays (``docs/design.md``).
 
 ``gsi3`` is sparse: only open tickets carry its keys (a ticket leaves it when it closes, fails or
 is cancelled), and it projects only ``type`` and ``node``, so counting a tenant's open tickets per
@@ -16,7 +28,7 @@ node (the ``OpenTickets`` gauge) is one Query per shard that reads about 150 byt
 It is write-sharded like the list (every open ticket's save rewrites its entry), in
 ``OPEN_INDEX_SHARDS`` shards by the same ``list_shard`` of the ticket id.
 
-The tenant's ticket list is write-sharded: every save of a ticket rewrites its ``gsi1`` entry, so
+The tenant's ticket list is write-sharded: every save of a ticket rewrites its ``gsi5`` entry, so
 one partition key per tenant would take all of a big tenant's ticket writes (an index partition
 absorbs about 1,000 WCU/s). A ticket's entry lives in shard ``crc32(id) mod TICKET_LIST_SHARDS``
 (stable across processes and releases, unlike ``hash()``); listing queries every shard newest
@@ -53,7 +65,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.transactions import TransactWrite
@@ -63,8 +75,6 @@ from shared.cursors import invalid_cursor
 from shared.domain.ticket import Assignee, Ticket, TicketEvent
 from shared.errors import Conflict, NotFound
 from shared.repositories.base import (
-    Gsi1,
-    Gsi2,
     TableItem,
     bind,
     list_position,
@@ -81,9 +91,15 @@ OPEN_INDEX = "gsi3"
 OPEN_INDEX_ATTRIBUTES = ("type", "node")
 """Non-key attributes the open-tickets index projects (``infra/constructs/table.py`` builds it)."""
 TICKET_LIST_SHARDS = 8
+TICKET_INDEX_SORT_KEY = "lsk"
+LIST_INDEX = "gsi5"
+ASSIGNEE_INDEX = "gsi6"
+LIST_INDEX_ATTRIBUTES = ("type", "status", "node")
+"""Non-key attributes the two ticket lists project (``infra/constructs/table.py`` builds them): what
+``page`` filters on. Keys (``pk``, ``sk``) are projected always: a page reads its bodies by them."""
 OPEN_INDEX_SHARDS = TICKET_LIST_SHARDS
 """Shards of the open-tickets index: a ticket's entry is in ``list_shard(id)``, as in the list."""
-"""Partitions of a tenant's ticket list (``gsi1``). Every ticket save writes its list entry; 8 shards
+"""Partitions of a tenant's ticket list (``gsi5``). Every ticket save writes its list entry; 8 shards
 lift one tenant's ceiling from ~1,000 to ~8,000 entry writes/s (ample for 100 new tickets/s and their
 ~10 saves each), while a page costs 8 small Queries. Changing it re-keys every ticket: a migration."""
 
@@ -96,18 +112,39 @@ class OpenTicketsIndex(GlobalSecondaryIndex["TicketItem"]):
         projection = IncludeProjection(list(OPEN_INDEX_ATTRIBUTES))
 
     gsi3pk = UnicodeAttribute(hash_key=True)
-    gsi3sk = UnicodeAttribute(range_key=True)
+    lsk = UnicodeAttribute(range_key=True)
+
+
+class TicketListIndex(GlobalSecondaryIndex["TicketItem"]):
+    """A tenant's tickets, sharded: keys and the filter columns only (no body)."""
+
+    class Meta:
+        index_name = LIST_INDEX
+        projection = IncludeProjection(list(LIST_INDEX_ATTRIBUTES))
+
+    gsi5pk = UnicodeAttribute(hash_key=True)
+    lsk = UnicodeAttribute(range_key=True)
+
+
+class AssigneeIndex(GlobalSecondaryIndex["TicketItem"]):
+    """An assignee's tickets (sparse: assigned tickets only): keys and the filter columns only."""
+
+    class Meta:
+        index_name = ASSIGNEE_INDEX
+        projection = IncludeProjection(list(LIST_INDEX_ATTRIBUTES))
+
+    gsi6pk = UnicodeAttribute(hash_key=True)
+    lsk = UnicodeAttribute(range_key=True)
 
 
 class TicketItem(TableItem):
-    gsi1pk = UnicodeAttribute()
-    gsi1sk = UnicodeAttribute()
-    gsi2pk = UnicodeAttribute(null=True)
-    gsi2sk = UnicodeAttribute(null=True)
+    gsi5pk = UnicodeAttribute()
+    gsi6pk = UnicodeAttribute(null=True)
     gsi3pk = UnicodeAttribute(null=True)
-    gsi3sk = UnicodeAttribute(null=True)
-    by_tenant = Gsi1()
-    by_assignee = Gsi2()
+    lsk = UnicodeAttribute()
+    """The sort key of all three ticket indexes (``<created_at>#<id>``): newest first, unique."""
+    by_tenant = TicketListIndex()
+    by_assignee = AssigneeIndex()
     open_by_tenant = OpenTicketsIndex()
 
     tenant = UnicodeAttribute()
@@ -119,8 +156,9 @@ class TicketItem(TableItem):
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     # Everything else of the ticket (fields, dispatch explanation, SLA, settlement): JSON, gzip.
-    # Every save rewrites the item, in a transaction (2 WRU per KB) and in both GSIs, so its size
-    # is the ticket's main running cost; compressed it is about a third.
+    # Every save rewrites the item in a transaction (2 WRU per started KB), so its size is the
+    # ticket's main running cost: deflated with a preset dictionary (``_pack``) it is about a
+    # fifth of the JSON. No index projects it.
     body = BinaryAttribute(legacy_encoding=False)
 
 
@@ -137,13 +175,60 @@ class TicketEventItem(TableItem):
 _COLUMNS = {"tenant", "id", "type", "status", "node", "version", "created_at", "updated_at"}
 
 
+_BODY_V1 = b"\x01"
+"""Format byte of a body deflated with ``_BODY_DICTIONARY_V1``. Bodies written before it are gzip
+(they start with ``\x1f\x8b``) and are still read."""
+_BODY_DICTIONARY_V1 = "".join(
+    (
+        # Constant fragments of what the platform itself writes in a ticket's body (its own key
+        # names and fixed values, no tenant's data), as zlib's preset dictionary: a small JSON
+        # document compresses poorly on its own (the key names are most of it and occur once),
+        # with them primed it takes about half the bytes, so most saves of a ticket stay under
+        # 1 KB (DynamoDB bills writes per started KB, twice in a transaction). NEVER edit it:
+        # stored bodies need it byte for byte; a better one is a new format byte.
+        '"settlement":{"sequence":1,"technician":"","tier":"","lines":[{"code":"","kind":"service_item",'
+        '"name":"","unit":"","unit_price":"","quantity":"1","coefficient":"1.00","amount":""},'
+        '{"code":"","kind":"part","name":"","surcharges":[],"subtotal":"","total":"",'
+        '"installer_share_percent":"","earnings":"","currency":"CNY","period":"","completed_at":"",'
+        '"settled_at":"","adjustment":null},',
+        '"explanation":{"considered":1,"eligible":1,"weights":{"distance":"0.35","skill":"0.25",'
+        '"load":"0.20","rating":"0.10","fairness":"0.10"},"max_distance_km":"","top":[{"rank":1,'
+        '"technician":"","total":"1.0000","criteria":{"distance":{"raw":"home region","normalized":'
+        '"1.0000","weight":"","contribution":""},"skill":{"raw":1,"normalized":"0.0000","weight":"",'
+        '"contribution":""},"load":{"raw":"0","normalized":"","weight":"","contribution":""},'
+        '"rating":{"raw":"","normalized":"","weight":"","contribution":""},"fairness":{"raw":0,'
+        '"normalized":"","weight":"","contribution":""}}}],"not_shown":0,"filtered":{}},',
+        '"sla":{"policy":"","node":"","priority":"normal","visit":1,"budget":0,"consumed":0,'
+        '"entered_at":"","deadline":"","levels":[{"name":"yellow","at":"","fired":false},'
+        '{"name":"orange","at":"","fired":false},{"name":"red","at":"","fired":false}],"level":null,'
+        '"breached":false,"paused":false,"paused_at":null,"paused_on":null,"paused_time":0,'
+        '"chained":true,"digest":""},',
+        '{"assignee":{"kind":"technician","id":""},{"kind":"role","id":""},"fields":{"priority":"normal"},'
+        '"created_by":"channel:","channel":"","workflow_version":"arn:aws:states:us-east-1:",'
+        ':stateMachine:scrm-,"catalog_version":"","sla_policy":"","execution_arn":"arn:aws:states:'
+        ':execution:scrm-","token":null,"token_node":null,"routing":"catch","route_success":[""],'
+        '"retries":0,"failure":null,"visits":{"":1},"parent_id":null,"children":[],"dispatch":'
+        '{"node":"","at":"","declined":[],"attempt":1,"version":2,"offer_expires_at":"","technician":"",'
+        '"settlement":null,"closed_at":null,"reason":null,"handoff":null,"incomplete":null,'
+        '"follow_ups":[],"customer_id":null}',
+        "T00:00:00+08:00T00:00:00.000Z",
+    )
+).encode("utf-8")
+
+
 def _pack(data: dict[str, Any]) -> bytes:
     raw = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    return gzip.compress(raw, compresslevel=6, mtime=0)
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15, zdict=_BODY_DICTIONARY_V1)
+    return _BODY_V1 + deflate.compress(raw) + deflate.flush()
 
 
 def _unpack(blob: bytes | None) -> dict[str, Any]:
-    return dict(json.loads(gzip.decompress(blob))) if blob else {}
+    if not blob:
+        return {}
+    if blob[:1] == _BODY_V1:
+        inflate = zlib.decompressobj(-15, zdict=_BODY_DICTIONARY_V1)
+        return dict(json.loads(inflate.decompress(blob[1:]) + inflate.flush()))
+    return dict(json.loads(gzip.decompress(blob)))
 
 
 def _ticket_pk(tenant: str, ticket_id: str) -> str:
@@ -188,12 +273,10 @@ def _to_item(ticket: Ticket) -> TicketItem:
     return TicketItem(
         _ticket_pk(ticket.tenant, ticket.id),
         TICKET_SK,
-        gsi1pk=_list_key(ticket.tenant, list_shard(ticket.id)),
-        gsi1sk=sort,
-        gsi2pk=assignee_pk,
-        gsi2sk=sort if assignee_pk else None,
+        gsi5pk=_list_key(ticket.tenant, list_shard(ticket.id)),
+        gsi6pk=assignee_pk,
         gsi3pk=tenant_key(ticket.tenant, "OPEN", str(list_shard(ticket.id))) if is_open else None,
-        gsi3sk=sort if is_open else None,
+        lsk=sort,
         tenant=ticket.tenant,
         id=ticket.id,
         type=ticket.type,
@@ -295,10 +378,23 @@ class TicketRepository:
         condition: Condition | None = None,
         conflict_message: str = "the ticket changed meanwhile; read it again and retry",
     ) -> None:
-        """Replace the ticket if it still has ``expected_version`` (and ``condition``), with its event."""
+        """Replace the ticket if it still has ``expected_version`` (and ``condition``), with its event.
+
+        With an event, the two are one transaction (2 WRU per KB each); without one (a change that
+        explains nothing, such as recording the execution's ARN) a conditional put is enough, at half
+        the price: the condition is the same optimistic lock."""
         guard = TicketItem.version == expected_version
         if condition is not None:
             guard = guard & condition
+        if event is None:
+            try:
+                _to_item(ticket).save(condition=guard)
+            except PutError as exc:
+                refused(exc)
+                if exc.cause_response_code != "ConditionalCheckFailedException":
+                    raise
+                raise Conflict(conflict_message) from exc
+            return
         try:
             with TransactWrite(connection=self._connection) as tx:
                 tx.save(_to_item(ticket), condition=guard)
@@ -381,7 +477,7 @@ class TicketRepository:
                 condition = term if condition is None else condition & term
         if assignee:
             key = tenant_key(tenant, "ASSIGNEE", assignee)
-            if start_key is not None and start_key.get("gsi2pk") != {"S": key}:
+            if start_key is not None and start_key.get("gsi6pk") != {"S": key}:
                 raise invalid_cursor()  # another listing's position
             query = TicketItem.by_assignee.query(
                 key,
@@ -391,9 +487,9 @@ class TicketRepository:
                 limit=limit,
                 page_size=max(limit, 25),
             )
-            tickets = [_from_item(cast(TicketItem, item)) for item in query]
-            more = query.last_evaluated_key if len(tickets) == limit else None
-            return tickets, more
+            entries = [cast(TicketItem, item) for item in query]
+            more = query.last_evaluated_key if len(entries) == limit else None
+            return self._bodies(entries), more
         return self._tenant_page(tenant, condition, limit, start_key)
 
     def _tenant_page(
@@ -405,7 +501,7 @@ class TicketRepository:
         shards = [
             TicketItem.by_tenant.query(
                 _list_key(tenant, shard),
-                TicketItem.gsi1sk < before if before is not None else None,
+                TicketItem.lsk < before if before is not None else None,
                 scan_index_forward=False,
                 filter_condition=condition,
                 limit=limit,
@@ -418,6 +514,17 @@ class TicketRepository:
         pool = _shard_readers()
         started = [pool.submit(contextvars.copy_context().run, _started, shard) for shard in shards]
         items, more = merged_page(
-            (future.result() for future in started), lambda item: cast(TicketItem, item).gsi1sk, limit
+            (future.result() for future in started), lambda item: cast(TicketItem, item).lsk, limit
         )
-        return [_from_item(cast(TicketItem, item)) for item in items], more
+        return self._bodies([cast(TicketItem, item) for item in items]), more
+
+    @staticmethod
+    def _bodies(entries: list[TicketItem]) -> list[Ticket]:
+        """The tickets of a page's index entries, in the entries' order: their items read by key
+        (``BatchGetItem``, 100 keys a request; pynamodb retries unprocessed keys). A ticket gone
+        between the index read and this one (a discarded creation) is left out."""
+        if not entries:
+            return []
+        keys = list(dict.fromkeys((entry.pk, entry.sk) for entry in entries))
+        found = {(item.pk, item.sk): item for item in TicketItem.batch_get(keys)}
+        return [_from_item(found[key]) for key in keys if key in found]

@@ -26,6 +26,10 @@ from collections.abc import Callable, Mapping
 from pydantic import ValidationError
 
 from shared.tenant.checks import channels, dispatch, document, people, settlement, sla, workflow
+from shared.tenant.checks import customers as customer_checks
+from shared.tenant.checks import follow_ups as follow_up_checks
+from shared.tenant.checks import rules as rule_checks
+from shared.tenant.checks import subscriptions as subscription_checks
 from shared.tenant.checks.context import Context
 from shared.tenant.checks.files import find_duplicate_tenant_ids, validate_secrets
 from shared.tenant.checks.model_errors import validation_problems
@@ -52,7 +56,11 @@ SECTION_CHECKS: tuple[Callable[[Context], None], ...] = (
     sla.check_sla_policies,
     dispatch.check_dispatch,
     workflow.check_ticket_types,
+    follow_up_checks.check_follow_ups,
+    rule_checks.check_rules,
     channels.check_channels,
+    customer_checks.check_customers,
+    subscription_checks.check_subscriptions,
 )
 """Pass 2, in order: the problems of a file come out in this order."""
 

@@ -4,29 +4,49 @@ Deterministic: the same definition always gives byte-identical JSON (states in t
 order of the tenant file, keys in a fixed order), so the compiled ASL of the example
 tenants is kept as golden files and any compiler change shows in review.
 
-Shape, chosen to keep state transitions per ticket at the floor (one per node visited, plus a
-Choice after a system node only when it has several ways out):
+Shape, chosen to keep state transitions per ticket at the floor: exactly one state per node
+visited, and no Choice state but a decision node's own (Standard workflows bill per transition,
+and a Choice is one):
 
+- ``StartAt`` is the type's ``start`` node.
 - ``human`` node: one ``lambda:invoke.waitForTaskToken`` Task that parks the token on
   the ticket; the action taken comes back as ``$.result.action``.
-- ``dispatch`` / ``settlement`` / ``create_ticket``: one Task on the platform function; a
-  Choice on ``$.result.outcome`` only where there is more than one way out (a dispatch node's
-  ``no_candidate``). Not a Catch: that would need the function to fail, and every routed
-  no-candidate dispatch would then count as a Lambda error and trip the function-errors alarm.
+- ``dispatch`` node with two ways out (``next`` and a different ``on_no_candidate``): also a
+  ``waitForTaskToken`` Task (``routing.calls_back``). The dispatch function answers with
+  ``SendTaskSuccess`` when it assigned someone and ``SendTaskFailure(Scrm.Route.no_candidate)``
+  when nobody fits; the Catch goes to ``on_no_candidate``. Not a Lambda error (which would count
+  against the function-errors alarm on every routed dispatch), and not a Choice (a transition).
+  It costs one SendTaskSuccess per dispatch (its own account rate; ``scrm capacity``).
+- ``dispatch`` with one way out, ``settlement``, ``create_ticket``: one plain Task on the platform
+  function, ``Next`` its one target.
 - ``end``: one Task that closes the ticket, then the execution ends.
+- ``decision``: a Task on the ticket service (``scrm-ticket-step``) that reads the ticket and its
+  customer and answers the facts the node's rules name (``ResultPath: $.decision``), then the
+  node's Choice state ``<node>?`` (``shared.workflow.decision``): its rules in file order, each the
+  compiled condition, and ``Default``. Two transitions: the Choice sees facts as they are when the
+  ticket reaches the node (a form filled on the way counts), not as they were at creation.
 
-Human nodes route without Choice states (a Choice is a state transition of its own, and
-Standard workflows bill per transition): a node's first way out (``outgoing(node)``'s first
-label, the primary action) is the Task's ``Next``, taken on success. Every other distinct
-target gets one Catch entry whose ``ErrorEquals`` lists ``route_error(label)`` of each label
-leading there; the resumer sends ``SendTaskFailure`` with that error, and Step Functions goes
-straight to the target (no Lambda error is involved). Labels that lead to the primary target
-are sent as success (``is_success_path``). The Retry lists only Lambda service errors, so a
-route error is never retried; a settlement Task also retries ``Scrm.Conflict`` and
-``Scrm.Unavailable`` (its writes met others': settling again is idempotent). Every human Task
-payload carries ``"routing": "catch"``; the park task stores it with the token, so an execution
-still running on an older, Choice-shaped version (no ``routing``) keeps being resumed with success and
+Routing of a callback Task: a node's first way out (``outgoing(node)``'s first label, the primary
+action) is the Task's ``Next``, taken on success. Every other distinct target gets one Catch entry
+whose ``ErrorEquals`` lists ``route_error(label)`` of each label leading there; the resumer (or the
+dispatch function) sends ``SendTaskFailure`` with that error, and Step Functions goes straight to the
+target (no Lambda error is involved). Labels that lead to the primary target are sent as success
+(``is_success_path``). The Retry lists only Lambda service errors, so a route error is never
+retried; a settlement Task also retries ``Scrm.Conflict`` and ``Scrm.Unavailable`` (its writes met
+others': settling again is idempotent). Every callback Task payload carries ``"routing": "catch"``
+and its ``success`` labels; the task stores them with the token, so an execution still running on
+an older, Choice-shaped version (no ``routing``) keeps being resumed with success and
 ``{"action", "node"}``.
+
+Retry of a failed ticket (``POST /tickets/{id}/retry``): the new execution's input names the node
+in ``resume_at``. The start node's Task gets it in its payload and has one Catch per other node, in
+file order, on ``resume_error(node)`` (``Scrm.Resume.<node>``), with ``ResultPath: $.resume_at`` so
+the resume is consumed (a later visit of the start node runs it). The start node's function, seeing
+``resume_at`` name another node (``routing.resume_target``), routes there instead of doing its
+work: a callback Task by ``SendTaskFailure`` on its own token (no Lambda error); a plain system
+start node (a dispatch with one way out, a settlement, create_ticket or end node) by raising that
+error, which Lambda counts as a function error, once per operator retry only. Versions compiled
+with the entry Choice ``Resume?`` read the same input, so the retry works on both shapes.
 
 Loop cap: every Task reports its visit to the ticket; past ``MAX_NODE_VISITS`` visits of
 one node the function raises ``Scrm.LoopLimitExceeded`` and the Task's Catch sends the
@@ -42,14 +62,18 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from shared.tenant.models import Node, TenantConfig, TicketType
 
+from shared.workflow.decision import decision_choice
 from shared.workflow.routing import (
     CATCH_ROUTING,
     LOOP_LIMIT_ERROR,
     MAX_NODE_VISITS,
+    RESUME_ERROR_PREFIX,
     RESUME_STATE,
     ROUTE_ERROR_PREFIX,
+    calls_back,
     outgoing,
     primary_label,
+    resume_error,
     route_error,
     success_labels,
 )
@@ -58,11 +82,13 @@ __all__ = [
     "CATCH_ROUTING",
     "LOOP_LIMIT_ERROR",
     "MAX_NODE_VISITS",
+    "RESUME_ERROR_PREFIX",
     "RESUME_STATE",
     "ROUTE_ERROR_PREFIX",
     "compile_definition",
     "compile_ticket_type",
     "outgoing",
+    "resume_error",
     "route_error",
     "state_machine_name",
 ]
@@ -113,8 +139,14 @@ _FUNCTION_OF_KIND = {
     "dispatch": "DispatchAssignArn",
     "settlement": "SettlementSettleArn",
     "create_ticket": "TicketStepArn",
+    "decision": "TicketStepArn",
     "end": "TicketStepArn",
 }
+
+
+def decision_state_name(node_name: str) -> str:
+    """The Choice of a decision node: ``<node>?``, never a node name (names have no ``?``)."""
+    return f"{node_name}?"
 
 
 def state_machine_name(tenant_id: str, type_id: str) -> str:
@@ -122,7 +154,7 @@ def state_machine_name(tenant_id: str, type_id: str) -> str:
     return f"scrm-{tenant_id}-{type_id}"
 
 
-def _payload(node_name: str, node: Node) -> dict[str, Any]:
+def _payload(node_name: str, node: Node, *, start: bool) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "tenant.$": "$.tenant",
         "ticket_id.$": "$.ticket_id",
@@ -131,10 +163,14 @@ def _payload(node_name: str, node: Node) -> dict[str, Any]:
         "execution.$": "$$.Execution.Id",
         "workflow_version.$": "$.workflow_version",
     }
-    if node.kind == "human":
-        # What the resumer needs, said by the ASL itself and stored with the token at park: the
-        # primary label (Next, and the full form) and every label taken by succeeding. Every other
-        # action is a Catch on its route error. Nothing at run time depends on mapping order.
+    if start:
+        # the engine always puts ``type`` and ``resume_at`` in the input (null on a first start)
+        payload["type.$"] = "$.type"
+        payload["resume_at.$"] = "$.resume_at"
+    if calls_back(node):
+        # What the answering side needs, said by the ASL itself and stored with the token at park:
+        # the primary label (Next, and the full form) and every label taken by succeeding. Every
+        # other way out is a Catch on its route error. Nothing at run time depends on mapping order.
         payload["routing"] = CATCH_ROUTING
         payload["primary"] = primary_label(node)
         payload["success"] = success_labels(node)
@@ -142,50 +178,38 @@ def _payload(node_name: str, node: Node) -> dict[str, Any]:
     return payload
 
 
-def _human_task(node_name: str, node: Node) -> dict[str, Any]:
+_FUNCTION_OF_CALLBACK = {"human": "TicketParkArn", "dispatch": "DispatchAssignArn"}
+
+
+def _callback_task(node_name: str, node: Node, *, start: bool) -> dict[str, Any]:
+    comment = (
+        f"human node {node_name}: parks the task token until an action is taken"
+        if node.kind == "human"
+        else f"{node.kind} node {node_name}: its function answers with the task token"
+    )
     return {
         "Type": "Task",
-        "Comment": f"human node {node_name}: parks the task token until an action is taken",
+        "Comment": comment,
         "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
-        "Parameters": {"FunctionName": "${TicketParkArn}", "Payload": _payload(node_name, node)},
+        "Parameters": {
+            "FunctionName": "${" + _FUNCTION_OF_CALLBACK[node.kind] + "}",
+            "Payload": _payload(node_name, node, start=start),
+        },
         "ResultPath": "$.result",
         "Retry": _TASK_RETRY,
         "Catch": list(_LOOP_CATCH),
     }
 
 
-def _system_task(node_name: str, node: Node) -> dict[str, Any]:
+def _system_task(node_name: str, node: Node, *, start: bool) -> dict[str, Any]:
     return {
         "Type": "Task",
         "Comment": f"{node.kind} node {node_name}",
         "Resource": "${" + _FUNCTION_OF_KIND[node.kind] + "}",
-        "Parameters": _payload(node_name, node),
+        "Parameters": _payload(node_name, node, start=start),
         "ResultPath": "$.result",
         "Retry": _SETTLEMENT_RETRY if node.kind == "settlement" else _TASK_RETRY,
         "Catch": list(_LOOP_CATCH),
-    }
-
-
-def choice_state_name(node_name: str) -> str:
-    return f"{node_name}?"
-
-
-def _branch(state: dict[str, Any], node_name: str, targets: dict[str, str]) -> dict[str, Any]:
-    """Wire a system Task to its targets: directly when there is one, through a Choice on
-    ``$.result.outcome`` otherwise (the first label is the Default)."""
-    distinct = list(dict.fromkeys(targets.values()))
-    if len(distinct) <= 1:
-        if distinct:
-            state["Next"] = distinct[0]
-        return {}
-    state["Next"] = choice_state_name(node_name)
-    labels = list(targets)
-    choices = [
-        {"Variable": "$.result.outcome", "StringEquals": label, "Next": targets[label]}
-        for label in labels[1:]
-    ]
-    return {
-        choice_state_name(node_name): {"Type": "Choice", "Choices": choices, "Default": targets[labels[0]]}
     }
 
 
@@ -205,41 +229,39 @@ def _route(state: dict[str, Any], targets: dict[str, str]) -> None:
     ]
 
 
-def _resume_choice(ticket_type: TicketType) -> dict[str, Any]:
-    """The entry state: a retried ticket (``$.resume_at`` = a node) starts again at that node;
-    any other start (``resume_at`` null or absent) goes to the type's ``start``. One transition."""
-    return {
-        "Type": "Choice",
-        "Comment": "a retried ticket starts again where it failed (POST /tickets/{id}/retry)",
-        "Choices": [
-            {"Variable": "$.resume_at", "IsPresent": False, "Next": ticket_type.start},
-            *(
-                {"Variable": "$.resume_at", "StringEquals": name, "Next": name}
-                for name in ticket_type.nodes
-                if name != ticket_type.start
-            ),
-        ],
-        "Default": ticket_type.start,
-    }
+def _resume_catches(ticket_type: TicketType) -> list[dict[str, Any]]:
+    """The start node's way to every other node, in file order, for a retried ticket.
+
+    ``ResultPath: $.resume_at`` overwrites the input's node name with the error, so the resume is
+    taken once: a later visit of the start node in the same execution runs the node."""
+    return [
+        {"ErrorEquals": [resume_error(name)], "ResultPath": "$.resume_at", "Next": name}
+        for name in ticket_type.nodes
+        if name != ticket_type.start
+    ]
 
 
 def compile_definition(ticket_type: TicketType, tenant_id: str, type_id: str) -> dict[str, Any]:
     """The ASL of one ticket type as a dict (insertion-ordered, deterministic)."""
-    states: dict[str, Any] = {RESUME_STATE: _resume_choice(ticket_type)}
+    states: dict[str, Any] = {}
     for node_name, node in ticket_type.nodes.items():
-        if node.kind == "end":
-            state = _system_task(node_name, node)
-            state["End"] = True
-            states[node_name] = state
-            continue
-        if node.kind == "human":
-            state = _human_task(node_name, node)
-            _route(state, outgoing(node))
-            states[node_name] = state
+        start = node_name == ticket_type.start
+        if calls_back(node):
+            state = _callback_task(node_name, node, start=start)
         else:
-            state = _system_task(node_name, node)
-            states[node_name] = state
-            states.update(_branch(state, node_name, outgoing(node)))
+            state = _system_task(node_name, node, start=start)
+        if node.kind == "end":
+            state["End"] = True
+        elif node.kind == "decision":
+            state["ResultPath"] = "$.decision"  # the facts its Choice reads (``decision.FACTS``)
+            state["Next"] = decision_state_name(node_name)
+        else:
+            _route(state, outgoing(node))
+        if start:
+            state["Catch"] += _resume_catches(ticket_type)
+        states[node_name] = state
+        if node.kind == "decision":
+            states[decision_state_name(node_name)] = decision_choice(node_name, node)
     states[LOOP_FAIL_STATE] = {
         "Type": "Fail",
         "Error": LOOP_LIMIT_ERROR,
@@ -247,7 +269,7 @@ def compile_definition(ticket_type: TicketType, tenant_id: str, type_id: str) ->
     }
     return {
         "Comment": f"{tenant_id}/{type_id}: {ticket_type.name} (generated by scrm; do not edit)",
-        "StartAt": RESUME_STATE,
+        "StartAt": ticket_type.start,
         "States": states,
     }
 

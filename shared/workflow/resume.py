@@ -9,6 +9,10 @@ order of a mapping or on what an action is called, and the API never needs the A
 Two older shapes are still resumed as they expect: a ticket parked without ``success`` (ASL from
 before it was in the payload) decides from the node's ways out, and one parked without
 ``routing`` (a Choice-shaped ASL) sends every action as success for the Choice to route.
+
+The same vocabulary answers a system node's callback Task (``answer_task``: a dispatch node with
+an ``on_no_candidate`` route) and hands a retried execution from its start node to the node it
+resumes at (``hand_over``).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from shared.ports import WorkflowEngine
-from shared.workflow.routing import CATCH_ROUTING, route_error, success_labels
+from shared.workflow.routing import CATCH_ROUTING, resume_error, route_error, success_labels
 
 if TYPE_CHECKING:
     from shared.tenant.models import Node
@@ -58,3 +62,25 @@ def resume(
         engine.send_success(token, decided.output)
     else:
         engine.send_failure(token, decided.error, json.dumps(decided.output))
+
+
+def answer_task(
+    engine: WorkflowEngine, token: str, label: str, output: dict[str, Any], success: Sequence[str]
+) -> None:
+    """A system node's callback Task (``routing.calls_back``) answered by its own function.
+
+    ``label`` is the way out the function took (its answer's ``outcome``); ``success`` the Task
+    payload's labels taken by succeeding. Success carries ``output`` (the Task's ``$.result``); any
+    other label fails the task with ``route_error(label)`` and ``output`` as the cause, and the
+    Task's Catch goes to its target. Raises ``TaskTokenGone`` as the engine does."""
+    if label in success:
+        engine.send_success(token, json.loads(json.dumps(output, default=str)))
+    else:
+        engine.send_failure(token, route_error(label), json.dumps(output, default=str))
+
+
+def hand_over(engine: WorkflowEngine, token: str, node_name: str, target: str) -> None:
+    """A retried execution's start node hands it to ``target`` (``routing.resume_target``): the
+    start Task's Catch on ``resume_error(target)`` takes it there. Raises ``TaskTokenGone``."""
+    cause = json.dumps({"resumed_at": target, "from": node_name})
+    engine.send_failure(token, resume_error(target), cause)

@@ -11,7 +11,7 @@ import boto3
 
 from infra.twin.client import TwinClient
 from infra.twin.twin import LocalTwin
-from shared.workflow.compiler import LOOP_FAIL_STATE, RESUME_STATE, SUBSTITUTIONS
+from shared.workflow.compiler import LOOP_FAIL_STATE, SUBSTITUTIONS
 from tests.e2e.steps import act
 from tests.factories import FIXTURES
 
@@ -53,7 +53,7 @@ def test_to_install_opens_a_linked_install_ticket(agent: TwinClient) -> None:
     assert any(e["kind"] == "linked" and e["changes"]["child"] == child["id"] for e in history)
     # The second way out is taken by the Task's Catch (SendTaskFailure), no Choice state between.
     machine = parent["workflow_version"].rsplit(":", 1)[0]
-    assert _states_entered(_execution(machine, ticket_id)) == [RESUME_STATE, "answer", "handoff", "done"]
+    assert _states_entered(_execution(machine, ticket_id)) == ["answer", "handoff", "done"]
 
 
 def test_an_execution_on_a_choice_shaped_version_still_routes_by_its_choice(

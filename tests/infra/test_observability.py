@@ -282,9 +282,11 @@ def test_every_dead_letter_queue_has_a_depth_alarm(platform_raw: dict[str, Any])
     alarms = _alarms(platform_raw)
     dlqs = _dead_letter_queues(platform_raw)
     # Given the intake DLQ, the scheduler's (reminders, dispatch offers) DLQ, the stopped-executions
-    # rule's DLQ and the revenue aggregates' stream on-failure queue
-    assert len(dlqs) == len(DEAD_LETTER_QUEUES) == 4
-    for prefix in ("IntakeDlq", "RemindersDlq", "RecoveryDlq", "RevenueAggregatesDlq"):
+    # rule's DLQ, the revenue aggregates' stream on-failure queue, the domain events publisher's and
+    # the outbound webhooks' (issue 17)
+    assert len(dlqs) == len(DEAD_LETTER_QUEUES) == 6
+    prefixes = ("IntakeDlq", "RemindersDlq", "RecoveryDlq", "RevenueAggregatesDlq", "EventsOutEventsDlq")
+    for prefix in (*prefixes, "EventsOutWebhooksDlq"):
         assert any(lid.startswith(prefix) for lid in dlqs), prefix
     # Then each has exactly one alarm: the maximum of visible messages > 0, over 5 minutes
     by_queue: dict[str, list[str]] = {}

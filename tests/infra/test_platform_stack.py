@@ -37,6 +37,11 @@ DESIGN_FUNCTIONS = {
     "scrm-ticket-onboard": "functions.ticket.onboard_handler.onboard",  # tenant stacks' provider (issue 16)
     # the table stream's revenue aggregates (issue 16)
     "scrm-settlement-aggregates": "functions.settlement.aggregates_handler.fold",
+    # domain events out (issue 17): the table stream -> scrm-events; the outbound webhooks queue
+    "scrm-ticket-publish": "functions.ticket.publish_handler.handle",
+    "scrm-webhooks-outbound": "functions.webhooks.outbound_handler.send",
+    # follow-ups (issue 17): the target of their one-time schedules
+    "scrm-ticket-follow-up": "functions.ticket.tasks.follow_up",
 }
 
 # CONTRACT.md, "HTTP API": route -> (function, needs a JWT)
@@ -56,6 +61,10 @@ CONTRACT_ROUTES = {
     "PUT /technicians/{id}": ("scrm-dispatch-api", True),
     "GET /technicians/{id}/earnings": ("scrm-settlement-api", True),
     "GET /reports/revenue": ("scrm-settlement-api", True),
+    # one customer across channels (issue 17)
+    "GET /customers": ("scrm-ticket-api", True),
+    "GET /customers/{id}": ("scrm-ticket-api", True),
+    "GET /customers/{id}/timeline": ("scrm-ticket-api", True),
     "GET /openapi.json": ("scrm-ticket-api", False),
     # ops on intake deliveries (issue 4)
     "GET /deliveries": ("scrm-webhooks-ops", True),
@@ -203,23 +212,33 @@ def test_table_keys_indexes_ttl_pitr(platform: Template, platform_raw: dict[str,
             "gsi2pk",
             "gsi2sk",
             "gsi3pk",
-            "gsi3sk",
             "gsi4pk",
             "gsi4sk",
+            "gsi5pk",
+            "gsi6pk",
+            "lsk",
         )
     }
     indexes = {i["IndexName"]: i["KeySchema"] for i in props["GlobalSecondaryIndexes"]}
+    # the three ticket indexes (open, the tenant's list, an assignee's) share one sort key, lsk
     assert indexes == {
         f"gsi{n}": [
             {"AttributeName": f"gsi{n}pk", "KeyType": "HASH"},
-            {"AttributeName": f"gsi{n}sk", "KeyType": "RANGE"},
+            {"AttributeName": f"gsi{n}sk" if n in (1, 2, 4) else "lsk", "KeyType": "RANGE"},
         ]
-        for n in (1, 2, 3, 4)
+        for n in (1, 2, 3, 4, 5, 6)
     }
     # gsi3 (a tenant's open tickets) projects only what the OpenTickets gauge counts by
     projections = {i["IndexName"]: i["Projection"] for i in props["GlobalSecondaryIndexes"]}
     assert projections["gsi3"] == {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["type", "node"]}
     assert projections["gsi1"] == projections["gsi2"] == {"ProjectionType": "ALL"}
+    # gsi5/gsi6 (the ticket lists) project the filter columns, never the ticket's body: every save
+    # rewrites both entries (a page reads its tickets by key)
+    for index in ("gsi5", "gsi6"):
+        assert projections[index] == {
+            "ProjectionType": "INCLUDE",
+            "NonKeyAttributes": ["type", "status", "node"],
+        }
     # gsi4 (a tenant's deliveries) projects a list's columns: never the raw body, payload or headers
     assert projections["gsi4"]["ProjectionType"] == "INCLUDE"
     assert not {"body", "payload", "headers"} & set(projections["gsi4"]["NonKeyAttributes"])
@@ -270,9 +289,11 @@ def test_every_queue_has_a_dlq_and_is_encrypted(platform_raw: dict[str, Any]) ->
     for lid, queue in queues.items():
         assert "RedrivePolicy" in queue["Properties"] or lid in dlqs, f"{lid} has no DLQ and is none"
         assert queue["Properties"].get("SqsManagedSseEnabled") is True, lid
-    for q in queues.values():
+    for lid, q in queues.items():
         if "RedrivePolicy" in q["Properties"]:
-            assert q["Properties"]["RedrivePolicy"]["maxReceiveCount"] == 5
+            # the outbound webhooks' sender dead-letters itself after its 8 attempts: redrive is a backstop
+            expected = 10 if lid.startswith("EventsOutWebhooksQueue") else 5
+            assert q["Properties"]["RedrivePolicy"]["maxReceiveCount"] == expected, lid
     # TLS only: a Deny on aws:SecureTransport=false for every queue
     policies = of_type(platform_raw, "AWS::SQS::QueuePolicy").values()
     secured = {
@@ -363,7 +384,9 @@ def test_roles_are_least_privilege(platform_raw: dict[str, Any]) -> None:
         table = {a for a in actions if a.startswith("dynamodb:")}
         stream_reads = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"}
         assert table <= (
-            stream_reads | {"dynamodb:ListStreams"} if name == "scrm-settlement-aggregates" else set()
+            stream_reads | {"dynamodb:ListStreams"}
+            if name in ("scrm-settlement-aggregates", "scrm-ticket-publish")
+            else set()
         )
         assert "sts:AssumeRole" in actions, name
     assert {n for n, a in every.items() if "sqs:SendMessage" in a} == {
@@ -371,26 +394,35 @@ def test_roles_are_least_privilege(platform_raw: dict[str, Any]) -> None:
         "scrm-webhooks-ops",
         "scrm-ticket-failed",  # its asynchronous invocations' on-failure destination: the recovery DLQ
         "scrm-settlement-aggregates",  # its stream event source's on-failure destination
+        "scrm-ticket-publish",  # the same, for the domain events' stream source
+        "scrm-webhooks-outbound",  # split messages to its queue, refusals to its DLQ
     }
     assert {n for n, a in every.items() if "sqs:ReceiveMessage" in a} == {
         "scrm-ticket-intake",
         "scrm-webhooks-ops",  # the intake DLQ only (redrive)
+        "scrm-webhooks-outbound",  # the outbound webhooks queue
     }
-    # reminders-fire reschedules open timers after a calendar change; dispatch-assign sets offer timers
+    # reminders-fire chains the levels and reschedules open timers after a calendar change;
+    # dispatch-assign sets offer timers; ticket-step schedules a closed ticket's follow-ups
     assert {n for n, a in every.items() if "iam:PassRole" in a} == {
         "scrm-ticket-park",
+        "scrm-ticket-step",
         "scrm-reminders-fire",
         "scrm-dispatch-assign",
     }
     assert {n for n, a in every.items() if "scheduler:CreateSchedule" in a} == {
         "scrm-ticket-park",
+        "scrm-ticket-step",
         "scrm-reminders-fire",
         "scrm-dispatch-assign",
     }
-    # dispatch-offer-expired declines an expired offer on the technician's behalf; dispatch-assign still
-    # may, for the offer timers created before dispatch-offer-expired existed (they call it)
+    # dispatch-offer-expired declines an expired offer on the technician's behalf; dispatch-assign
+    # answers its own callback Task (assigned / no candidate) and, for the offer timers created before
+    # dispatch-offer-expired existed, declines too; ticket-park hands a retried execution from its
+    # start node on (SendTaskFailure on its own token)
     assert {n for n, a in every.items() if "states:SendTaskSuccess" in a} == {
         "scrm-ticket-api",
+        "scrm-ticket-park",
         "scrm-dispatch-offer-expired",
         "scrm-dispatch-assign",
     }
@@ -398,6 +430,7 @@ def test_roles_are_least_privilege(platform_raw: dict[str, Any]) -> None:
         "scrm-ticket-api",
         "scrm-ticket-step",
         "scrm-ticket-intake",
+        "scrm-ticket-follow-up",
     }
     # reminders, and the notices to dispatchers when nobody fits and when a ticket failed
     assert {n for n, a in every.items() if "sns:Publish" in a or "ses:SendEmail" in a} == {
@@ -536,7 +569,12 @@ def test_scheduler_group_and_role(platform: Template, platform_raw: dict[str, An
     # the SLA reminders' and the dispatch offers' targets (dispatch-assign: offer timers created before
     # dispatch-offer-expired existed), and nothing else
     targets = {json.dumps(r).rsplit(":function:", 1)[-1].removesuffix('"]]}') for r in statement["Resource"]}
-    assert targets == {"scrm-reminders-fire", "scrm-dispatch-offer-expired", "scrm-dispatch-assign"}
+    assert targets == {
+        "scrm-reminders-fire",
+        "scrm-dispatch-offer-expired",
+        "scrm-dispatch-assign",
+        "scrm-ticket-follow-up",
+    }
 
 
 def test_dashboard_and_alarms(platform: Template, platform_raw: dict[str, Any]) -> None:

@@ -47,7 +47,12 @@ def _resolve(value: Any) -> Any:
 
 
 def _pattern_rules(raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in of_type(raw, "AWS::Events::Rule").items() if "EventPattern" in v["Properties"]}
+    """The pattern rules on the default bus (the domain events' rule is on the platform's own bus)."""
+    return {
+        k: v
+        for k, v in of_type(raw, "AWS::Events::Rule").items()
+        if "EventPattern" in v["Properties"] and v["Properties"].get("EventBusName", "default") == "default"
+    }
 
 
 def _the_rule(raw: dict[str, Any]) -> tuple[str, dict[str, Any]]:

@@ -9,7 +9,12 @@ from aws_cdk.assertions import Match, Template
 
 from tests.infra.test_platform_stack import functions_by_name, of_type, role_of, statements_of_role
 
-SCHEDULE_CREATORS = {"scrm-ticket-park", "scrm-reminders-fire", "scrm-dispatch-assign"}  # SLA; offers
+SCHEDULE_CREATORS = {
+    "scrm-ticket-park",
+    "scrm-reminders-fire",
+    "scrm-dispatch-assign",
+    "scrm-ticket-step",
+}  # SLA; offers; follow-ups
 
 
 def _dlq(raw: dict[str, Any]) -> tuple[str, dict[str, Any]]:

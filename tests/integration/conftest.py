@@ -11,12 +11,32 @@ from moto import mock_aws
 
 from infra.twin.moto_fixes import install as install_moto_fixes
 from shared.repositories.deliveries import DELIVERY_INDEX, DELIVERY_INDEX_ATTRIBUTES
-from shared.repositories.tickets import OPEN_INDEX, OPEN_INDEX_ATTRIBUTES
+from shared.repositories.tickets import (
+    ASSIGNEE_INDEX,
+    LIST_INDEX,
+    LIST_INDEX_ATTRIBUTES,
+    OPEN_INDEX,
+    OPEN_INDEX_ATTRIBUTES,
+    TICKET_INDEX_SORT_KEY,
+)
 from shared.settings import settings
 
 
 def create_table(name: str) -> None:
-    keys = ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk", "gsi4pk", "gsi4sk"]
+    keys = [
+        "pk",
+        "sk",
+        "gsi1pk",
+        "gsi1sk",
+        "gsi2pk",
+        "gsi2sk",
+        "gsi3pk",
+        "gsi4pk",
+        "gsi4sk",
+        "gsi5pk",
+        "gsi6pk",
+    ]
+    keys.append(TICKET_INDEX_SORT_KEY)
     boto3.client("dynamodb", region_name="us-east-1").create_table(
         TableName=name,
         BillingMode="PAY_PER_REQUEST",
@@ -39,7 +59,7 @@ def create_table(name: str) -> None:
                 "IndexName": OPEN_INDEX,
                 "KeySchema": [
                     {"AttributeName": "gsi3pk", "KeyType": "HASH"},
-                    {"AttributeName": "gsi3sk", "KeyType": "RANGE"},
+                    {"AttributeName": TICKET_INDEX_SORT_KEY, "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(OPEN_INDEX_ATTRIBUTES)},
             },
@@ -54,6 +74,17 @@ def create_table(name: str) -> None:
                     "NonKeyAttributes": list(DELIVERY_INDEX_ATTRIBUTES),
                 },
             },
+        ]
+        + [
+            {  # the ticket lists, the tenant's (gsi5) and an assignee's (gsi6): keys and filter columns
+                "IndexName": index,
+                "KeySchema": [
+                    {"AttributeName": f"{index}pk", "KeyType": "HASH"},
+                    {"AttributeName": TICKET_INDEX_SORT_KEY, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(LIST_INDEX_ATTRIBUTES)},
+            }
+            for index in (LIST_INDEX, ASSIGNEE_INDEX)
         ],
     )
 

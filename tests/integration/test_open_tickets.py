@@ -87,7 +87,7 @@ def test_the_index_is_sparse_and_projects_type_and_node_only(tickets: TicketRepo
         items += answer["Items"]
     # closed and cancelled tickets left the index; what is there is small (no body, no fields)
     assert sorted(i["pk"]["S"].rsplit("#", 1)[-1] for i in items) == ["TK-1", "TK-3", "TK-5"]
-    assert all(set(i) == {"pk", "sk", "gsi3pk", "gsi3sk", "type", "node"} for i in items)
+    assert all(set(i) == {"pk", "sk", "gsi3pk", "lsk", "type", "node"} for i in items)
 
 
 class LambdaContext:
@@ -124,6 +124,9 @@ def test_the_handler_emits_one_gauge_per_waiting_node(emf: list[str]) -> None:
     # Then every node where a ticket can wait has a value, 0 included (not `done`, an end node)
     assert answer["open"] == 3
     assert answer["by_node"] == {
+        "callback/call": 0,
+        "callback/review": 0,
+        "callback/triage": 0,
         "consult/answer": 1,
         "consult/handoff": 0,
         "install/customer_confirm": 1,

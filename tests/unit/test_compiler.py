@@ -13,15 +13,17 @@ from shared.tenant.models import Node, TenantConfig, TicketType
 from shared.workflow.compiler import (
     CATCH_ROUTING,
     LOOP_FAIL_STATE,
+    RESUME_ERROR_PREFIX,
     RESUME_STATE,
     SETTLEMENT_RETRY_ERRORS,
     compile_definition,
     compile_ticket_type,
     outgoing,
+    resume_error,
     route_error,
 )
-from shared.workflow.resume import resume, resumption
-from shared.workflow.routing import primary_label, success_labels
+from shared.workflow.resume import answer_task, hand_over, resume, resumption
+from shared.workflow.routing import primary_label, resume_target, success_labels
 from tests.fakes import FakeEngine
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
@@ -52,35 +54,44 @@ def test_compilation_is_deterministic(configs: list[TenantConfig]) -> None:
 
 
 def _route_catches(state: dict) -> dict[str, list[str]]:
-    """Target -> route errors of a Task's Catch entries (the loop cap's left out)."""
-    return {c["Next"]: c["ErrorEquals"] for c in state["Catch"] if c["Next"] != LOOP_FAIL_STATE}
+    """Target -> route errors of a Task's Catch entries (the loop cap's and resumes left out)."""
+    return {
+        c["Next"]: c["ErrorEquals"]
+        for c in state["Catch"]
+        if c["Next"] != LOOP_FAIL_STATE and not c["ErrorEquals"][0].startswith(RESUME_ERROR_PREFIX)
+    }
 
 
-def test_every_node_costs_one_state_and_only_a_branching_system_node_has_a_choice(
+def test_every_node_costs_one_state_and_there_is_no_choice_state_at_all(
     configs: list[TenantConfig],
 ) -> None:
+    # One state per node and the loop cap's Fail state: no entry Choice (Resume?), no Choice after a
+    # dispatch node (each would be one more billed transition on every ticket's happy path); only a
+    # decision node has a Choice, `<node>?` right after its facts Task.
     for cfg in configs:
         for type_id, ticket_type in cfg.ticket_types.items():
-            states = compile_definition(ticket_type, cfg.tenant.id, type_id)["States"]
-            branching = [
-                name
-                for name, node in ticket_type.nodes.items()
-                if node.kind != "human" and len(set(outgoing(node).values())) > 1
+            definition = compile_definition(ticket_type, cfg.tenant.id, type_id)
+            states = definition["States"]
+            assert definition["StartAt"] == ticket_type.start, type_id
+            assert RESUME_STATE not in states
+            decisions = [n for n, node in ticket_type.nodes.items() if node.kind == "decision"]
+            assert [n for n, s in states.items() if s["Type"] == "Choice"] == [f"{n}?" for n in decisions]
+            expected_states = [
+                state
+                for n, node in ticket_type.nodes.items()
+                for state in [n, f"{n}?"][: 1 + (n in decisions)]
             ]
-            choices = [n for n, s in states.items() if s["Type"] == "Choice" and n != RESUME_STATE]
-            assert choices == [f"{name}?" for name in branching], type_id
-            assert [n for n in states if n not in choices] == [
-                RESUME_STATE,
-                *ticket_type.nodes,
-                LOOP_FAIL_STATE,
-            ]
+            assert list(states) == [*expected_states, LOOP_FAIL_STATE]
             for name, state in states.items():
                 if state["Type"] != "Task":
                     continue
                 payload = state["Parameters"].get("Payload", state["Parameters"])
-                human = ticket_type.nodes[name].kind == "human"
-                # human nodes route by Catch; a system Task never fails to route (no Lambda error)
-                assert payload.get("routing") == (CATCH_ROUTING if human else None), name
+                node = ticket_type.nodes[name]
+                branching = len(set(outgoing(node).values())) > 1
+                # human nodes and branching system nodes route by Catch; the others never route
+                expected = CATCH_ROUTING if node.kind == "human" or branching else None
+                assert payload.get("routing") == expected, name
+                assert state["Resource"].endswith(".waitForTaskToken") == (expected is not None), name
 
 
 def test_other_ways_out_are_catch_entries_on_route_errors(configs: list[TenantConfig]) -> None:
@@ -100,17 +111,19 @@ def test_other_ways_out_are_catch_entries_on_route_errors(configs: list[TenantCo
         "ResultPath": "$.result",
         "Next": "waiting_parts",
     }
-    # dispatch with on_no_candidate: a Choice on the outcome (a routed Lambda error would count as
-    # a function error and trip the errors alarm on every no-candidate dispatch)
-    assert states["dispatching"]["Next"] == "dispatching?"
-    assert _route_catches(states["dispatching"]) == {}
-    assert states["dispatching?"] == {
-        "Type": "Choice",
-        "Choices": [
-            {"Variable": "$.result.outcome", "StringEquals": "no_candidate", "Next": "manual_dispatch"}
-        ],
-        "Default": "on_site",
+    # dispatch with on_no_candidate: a callback Task whose function answers with SendTaskFailure on
+    # no candidate (no Choice state; no Lambda error to trip the errors alarm), Catch to its route
+    dispatching = states["dispatching"]
+    assert dispatching["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
+    assert dispatching["Parameters"]["FunctionName"] == "${DispatchAssignArn}"
+    assert dispatching["Parameters"]["Payload"]["success"] == ["done"]
+    assert dispatching["Next"] == "on_site"
+    assert dispatching["Catch"][1] == {
+        "ErrorEquals": ["Scrm.Route.no_candidate"],
+        "ResultPath": "$.result",
+        "Next": "manual_dispatch",
     }
+    assert "dispatching?" not in states
     assert states["done"]["End"] is True and "Next" not in states["done"]
 
 
@@ -170,15 +183,51 @@ def test_the_primary_action_is_the_files_first_whatever_it_is_called() -> None:
     assert resumption(node, "n", "abandon", CATCH_ROUTING, ["zhuan"]).error == "Scrm.Route.abandon"
 
 
-def test_a_retried_execution_enters_at_its_resume_node(configs: list[TenantConfig]) -> None:
+def test_a_retried_execution_is_handed_on_by_the_start_nodes_catch(configs: list[TenantConfig]) -> None:
     for cfg in configs:
         for type_id, ticket_type in cfg.ticket_types.items():
             definition = compile_definition(ticket_type, cfg.tenant.id, type_id)
-            entry = definition["States"][definition["StartAt"]]
-            assert definition["StartAt"] == RESUME_STATE
-            assert entry["Default"] == ticket_type.start
-            resumable = {c["StringEquals"]: c["Next"] for c in entry["Choices"] if "StringEquals" in c}
-            assert resumable == {n: n for n in ticket_type.nodes if n != ticket_type.start}
+            states = definition["States"]
+            start = states[ticket_type.start]
+            assert definition["StartAt"] == ticket_type.start
+            payload = start["Parameters"].get("Payload", start["Parameters"])
+            assert (payload["resume_at.$"], payload["type.$"]) == ("$.resume_at", "$.type")
+            resumes = [c for c in start["Catch"] if c["ErrorEquals"][0].startswith(RESUME_ERROR_PREFIX)]
+            # one Catch per other node, in file order, consuming $.resume_at (taken once)
+            assert [c["Next"] for c in resumes] == [n for n in ticket_type.nodes if n != ticket_type.start]
+            assert all(c["ErrorEquals"] == [resume_error(c["Next"])] for c in resumes)
+            assert all(c["ResultPath"] == "$.resume_at" for c in resumes)
+            # no other Task sees resume_at or catches a resume
+            for name, state in states.items():
+                if name == ticket_type.start or state["Type"] != "Task":
+                    continue
+                payload = state["Parameters"].get("Payload", state["Parameters"])
+                assert "resume_at.$" not in payload, name
+                assert not any(c["ErrorEquals"][0].startswith(RESUME_ERROR_PREFIX) for c in state["Catch"])
+
+
+def test_the_resume_target_is_taken_once_and_only_to_a_node_of_the_type(configs: list[TenantConfig]) -> None:
+    install = next(c for c in configs if c.tenant.id == "acme-home").ticket_types["install"]
+    event = {"node": "dispatching", "resume_at": "on_site"}
+    assert resume_target(event, install) == "on_site"
+    assert resume_target({**event, "resume_at": None}, install) is None  # a first start
+    assert resume_target({**event, "resume_at": "dispatching"}, install) is None  # retried at the start
+    assert resume_target({**event, "resume_at": "gone_node"}, install) is None  # removed since
+    # the Catch wrote its error over $.resume_at: a later visit of the start node runs it
+    consumed = {"Error": resume_error("on_site"), "Cause": "{}"}
+    assert resume_target({**event, "resume_at": consumed}, install) is None
+
+
+def test_a_callback_system_task_answers_by_its_outcome() -> None:
+    engine = FakeEngine()
+    answer_task(engine, "t1", "done", {"outcome": "done", "technician": "t-1"}, ["done"])
+    answer_task(engine, "t2", "no_candidate", {"outcome": "no_candidate"}, ["done"])
+    hand_over(engine, "t3", "dispatching", "on_site")
+    assert engine.resumed == [("t1", {"outcome": "done", "technician": "t-1"})]
+    assert engine.failed == [
+        ("t2", "Scrm.Route.no_candidate", {"outcome": "no_candidate"}),
+        ("t3", "Scrm.Resume.on_site", {"resumed_at": "on_site", "from": "dispatching"}),
+    ]
 
 
 def test_route_errors_are_never_retried(configs: list[TenantConfig]) -> None:

@@ -33,12 +33,11 @@ from shared.tenant.transport import config_json, decode_object, encode_config, e
 from shared.tenant.validate import validate_tenant_data
 from shared.workflow.compiler import (
     LOOP_FAIL_STATE,
-    choice_state_name,
     compile_definition,
     compile_ticket_type,
 )
 from shared.workflow.resume import resumption
-from shared.workflow.routing import RESUME_STATE, ROUTE_ERROR_PREFIX, route_error, success_labels
+from shared.workflow.routing import RESUME_ERROR_PREFIX, ROUTE_ERROR_PREFIX, route_error, success_labels
 from tests.generated import random_tenant, tenants, to_yaml
 
 SCALE = float(os.environ.get("SCRM_FUZZ_SCALE", "1"))
@@ -90,13 +89,20 @@ def routing_mismatches(data: dict[str, Any], config: TenantConfig) -> list[str]:
         asl = compile_definition(ticket_type, tenant_id, type_id)
         states = asl["States"]
         where = f"{type_id}"
-        entry = states.get(asl["StartAt"], {})
-        if asl["StartAt"] != RESUME_STATE or entry.get("Default") != spec["start"]:
-            start = entry.get("Default")
-            found.append(f"{where}: starts at {asl['StartAt']!r} -> {start!r}, file start {spec['start']!r}")
-        resumed = {c["StringEquals"]: c["Next"] for c in entry.get("Choices", []) if "StringEquals" in c}
-        if any(name != target for name, target in resumed.items()) or set(resumed) - set(spec["nodes"]):
-            found.append(f"{where}: the entry Choice resumes at {resumed}")
+        if asl["StartAt"] != spec["start"]:
+            found.append(f"{where}: starts at {asl['StartAt']!r}, file start {spec['start']!r}")
+        if [name for name, state in states.items() if state["Type"] == "Choice"]:
+            found.append(f"{where}: has Choice states (one more transition each)")
+        start = states.get(spec["start"], {})
+        resumed = {
+            e[len(RESUME_ERROR_PREFIX) :]: c["Next"]
+            for c in start.get("Catch", [])
+            for e in c["ErrorEquals"]
+            if e.startswith(RESUME_ERROR_PREFIX)
+        }
+        others = [name for name in spec["nodes"] if name != spec["start"]]
+        if list(resumed) != others or any(name != target for name, target in resumed.items()):
+            found.append(f"{where}: the start node resumes at {resumed}, file nodes {others}")
         tasks = [name for name, state in states.items() if state["Type"] == "Task"]
         if tasks != list(spec["nodes"]):
             found.append(f"{where}: Task states in order {tasks}, file nodes {list(spec['nodes'])}")
@@ -113,19 +119,16 @@ def routing_mismatches(data: dict[str, Any], config: TenantConfig) -> list[str]:
                 if state.get("End") is not True or "Next" in state:
                     found.append(f"{at}: an end node's Task must end the execution")
             elif kind == "dispatch" and node.get("on_no_candidate") not in (None, node["next"]):
-                choice_name = choice_state_name(node_name)
-                choice = states.get(choice_name, {})
-                routes = {c["StringEquals"]: c["Next"] for c in choice.get("Choices", [])}
-                if state.get("Next") != choice_name:
-                    found.append(f"{at}: Next {state.get('Next')!r}, expected the Choice {choice_name!r}")
-                if choice.get("Default") != node["next"]:
+                routed = {e: c["Next"] for c in state.get("Catch", []) for e in c["ErrorEquals"]}
+                if state.get("Next") != node["next"]:
+                    found.append(f"{at}: Next {state.get('Next')!r}, file next {node['next']!r}")
+                if routed.get(route_error("no_candidate")) != node["on_no_candidate"]:
                     found.append(
-                        f"{at}: Choice Default {choice.get('Default')!r}, file next {node['next']!r}"
+                        f"{at}: no_candidate Catch goes to {routed.get(route_error('no_candidate'))!r}, "
+                        f"file on_no_candidate {node['on_no_candidate']!r}"
                     )
-                if routes != {"no_candidate": node["on_no_candidate"]}:
-                    found.append(
-                        f"{at}: Choice routes {routes}, file on_no_candidate {node['on_no_candidate']!r}"
-                    )
+                if not str(state.get("Resource", "")).endswith(".waitForTaskToken"):
+                    found.append(f"{at}: a branching dispatch must be a callback Task")
             elif state.get("Next") != node["next"]:
                 found.append(f"{at}: Next {state.get('Next')!r}, file next {node['next']!r}")
     return found
@@ -142,7 +145,11 @@ def _human_mismatches(
             f"{at}: Next {state.get('Next')!r}, but the primary (first) action {primary_label!r} "
             f"goes to {primary_target!r} (actions in file order: {[a for a, _ in actions]})"
         )
-    catches = [c for c in state.get("Catch", []) if c["Next"] != LOOP_FAIL_STATE]
+    catches = [
+        c
+        for c in state.get("Catch", [])
+        if c["Next"] != LOOP_FAIL_STATE and not c["ErrorEquals"][0].startswith(RESUME_ERROR_PREFIX)
+    ]
     routed = {error: c["Next"] for c in catches for error in c["ErrorEquals"]}
     wanted = {}
     for label, target in actions[1:]:

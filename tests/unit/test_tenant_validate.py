@@ -807,7 +807,7 @@ def test_run_validate_clean_files() -> None:
     lines = out.getvalue().splitlines()
     assert code == 0
     assert lines[0].startswith(
-        f"OK: {EXAMPLES / 'acme-home.yaml'} (tenant acme-home, 2 ticket types, 10 nodes,"
+        f"OK: {EXAMPLES / 'acme-home.yaml'} (tenant acme-home, 3 ticket types, 14 nodes,"
     )
     assert lines[1].startswith(f"OK: {EXAMPLES / 'bright-clean.yaml'} (tenant bright-clean, 2 ticket types,")
     assert lines[-1] == "2 files checked: 2 OK, 0 failed"

@@ -7,6 +7,6 @@
 - pass 2, the rules between sections, in the order they run: `document` (empty sections,
   duplicate names), `sla` (calendars), `people` (users, technicians), `settlement` (catalog),
   `sla` (SLA policies), `dispatch`, `workflow` (ticket types; `assignees` for their nodes'
-  assignees), `channels`;
+  assignees), `channels`, `customers` (conditions: `shared.rules.conditions`);
 - `files`: checks across files (tenant ids, secrets files).
 """

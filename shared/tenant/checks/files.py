@@ -70,8 +70,13 @@ def validate_secrets(
                 Problem(
                     file,
                     ref,
-                    f"no value for the secret of channel {channel_id!r} ({tenant_file}); the local twin "
-                    "will refuse its deliveries with 401; add a value",
+                    (
+                        f"no value for the secret of {channel_id} ({tenant_file}); the local twin will "
+                        "not sign its webhooks (retried, then dead-lettered); add a value"
+                        if channel_id.startswith("subscriptions.")
+                        else f"no value for the secret of channel {channel_id!r} ({tenant_file}); the local "
+                        "twin will refuse its deliveries with 401; add a value"
+                    ),
                     "warning",
                 )
             )
@@ -86,6 +91,18 @@ def validate_secrets(
 
 def _secret_format_problems(data: Mapping[Any, Any], config: TenantConfig, file: str) -> list[Problem]:
     problems = []
+    for sub in config.subscriptions:  # signed by the platform: a Standard Webhooks secret too
+        value = data.get(sub.secret.ssm)
+        if isinstance(value, str) and not re.fullmatch(r"whsec_[A-Za-z0-9+/]+={0,2}", value):
+            problems.append(
+                Problem(
+                    file,
+                    sub.secret.ssm,
+                    f"subscription {sub.id!r}: a Standard Webhooks secret is 'whsec_' followed by base64 "
+                    "(24 to 64 random bytes); share the same value with the receiver",
+                    "warning",
+                )
+            )
     for channel in config.channels:
         if isinstance(channel, StandardWebhooksChannel):
             value = data.get(channel.secret.ssm)

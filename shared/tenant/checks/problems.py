@@ -93,6 +93,8 @@ def data_path(data: object, loc: Loc) -> str:
             node = node[element]
         elif isinstance(node, Mapping) and node.get("platform") == element:
             continue  # the union tag pydantic puts in the location
+        elif isinstance(node, list) and element == "all":
+            continue  # a condition written as a list means `all` of it (shared/rules/conditions.py)
         else:
             parts.append(str(element))
             node = None

@@ -19,6 +19,7 @@ from shared.tenant.models import (
     Calendar,
     Catalog,
     Channel,
+    CustomerRules,
     DispatchConfig,
     Region,
     SlaPolicy,
@@ -28,6 +29,7 @@ from shared.tenant.models import (
     TicketType,
     User,
 )
+from shared.tenant.models.subscriptions import Subscription
 
 __all__ = ["Sections", "parsed_items", "salvage_sections"]
 
@@ -48,6 +50,8 @@ class Sections:
     dispatch: DispatchConfig | None = None
     ticket_types: dict[str, TicketType] = field(default_factory=dict)
     channels: list[Channel] = field(default_factory=list)
+    customers: CustomerRules | None = None
+    subscriptions: list[Subscription] = field(default_factory=list)
 
     @classmethod
     def of(cls, cfg: TenantConfig) -> Sections:

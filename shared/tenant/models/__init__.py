@@ -25,7 +25,8 @@ One module per part of the file; import from this package, which re-exports them
   SSM names); `base` holds the base model and `did_you_mean`;
 - sections: `tenant` (`tenant`, `regions`), `people` (`users`, `technicians`), `sla`
   (`calendars`, `sla_policies`), `settlement` (`catalog`), `dispatch` (`dispatch`), `forms`
-  (field definitions), `workflow` (`ticket_types` and their nodes), `channels` (`channels`);
+  (field definitions), `workflow` (`ticket_types` and their nodes), `channels` (`channels`),
+  `customers` (`customers`);
 - `config`: `TenantConfig`, the whole file.
 """
 
@@ -61,7 +62,16 @@ from shared.tenant.models.channels import (
     channel_secrets,
 )
 from shared.tenant.models.config import TenantConfig
+from shared.tenant.models.customers import (
+    CALLING_CODES,
+    CustomerRules,
+    CustomerTag,
+    CustomerTier,
+    DeliveryIdentity,
+    IdentityFields,
+)
 from shared.tenant.models.dispatch import DISPATCH_FACTORS, DispatchConfig
+from shared.tenant.models.follow_ups import FollowUp
 from shared.tenant.models.formats import (
     Currency,
     Email,
@@ -101,10 +111,19 @@ from shared.tenant.models.times import (
     parse_clock_range,
     parse_duration,
 )
-from shared.tenant.models.workflow import NODE_KINDS, Assignee, Node, NodeKind, TicketType
+from shared.tenant.models.workflow import (
+    NODE_KINDS,
+    Assignee,
+    DecisionRule,
+    Node,
+    NodeKind,
+    PriorityRule,
+    TicketType,
+)
 
 __all__ = [
     "BUILTIN_ROLES",
+    "CALLING_CODES",
     "CHINESE_TIMEZONES",
     "DISPATCH_FACTORS",
     "FIELD_TYPES",
@@ -122,14 +141,21 @@ __all__ = [
     "Coefficient",
     "Condition",
     "Currency",
+    "CustomerRules",
+    "CustomerTag",
+    "CustomerTier",
+    "DecisionRule",
+    "DeliveryIdentity",
     "DispatchConfig",
     "Duration",
     "Email",
     "FieldDef",
     "FieldName",
     "FieldType",
+    "FollowUp",
     "GeoPoint",
     "Ident",
+    "IdentityFields",
     "JmesPath",
     "Locale",
     "Money",
@@ -142,6 +168,7 @@ __all__ = [
     "Phone",
     "Platform",
     "PositiveDecimal",
+    "PriorityRule",
     "Rating",
     "Region",
     "Rounding",

@@ -6,11 +6,13 @@ from pydantic import Field
 
 from shared.tenant.models.base import _Model
 from shared.tenant.models.channels import Channel, channel_secrets
+from shared.tenant.models.customers import CustomerRules
 from shared.tenant.models.dispatch import DispatchConfig
 from shared.tenant.models.formats import Ident, TypeName
 from shared.tenant.models.people import BUILTIN_ROLES, Technician, User
 from shared.tenant.models.settlement import Catalog
 from shared.tenant.models.sla import Calendar, SlaPolicy
+from shared.tenant.models.subscriptions import Subscription
 from shared.tenant.models.tenant import Region, TenantInfo
 from shared.tenant.models.workflow import TicketType
 
@@ -28,6 +30,8 @@ class TenantConfig(_Model):
     dispatch: DispatchConfig = Field(default_factory=DispatchConfig)
     ticket_types: dict[TypeName, TicketType]
     channels: list[Channel] = []
+    subscriptions: list[Subscription] = []
+    customers: CustomerRules = Field(default_factory=CustomerRules)
 
     def region(self, code: str) -> Region | None:
         return next((region for region in self.regions if region.code == code), None)
@@ -46,5 +50,7 @@ class TenantConfig(_Model):
         return set(BUILTIN_ROLES).union(*(user.roles for user in self.users))
 
     def secret_refs(self) -> dict[str, str]:
-        """SSM name → the channel that uses it."""
-        return {ref.ssm: channel.id for channel in self.channels for ref in channel_secrets(channel).values()}
+        """SSM name → the channel that uses it (a subscription's: ``subscriptions.<id>``)."""
+        refs = {ref.ssm: channel.id for channel in self.channels for ref in channel_secrets(channel).values()}
+        refs.update({s.secret.ssm: f"subscriptions.{s.id}" for s in self.subscriptions})
+        return refs

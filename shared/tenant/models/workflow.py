@@ -7,11 +7,13 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import Field, model_validator
 
+from shared.rules.conditions import Condition
 from shared.tenant.models.base import _a, _Model
+from shared.tenant.models.follow_ups import FollowUp
 from shared.tenant.models.formats import Ident, NodeName, Text
 from shared.tenant.models.forms import FieldDef
 
-NodeKind = Literal["human", "dispatch", "settlement", "create_ticket", "end"]
+NodeKind = Literal["human", "dispatch", "settlement", "create_ticket", "decision", "end"]
 NODE_KINDS: tuple[str, ...] = get_args(NodeKind)
 
 
@@ -46,8 +48,16 @@ _KIND_KEYS: Mapping[str, frozenset[str]] = {
     "dispatch": frozenset({"skills", "next", "on_no_candidate"}),
     "settlement": frozenset({"next"}),
     "create_ticket": frozenset({"ticket_type", "next"}),
+    "decision": frozenset({"rules", "default"}),
     "end": frozenset(),
 }
+
+
+class DecisionRule(_Model):
+    """One way out of a `decision` node: taken when `when` holds (`shared.rules.conditions`)."""
+
+    when: Condition
+    next: NodeName
 
 
 class Node(_Model):
@@ -57,6 +67,8 @@ class Node(_Model):
     - `dispatch`: picks a technician by `skills`, then `next`; `on_no_candidate` when nobody fits;
     - `settlement`: prices the ticket, then `next`;
     - `create_ticket`: opens a linked ticket of `ticket_type`, then `next`;
+    - `decision`: routes by itself: the first of `rules` whose `when` holds on the ticket's fields,
+      priority, channel and customer gives the next node, else `default` (a Step Functions Choice);
     - `end`: the ticket is finished; no way out.
     """
 
@@ -68,6 +80,8 @@ class Node(_Model):
     on_no_candidate: NodeName | None = None
     skills: dict[Ident, Annotated[int, Field(ge=1)]] = {}
     ticket_type: str | None = None
+    rules: list[DecisionRule] = []
+    default: NodeName | None = None
     label: str | None = None
 
     @model_validator(mode="after")
@@ -88,13 +102,23 @@ class Node(_Model):
                 raise ValueError("a human node needs at least one action under 'actions' (name: next node)")
         if self.kind in ("dispatch", "settlement", "create_ticket") and self.next is None:
             raise ValueError(f"{_a(self.kind)} node needs 'next', the node that follows it")
+        if self.kind == "decision" and (not self.rules or self.default is None):
+            raise ValueError(
+                "a decision node needs 'rules' (each a `when` condition and its `next` node, tried in "
+                "order) and 'default', the node when no rule holds"
+            )
         if self.kind == "create_ticket" and self.ticket_type is None:
             raise ValueError("a create_ticket node needs 'ticket_type', the type of ticket it opens")
         return self
 
     def targets(self) -> dict[str, str]:
-        """Every way out of the node: action name, `"next"` or `"on_no_candidate"` → node name."""
+        """Every way out of the node: action name, `"next"`, `"on_no_candidate"`, `"rules.<n>"` (a
+        decision's rule, from 1, in file order) or `"default"` → node name."""
         edges = dict(self.actions)
+        for number, rule in enumerate(self.rules, start=1):
+            edges[f"rules.{number}"] = rule.next
+        if self.default is not None:
+            edges["default"] = self.default
         if self.next is not None:
             edges["next"] = self.next
         if self.on_no_candidate is not None:
@@ -105,6 +129,21 @@ class Node(_Model):
 _ALL_KIND_KEYS: frozenset[str] = frozenset().union(*_KIND_KEYS.values())
 
 
+class PriorityRule(_Model):
+    """At creation: when `when` holds, the ticket gets `priority` (an option of its `priority`
+    field) and/or runs under the SLA policy `sla`. The first rule that holds, in file order."""
+
+    when: Condition
+    priority: str | None = None
+    sla: Ident | None = None
+
+    @model_validator(mode="after")
+    def _sets_something(self) -> PriorityRule:
+        if self.priority is None and self.sla is None:
+            raise ValueError("a priority rule sets 'priority', 'sla' or both; this one sets neither")
+        return self
+
+
 class TicketType(_Model):
     name: Text
     sla: str | None = None
@@ -113,6 +152,10 @@ class TicketType(_Model):
     """Filled when the ticket is created."""
     start: NodeName
     nodes: dict[NodeName, Node] = Field(min_length=1)
+    priority_rules: list[PriorityRule] = []
+    """At creation, the first that holds sets the priority and/or SLA policy (`PriorityRule`)."""
+    follow_ups: list[FollowUp] = []
+    """Linked tickets opened a while after an event of this one (`shared.tenant.models.follow_ups`)."""
 
     def field(self, name: str) -> FieldDef | None:
         return next((field for field in self.fields if field.name == name), None)

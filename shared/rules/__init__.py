@@ -1,0 +1,1 @@
+"""Rules of the tenant file that are data: the condition language (``conditions``)."""
