@@ -24,7 +24,6 @@ from infra.twin.client import TwinClient
 from infra.twin.twin import LocalTwin
 from shared.tenant import load_tenant_file
 from shared.tenant.models import FieldDef, TenantConfig, TicketType
-from shared.workflow.compiler import outgoing
 
 PRICE_PER_1000_TRANSITIONS = Decimal("0.025")  # USD, Standard workflows, us-east-1
 START = datetime.fromisoformat("2026-11-23T10:00:00+08:00")  # a Monday morning: technicians on duty
@@ -52,6 +51,12 @@ def floor_writes(ticket_type: TicketType, path: list[str]) -> int:
     return 2 + len(path) + humans
 
 
+def floor_states(ticket_type: TicketType, path: list[str]) -> int:
+    """States a ticket must enter along ``path``: one per node, two per decision (its facts Task
+    and its Choice)."""
+    return len(path) + sum(1 for name in path if ticket_type.nodes[name].kind == "decision")
+
+
 def shortest_path(ticket_type: TicketType) -> list[str]:
     """Nodes from the start to the nearest end node (breadth first, file order on ties)."""
     previous: dict[str, str | None] = {ticket_type.start: None}
@@ -63,7 +68,7 @@ def shortest_path(ticket_type: TicketType) -> list[str]:
             while (before := previous[path[-1]]) is not None:
                 path.append(before)
             return path[::-1]
-        for target in outgoing(ticket_type.nodes[name]).values():
+        for target in ticket_type.nodes[name].targets().values():  # decisions' rules and default too
             if target not in previous:
                 previous[target] = name
                 queue.append(target)
@@ -136,7 +141,7 @@ def drive(client: TwinClient, cfg: TenantConfig, type_id: str) -> dict[str, Any]
         "type": type_id,
         "outcome": outcome,
         "path": path,
-        "floor": len(path),
+        "floor": floor_states(ticket_type, path),
         "transitions": len(entered),
         "states": entered,
         "cost_per_ticket_usd": float(PRICE_PER_1000_TRANSITIONS * len(entered) / 1000),
@@ -276,6 +281,7 @@ def _cost(per_ticket: dict[str, Any], memory_mb: dict[str, int]) -> dict[str, fl
         "scheduler": PRICES["scheduler_per_invocation"] * Decimal(str(counts.get("scheduler:Invocation", 0))),
         "sqs": PRICES["sqs_per_request"] * Decimal(str(sqs)),
         "api_gateway": PRICES["apigw_http_per_request"] * Decimal(str(counts.get("apigw:request", 0))),
+        "eventbridge": PRICES["eventbridge_per_event"] * Decimal(str(counts.get("events:event", 0))),
     }
     result = {k: float(round(v * 1000, 4)) for k, v in items.items()}
     result["total_without_messages"] = float(round(sum(items.values(), Decimal(0)) * 1000, 4))
@@ -330,7 +336,7 @@ def run_install(tenant_files: list[str], tickets: int, progress: Any = None) -> 
         "outcomes": outcomes,
         "seconds": round(elapsed, 2),
         "per_ticket": per,
-        "floor_states": len(path),
+        "floor_states": floor_states(install, path),
         "floor_path": path,
         "floor_write_requests": floor_writes(install, path),
         "usd_per_1000_tickets": _cost(per, memory),

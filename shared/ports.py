@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from shared.domain.customer import Customer, TimelineEntry
     from shared.domain.events import DomainEvent, StoredTicketEvent
     from shared.domain.ledger import LedgerEntry, RevenueChange, RevenueFold, RevenueGroup, SettlementRecord
+    from shared.domain.opportunity import Opportunity
     from shared.domain.ticket import Ticket, TicketEvent
     from shared.tenant.models import TenantConfig
 
@@ -109,6 +110,41 @@ class CustomerStore(Protocol):
     def search(self, tenant: str, prefix: str, limit: int = ...) -> list[str]: ...
 
 
+# --- Opportunities ---
+
+
+class OpportunityStore(Protocol):
+    """Sales opportunities, each write with its domain event (``shared.repositories.opportunities``)."""
+
+    def get(self, tenant: str, opportunity_id: str) -> Opportunity:
+        """``NotFound`` when there is none."""
+        ...
+
+    def create(self, opp: Opportunity, event: DomainEvent) -> bool:
+        """False (nothing written) when it exists already."""
+        ...
+
+    def save(
+        self, opp: Opportunity, *, expected_version: int, event: DomainEvent | None = ...
+    ) -> Opportunity:
+        """``Conflict`` when it is no longer at ``expected_version``."""
+        ...
+
+    def page(
+        self,
+        tenant: str,
+        *,
+        status: str | None = ...,
+        owner: str | None = ...,
+        limit: int = ...,
+        start_key: dict[str, Any] | None = ...,
+    ) -> tuple[list[Opportunity], dict[str, Any] | None]: ...
+
+    def every(self, tenant: str) -> Iterable[Opportunity]:
+        """All the tenant's opportunities (the pipeline report)."""
+        ...
+
+
 # --- Settlement: ledger and catalog snapshots ---
 
 
@@ -142,6 +178,10 @@ class LedgerStore(Protocol):
 
     def earnings(self, tenant: str, technician: str, period: str) -> list[LedgerEntry]:
         """A technician's ledger lines of a month (``YYYY-MM``), by completion time."""
+        ...
+
+    def staff_earnings(self, tenant: str, user: str, period: str) -> list[LedgerEntry]:
+        """A user's share lines of a month (``shared.domain.shares``), by completion time."""
         ...
 
     def revenue(self, tenant: str, period: str, group_by: str) -> list[RevenueGroup]:
@@ -178,6 +218,11 @@ class WorkflowEngine(Protocol):
 
         Returns the execution ARN and the state machine version ARN it runs on.
         """
+        ...
+
+    def planned(self, tenant: str, ticket_type: str, execution_name: str) -> tuple[str, str]:
+        """The execution ARN and version ARN ``start`` will give for this name (no AWS call), so a new
+        ticket is stored with them and needs no second write after its start."""
         ...
 
     def send_success(self, token: str, output: dict[str, Any]) -> None:

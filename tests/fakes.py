@@ -79,6 +79,10 @@ class FakeEngine:
         machine = f"arn:aws:states:us-east-1:1:stateMachine:scrm-{tenant}-{ticket_type}"
         return machine.replace("stateMachine", "execution") + f":{ticket_id}", f"{machine}:1"
 
+    def planned(self, tenant: str, ticket_type: str, execution_name: str) -> tuple[str, str]:
+        machine = f"arn:aws:states:us-east-1:1:stateMachine:scrm-{tenant}-{ticket_type}"
+        return machine.replace("stateMachine", "execution") + f":{execution_name}", f"{machine}:1"
+
     def send_success(self, token: str, output: dict[str, Any]) -> None:
         if token in self.gone_tokens:
             raise TaskTokenGone("Task Timed Out")

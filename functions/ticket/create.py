@@ -68,9 +68,12 @@ def create_ticket(
             sla_policy = rule.sla or sla_policy
             applied = {"rule": number, "priority": rule.priority, "sla": rule.sla}
     instant = now()
+    new_id = ticket_id or new_ticket_id()
+    # Stored with the execution it is about to start (its ARN is known before): no second write.
+    planned_arn, planned_version = deps.engine.planned(cfg.tenant.id, type_id, new_id)
     ticket = Ticket(
         tenant=cfg.tenant.id,
-        id=ticket_id or new_ticket_id(),
+        id=new_id,
         type=type_id,
         node=ticket_type.start,
         fields=accepted,
@@ -83,6 +86,8 @@ def create_ticket(
         sla_policy=sla_policy,
         incomplete=({"missing": missing, "rejected": rejected} if missing or rejected else None),
         customer_id=customer_id,
+        execution_arn=planned_arn,
+        workflow_version=planned_version,
     )
     if deps.catalogs is not None:
         deps.catalogs.ensure(cfg)
@@ -100,7 +105,9 @@ def create_ticket(
         if ticket_id is None:
             raise
         ticket = deps.tickets.get(cfg.tenant.id, ticket_id)  # a retried intake: keep the first
-    if ticket.execution_arn is None and ticket.status == "open":
+    if ticket.status == "open":
+        # A retried intake starts again too: the name makes it idempotent, and a first attempt that
+        # stopped between storing the ticket and starting its workflow is finished here.
         try:
             ticket = start_execution(deps, ticket)
         except Exception as exc:
@@ -116,6 +123,10 @@ def create_ticket(
         from functions.ticket import customers
 
         customers.record_ticket(deps.customers, cfg, ticket, buyer)
+    if deps.opportunities is not None and ticket_type.opportunity_rules:
+        from functions.ticket.opportunities import open_opportunities
+
+        open_opportunities(deps, cfg, ticket, "created", ticket.created_at)
     return ticket
 
 
@@ -129,8 +140,8 @@ def start_execution(deps: Deps, ticket: Ticket, resume_at: str | None = None) ->
     arn, version = deps.engine.start(ticket.tenant, ticket.type, execution_name(ticket), payload)
 
     def record(fresh: Ticket) -> Change | None:
-        if fresh.execution_arn == arn or fresh.retries != ticket.retries:
-            return None  # recorded by the park task, or a later retry took over
+        if (fresh.execution_arn, fresh.workflow_version) == (arn, version) or fresh.retries != ticket.retries:
+            return None  # recorded at creation or by the park task, or a later retry took over
         return Change(kind=None, update={"execution_arn": arn, "workflow_version": version}, bump=False)
 
     return update_ticket(deps.tickets, ticket.tenant, ticket.id, record)

@@ -270,7 +270,10 @@ def install_call_meter() -> None:
     _ORIGINAL_CALL = original
 
     def metered(self: Any, operation_name: str, api_params: Any) -> Any:
-        METER.product_call(api_name(self, operation_name))
+        api = api_name(self, operation_name)
+        METER.product_call(api)
+        if api == "events:PutEvents":  # billed per event (64 KB chunk), not per request
+            METER.count("events:event", len(api_params.get("Entries") or []))
         return original(self, operation_name, api_params)
 
     BaseClient._make_api_call = metered  # type: ignore[attr-defined]
@@ -511,6 +514,7 @@ PRICES = {
     "sqs_per_request": Decimal("0.0000004"),
     "apigw_http_per_request": Decimal("0.000001"),
     "ses_per_email": Decimal("0.0001"),
+    "eventbridge_per_event": Decimal("0.000001"),  # custom events put on a bus
 }
 
 

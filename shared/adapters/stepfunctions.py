@@ -62,6 +62,13 @@ class StepFunctionsEngine:
             return arn, self.version_of(arn) or version
         return str(answer["executionArn"]), version
 
+    def planned(self, tenant: str, ticket_type: str, execution_name: str) -> tuple[str, str]:
+        """What ``start`` will answer for a new execution of this name: its ARN (an execution of a
+        version is named under its state machine) and the live version, from the cached config."""
+        version = self._live_version(tenant, ticket_type)
+        machine = version.rsplit(":", 1)[0]
+        return machine.replace(":stateMachine:", ":execution:") + f":{execution_name}", version
+
     def version_of(self, execution_arn: str) -> str | None:
         answer = self._client.describe_execution(executionArn=execution_arn)
         return answer.get("stateMachineVersionArn") or answer.get("stateMachineArn")

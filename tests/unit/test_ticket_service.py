@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 
 from functions.ticket import service
-from shared.errors import Conflict, Forbidden, LoopLimitExceeded, ValidationFailed
+from shared.errors import Conflict, Forbidden, LoopLimitExceeded, Unavailable, ValidationFailed
 from shared.identity import Caller
 from shared.tenant import load_tenant_file
 from shared.tenant.models import TenantConfig
@@ -56,7 +57,34 @@ def test_create_with_a_given_id_is_idempotent(deps: service.Deps, acme: TenantCo
     first = service.create_ticket(deps, acme, "intake", "consult", CONSULT, ticket_id="TK-X")
     again = service.create_ticket(deps, acme, "intake", "consult", CONSULT, ticket_id="TK-X")
     assert again.id == first.id
-    assert len(deps.engine.started) == 1  # type: ignore[attr-defined]
+    # the retry starts again, by the same name: one execution (Step Functions answers the same one)
+    assert set(deps.engine.started) == {("acme-home", "consult", "TK-X")}  # type: ignore[attr-defined]
+    # stored with the execution it started: no second write to record it
+    stored = deps.tickets.get("acme-home", "TK-X")
+    assert stored.execution_arn and stored.execution_arn.endswith(":TK-X") and stored.workflow_version
+
+
+def test_a_retry_starts_what_a_crashed_first_attempt_only_stored(
+    deps: service.Deps, acme: TenantConfig
+) -> None:
+    class Crash(Exception):
+        pass
+
+    engine = deps.engine
+    real = engine.start
+
+    def crash(*_args: Any, **_kwargs: Any) -> Any:
+        raise Crash  # the container died between storing the ticket and starting its workflow
+
+    # (a discard would not run either: the process is gone; simulate by storing the ticket only)
+    engine.start = crash  # type: ignore[method-assign]
+    deps.tickets.discard = lambda ticket: None  # type: ignore[method-assign]
+    with pytest.raises(Unavailable):
+        service.create_ticket(deps, acme, "intake", "consult", CONSULT, ticket_id="TK-Y")
+    assert deps.tickets.get("acme-home", "TK-Y").status == "open"  # stored, nothing runs it
+    engine.start = real  # type: ignore[method-assign]
+    service.create_ticket(deps, acme, "intake", "consult", CONSULT, ticket_id="TK-Y")  # the redelivery
+    assert ("acme-home", "consult", "TK-Y") in deps.engine.started  # type: ignore[attr-defined]
 
 
 def test_act_moves_the_ticket_and_resumes_the_workflow(deps: service.Deps, acme: TenantConfig) -> None:
