@@ -552,8 +552,48 @@ class _Tenant:
         rng.shuffle(fields)
         spec: dict[str, Any] = {"name": rng.choice(_CJK_TYPE_NAMES), "fields": fields}
         spec["start"] = plan.start
+        if rng.random() < 0.35:
+            self._decision(plan, fields)
         spec["nodes"] = plan.nodes
         return spec
+
+    def _decision(self, plan: _Plan, fields: list[dict[str, Any]]) -> None:
+        """Put a decision node on one way out of a human node: its default is where that way led (the
+        workflow means the same), its rules may send the ticket to an end instead."""
+        rng = self.rng
+        nodes = plan.nodes
+        hosts = [
+            name
+            for name, node in nodes.items()
+            if node["kind"] == "human"
+            and not any(f.get("type") == "technician" for f in node.get("form", []))
+        ]
+        ends = [name for name, node in nodes.items() if node["kind"] == "end"]
+        if not hosts or not ends:
+            return
+        host = rng.choice(hosts)
+        label = rng.choice(list(nodes[host]["actions"]))
+        target = nodes[host]["actions"][label]
+        name = _fresh(rng, set(nodes), _WORDS)
+        choices: list[dict[str, Any]] = [
+            {"path": "customer.tier", "equals": "VIP"},
+            {"path": "customer.orders", "gte": rng.randint(1, 5)},
+            {"path": "ticket.channel", "exists": rng.random() < 0.5},
+            {"path": "ticket.priority", "in": ["urgent", "加急"]},
+        ]
+        for spec in fields:
+            if spec["type"] == "select":
+                option = rng.choice(spec["options"])
+                choices.append({"path": f"ticket.fields.{spec['name']}", "equals": option})
+            elif spec["type"] == "number":
+                choices.append({"path": f"ticket.fields.{spec['name']}", "gt": rng.randint(0, 10)})
+        rules = []
+        for _ in range(rng.randint(1, 2)):
+            picked = rng.sample(choices, rng.randint(1, 2))
+            when: Any = picked[0] if len(picked) == 1 else {rng.choice(("all", "any")): picked}
+            rules.append({"when": when, "next": rng.choice([*ends, target])})
+        nodes[host]["actions"][label] = name
+        nodes[name] = _shuffled(rng, {"kind": "decision", "rules": rules, "default": target})
 
     def _field(self, kind: str, name: str, required: bool) -> dict[str, Any]:
         rng = self.rng

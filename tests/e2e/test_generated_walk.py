@@ -225,8 +225,9 @@ class Walker:
             node = nodes[name]
             if node["kind"] in ("human", "end"):
                 found.add(name)
-            else:
-                todo += [node["next"], *([node["on_no_candidate"]] if "on_no_candidate" in node else [])]
+            else:  # a system node: its next (and no-candidate) node, or a decision's rules and default
+                todo += [node[key] for key in ("next", "on_no_candidate", "default") if key in node]
+                todo += [rule["next"] for rule in node.get("rules", [])]
         return found
 
     # -- checks -----------------------------------------------------------------------

@@ -91,8 +91,10 @@ def routing_mismatches(data: dict[str, Any], config: TenantConfig) -> list[str]:
         where = f"{type_id}"
         if asl["StartAt"] != spec["start"]:
             found.append(f"{where}: starts at {asl['StartAt']!r}, file start {spec['start']!r}")
-        if [name for name, state in states.items() if state["Type"] == "Choice"]:
-            found.append(f"{where}: has Choice states (one more transition each)")
+        decisions = [name for name, node in spec["nodes"].items() if node["kind"] == "decision"]
+        choices = [name for name, state in states.items() if state["Type"] == "Choice"]
+        if choices != [f"{name}?" for name in decisions]:
+            found.append(f"{where}: Choice states {choices}; only decision nodes have one (`<node>?`)")
         start = states.get(spec["start"], {})
         resumed = {
             e[len(RESUME_ERROR_PREFIX) :]: c["Next"]
@@ -129,6 +131,15 @@ def routing_mismatches(data: dict[str, Any], config: TenantConfig) -> list[str]:
                     )
                 if not str(state.get("Resource", "")).endswith(".waitForTaskToken"):
                     found.append(f"{at}: a branching dispatch must be a callback Task")
+            elif kind == "decision":
+                choice = states.get(f"{node_name}?", {})
+                if state.get("Next") != f"{node_name}?" or state.get("ResultPath") != "$.decision":
+                    found.append(f"{at}: a decision's Task must hand its facts to its Choice")
+                wanted = [rule["next"] for rule in node["rules"]]
+                if [c["Next"] for c in choice.get("Choices", [])] != wanted:
+                    found.append(f"{at}: Choice rules lead to {choice.get('Choices')}, file rules {wanted}")
+                if choice.get("Default") != node["default"]:
+                    found.append(f"{at}: Choice default {choice.get('Default')!r}, file {node['default']!r}")
             elif state.get("Next") != node["next"]:
                 found.append(f"{at}: Next {state.get('Next')!r}, file next {node['next']!r}")
     return found
