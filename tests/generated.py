@@ -555,7 +555,27 @@ class _Tenant:
         if rng.random() < 0.35:
             self._decision(plan, fields)
         spec["nodes"] = plan.nodes
+        if rng.random() < 0.25:
+            spec["follow_ups"] = [self._follow_up(plan)]
         return spec
+
+    def _follow_up(self, plan: _Plan) -> dict[str, Any]:
+        """A follow-up (回访) of another (or the same) type a while after the ticket closes or enters
+        one of its human nodes; business days on a calendar when the tenant has one."""
+        rng = self.rng
+        humans = [name for name, node in plan.nodes.items() if node["kind"] == "human"]
+        event = "closed" if rng.random() < 0.6 or not humans else f"entered:{rng.choice(humans)}"
+        follow_up: dict[str, Any] = {
+            "id": rng.choice(("huifang", "callback", "check-1")),
+            "event": event,
+            "ticket_type": rng.choice([p.type_id for p in self.plans]),
+        }
+        if self.calendars and rng.random() < 0.6:
+            follow_up["after"] = rng.choice(("1bd", "3bd", "4h"))
+            follow_up["calendar"] = rng.choice(list(self.calendars))
+        else:
+            follow_up["after"] = rng.choice(("2h", "3d", "180d"))
+        return _shuffled(rng, follow_up)
 
     def _decision(self, plan: _Plan, fields: list[dict[str, Any]]) -> None:
         """Put a decision node on one way out of a human node: its default is where that way led (the
