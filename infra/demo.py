@@ -78,7 +78,11 @@ def _consult(agent: TwinClient, anon: TwinClient) -> None:
     _step("1.4", "ten minutes later (twin clock) the agent answers")
     acted = agent.post(
         f"/tickets/{ticket_id}/actions",
-        {"action": "answered", "fields": {"answer": "适合, 推荐1.5匹变频款"}, "version": ready["version"]},
+        {
+            "action": "answered",
+            "fields": {"answer": "适合, 推荐1.5匹变频款, 可加购延保"},
+            "version": ready["version"],
+        },
     )
     _say(f"    {acted.status}: node={acted.body['node']} version={acted.body['version']}")
     done = agent.wait_status(ticket_id, "closed")
@@ -97,6 +101,24 @@ def _consult(agent: TwinClient, anon: TwinClient) -> None:
     _step("1.7", "without a token the API answers 401")
     anon_get = anon.get(f"/tickets/{ticket_id}")
     _say(f"    {anon_get.status} {anon_get.body['message']}")
+
+    _step(
+        "1.8", "the answer offered the extended warranty (延保): the consult's opportunity rule opened a lead"
+    )
+    supervisor = anon.as_user("acme-home", "u-zhao", ["supervisor", "dispatcher"])
+    listed = supervisor.get("/opportunities?status=open&owner=role:supervisor").body["items"]
+    opp = next(o for o in listed if o["ticket_id"] == ticket_id)
+    _say(
+        f"    {opp['id']}: {opp['kind']} {opp['amount']} {opp['currency']} "
+        f"owner={opp['owner']} stage={opp['stage']}"
+    )
+    won = supervisor.post(f"/opportunities/{opp['id']}/actions", {"action": "win", "version": opp["version"]})
+    _say(f"    赵主管 wins it: {won.status} status={won.body['status']}; GET /reports/pipeline:")
+    for row in supervisor.get("/reports/pipeline").body["rows"]:
+        _say(
+            f"      {row['stage']:<8} {row['kind']:<20} {row['count']:>3} "
+            f"{row['amount']:>10} {row['currency']}"
+        )
 
 
 def _shopify_order() -> bytes:

@@ -20,9 +20,11 @@ every set starts with ``tenant``. Dimension vocabulary:
 | ``region`` | region id of a settled ticket |
 | ``outcome`` | dispatch outcome: ``assigned``, ``no_candidate``, ``offer_expired`` |
 | ``reason`` | why a delivery was refused (the error code answered: ``bad_signature``, ...) |
+| ``kind`` | an opportunity's kind (the tenant rule's ``kind``: ``extended_warranty``, ...) |
+| ``stage`` | the pipeline stage an opportunity reached: ``new`` (opened), ``won``, ``lost`` |
 
-Money (``Revenue``, ``InstallerEarnings``) is in the tenant's currency, unit ``None``: a float in
-the metric only, ``Decimal`` everywhere else.
+Money (``Revenue``, ``InstallerEarnings``, ``OpportunityAmount``) is in the tenant's currency, unit
+``None``: a float in the metric only, ``Decimal`` everywhere else.
 """
 
 from __future__ import annotations
@@ -35,7 +37,10 @@ COUNT = "Count"
 MILLISECONDS = "Milliseconds"
 NO_UNIT = "None"
 
-DIMENSIONS = ("tenant", "channel", "ticket_type", "node", "level", "tier", "region", "outcome", "reason")
+DIMENSIONS = (
+    "tenant", "channel", "ticket_type", "node", "level", "tier", "region", "outcome", "reason",
+    "kind", "stage",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,16 @@ DISPATCH_LATENCY = Metric(
     "time the dispatch task took to score and assign",
 )  # fmt: skip
 
+# ------------------------------------------------------------------ opportunities (issue 17)
+OPPORTUNITIES = Metric(
+    "Opportunities", COUNT, ("tenant", "kind", "stage"), "ticket",
+    "opportunities reaching a stage of the pipeline: new (opened by a rule), won, lost",
+)  # fmt: skip
+OPPORTUNITY_AMOUNT = Metric(
+    "OpportunityAmount", NO_UNIT, ("tenant", "kind", "stage"), "ticket",
+    "the amounts of those opportunities, tenant currency",
+)  # fmt: skip
+
 # ------------------------------------------------------------------ settlement
 TICKETS_SETTLED = Metric(
     "TicketsSettled", COUNT, ("tenant", "tier", "region"), "settlement", "first settlements of tickets",
@@ -147,6 +162,8 @@ CATALOGUE: tuple[Metric, ...] = (
     OPEN_TICKETS,
     DISPATCH_OUTCOME,
     DISPATCH_LATENCY,
+    OPPORTUNITIES,
+    OPPORTUNITY_AMOUNT,
     TICKETS_SETTLED,
     SETTLEMENT_ADJUSTMENTS,
     REVENUE,

@@ -14,9 +14,11 @@ from functions.settlement.schemas import (
     EarningsOut,
     GroupBy,
     RevenueOut,
+    StaffEarningsOut,
     earnings_out,
     revenue_csv,
     revenue_out,
+    staff_earnings_out,
 )
 from functions.settlement.wiring import deps
 from shared.http import current_caller, install_error_handlers, resolve
@@ -39,6 +41,14 @@ def earnings(technician_id: str, period: PeriodQuery = None) -> EarningsOut:
         deps(), cfg, caller, technician_id, period or reports.current_period(cfg)
     )
     return earnings_out(statement)
+
+
+@app.get("/staff/<user_id>/earnings")
+def staff_earnings(user_id: str, period: PeriodQuery = None) -> StaffEarningsOut:
+    caller = current_caller(app)
+    cfg = tenant_config(caller.tenant)
+    statement = reports.staff_statement(deps(), cfg, caller, user_id, period or reports.current_period(cfg))
+    return staff_earnings_out(statement)
 
 
 @app.get("/reports/revenue")

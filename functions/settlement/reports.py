@@ -24,12 +24,17 @@ REPORT_ROLES = ("finance", "admin")
 
 @dataclass(frozen=True)
 class Statement:
-    """A technician's ledger lines of a month."""
+    """A technician's (or a user's share) ledger lines of a month."""
 
     technician: str
     period: str
     currency: str
     lines: list[LedgerEntry]
+
+    @property
+    def user(self) -> str:
+        """Whose statement it is, as a staff statement names them."""
+        return self.technician
 
     @property
     def total(self) -> Decimal:
@@ -68,6 +73,17 @@ def earnings_statement(
         raise NotFound(f"technician '{technician}' does not exist")
     lines = deps.ledger.earnings(cfg.tenant.id, technician, period)
     return Statement(technician, period, cfg.tenant.currency, lines)
+
+
+def staff_statement(deps: Deps, cfg: TenantConfig, caller: Caller, user: str, period: str) -> Statement:
+    """A user's shares of a month (``catalog.shares``: e.g. the shopping guide's): the user themself,
+    finance or admin, as for a technician's statement."""
+    if caller.sub != user and not caller.has_any(*REPORT_ROLES):
+        raise Forbidden("a staff earnings statement is shown to its user and to the finance or admin roles")
+    if cfg.user(user) is None:
+        raise NotFound(f"user '{user}' does not exist")
+    lines = deps.ledger.staff_earnings(cfg.tenant.id, user, period)
+    return Statement(user, period, cfg.tenant.currency, lines)
 
 
 def revenue_report(

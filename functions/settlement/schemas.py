@@ -53,12 +53,28 @@ class EarningsLineOut(BaseModel):
     tier: str
     amount: Money = Field(description="earned (an adjustment: the difference)")
     ticket_total: Money
+    party: str = Field(
+        default="installer", description="installer, or the share's party: creator, channel_owner"
+    )
+    region: str | None = Field(default=None, description="a job split over regions: this line's region")
 
 
 class EarningsOut(BaseModel):
     model_config = ConfigDict(defer_build=True)
 
     technician: str
+    period: str
+    currency: str
+    lines: list[EarningsLineOut]
+    total: Money
+
+
+class StaffEarningsOut(BaseModel):
+    """A user's statement of shares (e.g. a shopping guide's, 导购提成)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+    user: str
     period: str
     currency: str
     lines: list[EarningsLineOut]
@@ -94,6 +110,10 @@ def _answer(model: type[_Out], report: Statement | RevenueReport) -> _Out:
 
 def earnings_out(statement: Statement) -> EarningsOut:
     return _answer(EarningsOut, statement)
+
+
+def staff_earnings_out(statement: Statement) -> StaffEarningsOut:
+    return _answer(StaffEarningsOut, statement)
 
 
 def revenue_out(report: RevenueReport) -> RevenueOut:

@@ -31,13 +31,16 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from functions.settlement.currency import minor_unit
 from functions.settlement.deps import Deps
 from functions.settlement.pricing import PricingError, PricingInput, Settlement, price
 from shared.clock import now
 from shared.domain.catalog import PricingSnapshot
 from shared.domain.ledger import GroupAmount, SettlementRecord, ledger_entries, period_of, revenue_changes
+from shared.domain.shares import INSTALLER, Claim, Part, split
 from shared.domain.ticket import Change, Ticket, TicketEvent
 from shared.errors import Conflict
+from shared.rules.conditions import evaluate
 from shared.tenant.models import TenantConfig
 from shared.ticket_updates import mark_failed, update_ticket
 
@@ -181,9 +184,10 @@ def _lines(cfg: TenantConfig, ticket: Ticket) -> tuple[list[dict[str, Any]], lis
     return out["service_items"], out["parts"]
 
 
-def _groups(ticket: Ticket, region: str, priced: Settlement) -> dict[str, GroupAmount]:
-    """A settlement's full contribution to each revenue group (``<group_by>#<key>``)."""
-    whole = GroupAmount(total=priced.total, earnings=priced.installer_earnings, count=1)
+def _groups(ticket: Ticket, region: str, priced: Settlement, earnings: Decimal) -> dict[str, GroupAmount]:
+    """A settlement's full contribution to each revenue group (``<group_by>#<key>``); ``earnings``:
+    what the installer is paid (priced, less the shares taken out of it)."""
+    whole = GroupAmount(total=priced.total, earnings=earnings, count=1)
     groups = {
         f"tier#{priced.tier}": whole,
         f"region#{region}": whole,
@@ -212,6 +216,8 @@ def _record(
     previous: SettlementRecord | None,
 ) -> SettlementRecord:
     settlement = priced.model_dump(mode="json")
+    paid = parties(cfg, ticket, technician, priced)
+    installer = sum((part.amount for part in paid if part.party == INSTALLER), Decimal(0))
     return SettlementRecord(
         tenant=cfg.tenant.id,
         ticket_id=ticket.id,
@@ -223,7 +229,73 @@ def _record(
         settled_at=now(),
         settlement=settlement,
         adjustment=_adjustment(settlement, previous.settlement) if previous else None,
-        groups=_groups(ticket, str(region_of(cfg, ticket)), priced),
+        groups=_groups(ticket, str(region_of(cfg, ticket)), priced, installer),
+        parties=paid,
+    )
+
+
+def _subject(ticket: Ticket) -> dict[str, Any]:
+    """What a share's ``when`` reads (the condition language's ``ticket.*`` paths)."""
+    fields = dict(ticket.fields)
+    return {
+        "ticket": {
+            "type": ticket.type,
+            "priority": fields.get("priority"),
+            "channel": ticket.channel,
+            "status": ticket.status,
+            "node": ticket.node,
+            "fields": fields,
+        }
+    }
+
+
+def _recipient(cfg: TenantConfig, ticket: Ticket, party: str) -> str | None:
+    """Who a party is on this ticket: a user of the file, or nobody (the share is then not paid)."""
+    user: str | None
+    if party == "creator":
+        user = ticket.created_by
+    else:
+        channel = cfg.channel(ticket.channel) if ticket.channel else None
+        user = channel.owner if channel is not None else None
+    return user if user is not None and cfg.user(user) is not None else None
+
+
+def _regions(cfg: TenantConfig, ticket: Ticket) -> list[tuple[str, Decimal]]:
+    """The regions a job spans (``catalog.region_split.field``) with their weights (coefficients);
+    codes the file does not know, or repeated, are left out (the field is the ticket's to fill)."""
+    split_by = cfg.catalog.region_split
+    value = ticket.fields.get(split_by.field) if split_by is not None else None
+    if not isinstance(value, list):
+        return []
+    out: dict[str, Decimal] = {}
+    for code in value:
+        region = cfg.region(code) if isinstance(code, str) else None
+        if region is not None:
+            out.setdefault(region.code, Decimal(region.coefficient))
+    return list(out.items())
+
+
+def parties(cfg: TenantConfig, ticket: Ticket, technician: str, priced: Settlement) -> list[Part]:
+    """Who is paid what of the priced settlement: the installer, and each ``catalog.shares`` rule
+    that holds and whose party is someone on this ticket (``shared.domain.shares.split``)."""
+    subject = _subject(ticket)
+    claims = []
+    for rule in cfg.catalog.shares:
+        recipient = _recipient(cfg, ticket, rule.party)
+        if recipient is not None and (rule.when is None or evaluate(rule.when, subject)):
+            claims.append(
+                Claim(party=rule.party, recipient=recipient, percent=rule.percent, out_of=rule.out_of)
+            )
+    split_by = cfg.catalog.region_split
+    return split(
+        priced.total,
+        technician,
+        priced.installer_earnings,
+        claims,
+        exponent=minor_unit(priced.currency),
+        remainder_to=cfg.catalog.shares_remainder_to,
+        regions=_regions(cfg, ticket),
+        region_remainder=split_by.remainder_to if split_by is not None else "first",
     )
 
 
@@ -274,7 +346,8 @@ def summary(record: SettlementRecord) -> dict[str, Any]:
         "subtotal": s["subtotal"],
         "total": s["total"],
         "installer_share_percent": s["installer_share_percent"],
-        "earnings": s["installer_earnings"],
+        "earnings": s["installer_earnings"] if not record.parties else f"{record.earnings:f}",
+        "parties": [part.model_dump(mode="json") for part in record.parts],
         "currency": s["currency"],
         "catalog_version": s["catalog_version"],
         "period": record.period,

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from shared.ports import (
         CatalogStore,
         CustomerStore,
+        OpportunityStore,
         SlaScheduler,
         TicketStore,
         Timers,
@@ -36,3 +37,5 @@ class Deps:
     """Schedules the follow-ups (回访) of the tenant file when their event happens (``shared.follow_ups``)."""
     customers: CustomerStore | None = None
     """Customers resolved at ticket creation (None: tickets are not linked to customers)."""
+    opportunities: OpportunityStore | None = None
+    """Opportunities opened by the tenant's ``opportunity_rules`` (None: no rule is applied)."""

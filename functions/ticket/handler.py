@@ -19,14 +19,20 @@ from functions.ticket.schemas import (
     CustomerOut,
     FieldsRequest,
     HistoryOut,
+    OpportunityActionRequest,
+    OpportunityOut,
+    OpportunityPage,
+    PipelineReport,
+    PipelineRow,
     TicketOut,
     TicketPage,
     TimelineEntryOut,
     TimelinePage,
     customer_out,
+    opportunity_out,
     ticket_out,
 )
-from functions.ticket.wiring import customer_repository, deps, ticket_repository
+from functions.ticket.wiring import customer_repository, deps, opportunity_repository, ticket_repository
 from shared import metrics as catalogue
 from shared.cursors import decode_cursor, encode_cursor
 from shared.errors import Forbidden
@@ -172,6 +178,74 @@ def customer_timeline(
         items=[TimelineEntryOut(**e.model_dump()) for e in entries],
         next=encode_cursor(more, caller.tenant),
     )
+
+
+@app.get("/opportunities")
+def list_opportunities(
+    status: Annotated[str | None, Query(pattern="^(open|won|lost)$")] = None,
+    owner: Annotated[str | None, Query(description="a user id, or role:<id>", max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(description="the cursor of the previous page")] = None,
+) -> OpportunityPage:
+    """Sales opportunities opened by the tenant's rules, by status, newest first (staff and sales;
+    anyone else only their own)."""
+    from functions.ticket import opportunities
+
+    caller = current_caller(app)
+    tenant_config(caller.tenant)
+    found, more = opportunity_repository().page(
+        caller.tenant,
+        status=status,
+        owner=opportunities.list_scope(caller, owner),
+        limit=limit,
+        start_key=decode_cursor(cursor, caller.tenant),
+    )
+    return OpportunityPage(items=[opportunity_out(o) for o in found], next=encode_cursor(more, caller.tenant))
+
+
+@app.get("/reports/pipeline")
+def pipeline_report() -> PipelineReport:
+    """The sales pipeline now: count and amount of the tenant's opportunities per stage and kind
+    (staff and sales)."""
+    from functions.ticket import opportunities
+    from shared.domain.opportunity import pipeline
+
+    caller = current_caller(app)
+    tenant_config(caller.tenant)
+    if not caller.has_any(*opportunities.VIEWER_ROLES):
+        raise Forbidden("the pipeline report is for staff and sales")
+    rows = pipeline(opportunity_repository().every(caller.tenant))
+    return PipelineReport(rows=[PipelineRow(**{**row, "amount": f"{row['amount']:.2f}"}) for row in rows])
+
+
+@app.get("/opportunities/<opportunity_id>")
+def get_opportunity(opportunity_id: str) -> OpportunityOut:
+    from functions.ticket import opportunities
+
+    caller = current_caller(app)
+    tenant_config(caller.tenant)
+    return opportunity_out(opportunities.visible(opportunity_repository(), caller, opportunity_id))
+
+
+@app.post("/opportunities/<opportunity_id>/actions")
+def act_on_opportunity(opportunity_id: str, body: OpportunityActionRequest) -> OpportunityOut:
+    """``win``, ``lose`` (with ``reason``) or ``assign`` (to ``user``) an open opportunity (sales,
+    supervisor, admin, or its owner); 409 when it is not open or moved meanwhile."""
+    from functions.ticket import opportunities
+
+    caller = current_caller(app)
+    cfg = tenant_config(caller.tenant)
+    opp = opportunities.act(
+        deps(),
+        cfg,
+        caller,
+        opportunity_id,
+        body.action,
+        reason=body.reason,
+        user=body.user,
+        version=body.version,
+    )
+    return opportunity_out(opp)
 
 
 @app.get("/openapi.json", include_in_schema=False)

@@ -7,7 +7,7 @@ it (powertools builds a route's models when the route is first resolved), not at
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,6 +15,7 @@ from shared.domain.ticket import Assignee, Ticket, TicketEvent, TicketStatus
 
 if TYPE_CHECKING:
     from shared.domain.customer import Customer
+    from shared.domain.opportunity import Opportunity
 
 
 class CreateTicketRequest(BaseModel):
@@ -160,3 +161,82 @@ def customer_out(customer: Customer, requested_id: str | None = None) -> Custome
 def ticket_out(ticket: Ticket) -> TicketOut:
     data = ticket.model_dump(exclude={"token", "token_node", "routing", "route_success", "visits", "tenant"})
     return TicketOut(**data, ready=ticket.parked)
+
+
+# ------------------------------------------------------------------ opportunities
+
+
+class OpportunityActionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    action: Literal["win", "lose", "assign"]
+    reason: str | None = Field(default=None, max_length=500, description="why it was lost (required to lose)")
+    user: str | None = Field(
+        default=None, max_length=100, description="the user to assign it to (required to assign)"
+    )
+    version: int | None = Field(
+        default=None, ge=1, description="act only if the opportunity is still at this version (else 409)"
+    )
+
+
+class OpportunityEventOut(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+    at: datetime
+    actor: str
+    action: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class OpportunityOut(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+    id: str
+    kind: str
+    amount: str | None = Field(description="money in `currency`, a decimal string")
+    currency: str
+    status: str = Field(description="open, won or lost")
+    stage: str = Field(description="new (a role owns it), working (a user does), won or lost")
+    owner: str = Field(description="a user id, or role:<id>")
+    ticket_id: str
+    ticket_type: str
+    rule: str
+    customer_id: str | None = None
+    lost_reason: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    history: list[OpportunityEventOut]
+
+
+class OpportunityPage(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+    items: list[OpportunityOut]
+    next: str | None = Field(description="pass as ?cursor= for the following page; null at the end")
+
+
+class PipelineRow(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+    stage: str = Field(description="new, working, won or lost")
+    kind: str
+    currency: str
+    count: int
+    amount: str = Field(description="the sum of their amounts, a decimal string")
+
+
+class PipelineReport(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+    rows: list[PipelineRow] = Field(description="stages in pipeline order, kinds as first met")
+
+
+def opportunity_out(opp: Opportunity) -> OpportunityOut:
+    data = opp.model_dump(exclude={"tenant", "amount", "history"})
+    return OpportunityOut(
+        **data,
+        amount=None if opp.amount is None else f"{opp.amount:.2f}",
+        stage=opp.stage,
+        history=[OpportunityEventOut(**line.model_dump()) for line in opp.history],
+    )

@@ -42,6 +42,11 @@ def step(deps: Deps, cfg: TenantConfig, ticket_id: str, node_name: str) -> dict[
             "visits": visited.visits,
             "closed_at": instant,
         }
+        if deps.opportunities is not None and cfg.ticket_types[ticket.type].opportunity_rules:
+            # before the close: a step retried after a failure finds the ticket open and tries again
+            from functions.ticket.opportunities import open_opportunities
+
+            open_opportunities(deps, cfg, ticket, "closed", instant)
         planned = plan_follow_ups(deps, cfg, ticket, "closed", instant)
         if planned:
             update["follow_ups"] = [*ticket.follow_ups, *planned]

@@ -14,11 +14,13 @@ from functions.ticket import service
 
 if TYPE_CHECKING:
     from shared.repositories.customers import CustomerRepository
+    from shared.repositories.opportunities import OpportunityRepository
     from shared.repositories.tickets import TicketRepository
 
 _deps: service.Deps | None = None
 _tickets: TicketRepository | None = None
 _customers: CustomerRepository | None = None
+_opportunities: OpportunityRepository | None = None
 
 
 def ticket_repository() -> TicketRepository:
@@ -37,6 +39,15 @@ def customer_repository() -> CustomerRepository:
 
         _customers = CustomerRepository()
     return _customers
+
+
+def opportunity_repository() -> OpportunityRepository:
+    global _opportunities
+    if _opportunities is None:
+        from shared.repositories.opportunities import OpportunityRepository
+
+        _opportunities = OpportunityRepository()
+    return _opportunities
 
 
 def deps() -> service.Deps:
@@ -58,6 +69,7 @@ def deps() -> service.Deps:
             follow_ups=follow_up_timers(sla.schedules),
             notifier=_notifier(),
             customers=customer_repository(),
+            opportunities=opportunity_repository(),
         )
     return _deps
 

@@ -170,6 +170,16 @@ TENANT_WIDGETS: tuple[Widget, ...] = (
         ),
         unit="ms",
     ),
+    # the sales pipeline (工单商机联动): opportunities opened (stage new), won and lost, by kind
+    Widget(
+        "Opportunity pipeline by stage",
+        (Series(m.OPPORTUNITIES, "opportunities", group_by=("stage", "kind")),),
+    ),
+    Widget(
+        "Opportunity amount by stage",
+        (Series(m.OPPORTUNITY_AMOUNT, "amount", group_by=("stage", "kind")),),
+        unit="currency",
+    ),
     _money_by_tier_and_region("Revenue by tier and region", m.REVENUE),
     _money_by_tier_and_region("Installer earnings by tier and region", m.INSTALLER_EARNINGS),
     Widget(

@@ -26,6 +26,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.domain.shares import INSTALLER, Part
+
 GroupBy = Literal["tier", "region", "item", "ticket_type", "channel"]
 REVENUE_SHARDS = 8
 """Items each revenue aggregate is spread over. Folded per record, 50 settlements/s of one tenant with
@@ -84,10 +86,20 @@ class SettlementRecord(_Frozen):
     """Sequence > 1: the new settlement minus the previous one, line by line."""
     groups: dict[str, GroupAmount]
     """``<group_by>#<key>`` -> this settlement's full contribution to the revenue reports."""
+    parties: list[Part] = []
+    """Who is paid what (``shared.domain.shares.split``); empty on records from before shares: the
+    installer alone, their earnings."""
+
+    @property
+    def parts(self) -> list[Part]:
+        """The parts paid, one ledger line each (records from before shares: the installer's)."""
+        priced = Decimal(str(self.settlement["installer_earnings"]))
+        return self.parties or [Part(party=INSTALLER, recipient=self.technician, amount=priced)]
 
     @property
     def earnings(self) -> Decimal:
-        return Decimal(str(self.settlement["installer_earnings"]))
+        """What the installer is paid: as priced, less the shares taken out of it (all regions)."""
+        return sum((p.amount for p in self.parts if p.party == INSTALLER), Decimal(0))
 
     @property
     def total(self) -> Decimal:
@@ -95,10 +107,12 @@ class SettlementRecord(_Frozen):
 
 
 class LedgerEntry(_Frozen):
-    """One line of a technician's earnings statement (a settlement or an adjustment)."""
+    """One line of an earnings statement (a settlement or an adjustment): a technician's, or a
+    user's share (``party`` other than ``installer``)."""
 
     tenant: str
     technician: str
+    """Who is paid: the technician, or for another party the user."""
     period: str
     ticket_id: str
     sequence: int
@@ -111,6 +125,15 @@ class LedgerEntry(_Frozen):
     """The ticket's settled total this line refers to (difference for an adjustment)."""
     tier: str
     currency: str
+    party: str = INSTALLER
+    """``installer`` or the party kind of ``catalog.shares`` (``creator``, ``channel_owner``)."""
+    region: str | None = None
+    """An installer's part of a job split over regions: the region."""
+
+    @property
+    def staff(self) -> bool:
+        """A user's line (a party other than the installer): on the staff statement."""
+        return self.party != INSTALLER
 
 
 class RevenueChange(_Frozen):
@@ -133,12 +156,15 @@ class RevenueGroup(_Frozen):
 
 
 def ledger_entries(record: SettlementRecord, previous: SettlementRecord | None) -> list[LedgerEntry]:
-    """The earnings ledger lines of a record: its earnings, or the difference to the previous one."""
+    """The ledger lines of a record, one per part paid (``record.parts``): its amount, or on a
+    rework the difference to the previous record's part of the same party, recipient and region.
+    A part the rework no longer pays (another technician, a rule that no longer holds) is given back
+    first, so Σ of each recipient's lines == what the latest record pays them."""
 
-    def entry(technician: str, amount: Decimal, total: Decimal) -> LedgerEntry:
+    def entry(part: Part, amount: Decimal, total: Decimal) -> LedgerEntry:
         return LedgerEntry(
             tenant=record.tenant,
-            technician=technician,
+            technician=part.recipient,
             period=record.period,
             ticket_id=record.ticket_id,
             sequence=record.sequence,
@@ -149,17 +175,34 @@ def ledger_entries(record: SettlementRecord, previous: SettlementRecord | None) 
             ticket_total=total,
             tier=str(record.settlement["tier"]),
             currency=str(record.settlement["currency"]),
+            party=part.party,
+            region=part.region,
         )
 
     if previous is None:
-        return [entry(record.technician, record.earnings, record.total)]
-    if previous.technician == record.technician:
-        return [entry(record.technician, record.earnings - previous.earnings, record.total - previous.total)]
-    # Reworked by someone else: the first technician gives back what they were credited.
-    return [
-        entry(previous.technician, -previous.earnings, -previous.total),
-        entry(record.technician, record.earnings, record.total),
+        return [entry(part, part.amount, record.total) for part in _by_key(record.parts).values()]
+    before = _by_key(previous.parts)
+    after = _by_key(record.parts)
+    gone = [entry(part, -part.amount, -previous.total) for key, part in before.items() if key not in after]
+    kept = [
+        entry(part, part.amount - before[key].amount, record.total - previous.total)
+        if key in before
+        else entry(part, part.amount, record.total)
+        for key, part in after.items()
     ]
+    return [*gone, *kept]
+
+
+def _by_key(parts: Iterable[Part]) -> dict[tuple[str, str, str | None], Part]:
+    """One part per ledger line: two rules of one party that both hold for the same recipient (two
+    ``creator`` shares) are one line of their sum, in the order first seen."""
+    out: dict[tuple[str, str, str | None], Part] = {}
+    for part in parts:
+        same = out.get(part.key)
+        out[part.key] = (
+            part if same is None else same.model_copy(update={"amount": same.amount + part.amount})
+        )
+    return out
 
 
 def revenue_changes(record: SettlementRecord, previous: SettlementRecord | None) -> list[RevenueChange]:

@@ -5,7 +5,8 @@ Access patterns (all GetItem/Query, never Scan):
 | pattern | key |
 |---|---|
 | a ticket's settlements, oldest first | pk=``TENANT#t#TICKET#<id>``, sk begins_with ``SETTLEMENT#`` |
-| a technician's month of earnings | pk=``TENANT#t#LEDGER#<tech>#<YYYY-MM>``, sk ``<done>#<ticket>#<n>`` |
+| a technician's month | pk=``TENANT#t#LEDGER#<tech>#<YYYY-MM>``, sk ``<done>#<ticket>#<n>[#<region>]`` |
+| a user's month of shares | pk=``TENANT#t#STAFF#<user>#<YYYY-MM>``, sk ``<done>#<ticket>#<n>#<party>`` |
 | a month's revenue by group | pk=``TENANT#t#REVENUE#<YYYY-MM>#<shard>``, sk begins_with ``<group_by>#`` |
 | a record's revenue taken by the aggregates | pk=``TENANT#t#TICKET#<id>``, sk ``FOLDED#SETTLEMENT#<n>`` |
 
@@ -122,6 +123,9 @@ class LedgerItem(TableItem):
     ticket_total = DecimalAttribute()
     tier = UnicodeAttribute()
     currency = UnicodeAttribute()
+    party = UnicodeAttribute(null=True)
+    """Absent on lines from before shares: the installer's."""
+    region = UnicodeAttribute(null=True)
 
 
 class RevenueItem(TableItem):
@@ -138,8 +142,14 @@ def _settlement_key(tenant: str, ticket_id: str, sequence: int) -> tuple[str, st
 
 
 def _ledger_key(entry: LedgerEntry) -> tuple[str, str]:
+    """An installer's line on the technician's statement (a region's part: suffixed by the region);
+    another party's on the user's staff statement (suffixed by the party: one user may be paid as
+    creator and as channel owner of the same ticket)."""
+    sk = f"{iso(entry.completed_at)}#{entry.ticket_id}#{entry.sequence:03d}"
+    if entry.staff:
+        return tenant_key(entry.tenant, "STAFF", entry.technician, entry.period), f"{sk}#{entry.party}"
     pk = tenant_key(entry.tenant, "LEDGER", entry.technician, entry.period)
-    return pk, f"{iso(entry.completed_at)}#{entry.ticket_id}#{entry.sequence:03d}"
+    return pk, f"{sk}#{entry.region}" if entry.region else sk
 
 
 def _revenue_pk(tenant: str, period: str, shard: int | None = None) -> str:
@@ -168,7 +178,8 @@ def _stored(item: TableItem) -> dict[str, Any]:
 def _record_item(record: SettlementRecord, changes: list[RevenueChange]) -> SettlementItem:
     # The instants as attributes sort and show in the console; the body keeps them exactly.
     body = record.model_dump(
-        mode="json", include={"settlement", "adjustment", "groups", "completed_at", "settled_at"}
+        mode="json",
+        include={"settlement", "adjustment", "groups", "parties", "completed_at", "settled_at"},
     )
     key = _settlement_key(record.tenant, record.ticket_id, record.sequence)
     revenue = [change.model_dump(mode="json") for change in changes]
@@ -186,7 +197,7 @@ def _ledger_item(entry: LedgerEntry) -> LedgerItem:
 
 
 def _entry_from(item: LedgerItem) -> LedgerEntry:
-    return LedgerEntry.model_validate(_stored(item))
+    return LedgerEntry.model_validate({k: v for k, v in _stored(item).items() if v is not None})
 
 
 def _group_from(item: RevenueItem, group_by: str) -> RevenueGroup:
@@ -352,6 +363,11 @@ class LedgerRepository:
     def earnings(self, tenant: str, technician: str, period: str) -> list[LedgerEntry]:
         """A technician's ledger lines of a month, by completion time."""
         items = LedgerItem.query(tenant_key(tenant, "LEDGER", technician, period), consistent_read=True)
+        return [_entry_from(item) for item in items]
+
+    def staff_earnings(self, tenant: str, user: str, period: str) -> list[LedgerEntry]:
+        """A user's share lines of a month (creator, channel owner...), by completion time."""
+        items = LedgerItem.query(tenant_key(tenant, "STAFF", user, period), consistent_read=True)
         return [_entry_from(item) for item in items]
 
     def revenue(self, tenant: str, period: str, group_by: str) -> list[RevenueGroup]:

@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from shared.tenant.checks import channels, dispatch, document, people, settlement, sla, workflow
 from shared.tenant.checks import customers as customer_checks
 from shared.tenant.checks import follow_ups as follow_up_checks
+from shared.tenant.checks import opportunities as opportunity_checks
 from shared.tenant.checks import rules as rule_checks
 from shared.tenant.checks import subscriptions as subscription_checks
 from shared.tenant.checks.context import Context
@@ -58,6 +59,7 @@ SECTION_CHECKS: tuple[Callable[[Context], None], ...] = (
     workflow.check_ticket_types,
     follow_up_checks.check_follow_ups,
     rule_checks.check_rules,
+    opportunity_checks.check_opportunities,
     channels.check_channels,
     customer_checks.check_customers,
     subscription_checks.check_subscriptions,

@@ -60,11 +60,17 @@ CONTRACT_ROUTES = {
     "GET /technicians": ("scrm-dispatch-api", True),
     "PUT /technicians/{id}": ("scrm-dispatch-api", True),
     "GET /technicians/{id}/earnings": ("scrm-settlement-api", True),
+    "GET /staff/{id}/earnings": ("scrm-settlement-api", True),
     "GET /reports/revenue": ("scrm-settlement-api", True),
     # one customer across channels (issue 17)
     "GET /customers": ("scrm-ticket-api", True),
     "GET /customers/{id}": ("scrm-ticket-api", True),
     "GET /customers/{id}/timeline": ("scrm-ticket-api", True),
+    # sales opportunities opened by ticket events (issue 17)
+    "GET /opportunities": ("scrm-ticket-api", True),
+    "GET /opportunities/{id}": ("scrm-ticket-api", True),
+    "POST /opportunities/{id}/actions": ("scrm-ticket-api", True),
+    "GET /reports/pipeline": ("scrm-ticket-api", True),
     "GET /openapi.json": ("scrm-ticket-api", False),
     # ops on intake deliveries (issue 4)
     "GET /deliveries": ("scrm-webhooks-ops", True),

@@ -101,7 +101,14 @@ class FakeLedger:
 
     def earnings(self, tenant: str, technician: str, period: str) -> list[LedgerEntry]:
         return [
-            e for (t, tech, p, _, _), e in self.lines.items() if (t, tech, p) == (tenant, technician, period)
+            e
+            for (t, tech, p, _, _), e in self.lines.items()
+            if (t, tech, p) == (tenant, technician, period) and not e.staff
+        ]
+
+    def staff_earnings(self, tenant: str, user: str, period: str) -> list[LedgerEntry]:
+        return [
+            e for (t, u, p, _, _), e in self.lines.items() if (t, u, p) == (tenant, user, period) and e.staff
         ]
 
     def revenue(self, tenant: str, period: str, group_by: str) -> list[RevenueGroup]:

@@ -87,6 +87,7 @@ from shared.tenant.models.formats import (
     TypeName,
 )
 from shared.tenant.models.forms import FIELD_TYPES, FieldDef, FieldType
+from shared.tenant.models.opportunities import OpportunityOwner, OpportunityRule
 from shared.tenant.models.people import BUILTIN_ROLES, GeoPoint, Technician, User
 from shared.tenant.models.settlement import (
     Catalog,
@@ -163,6 +164,8 @@ __all__ = [
     "NodeKind",
     "NodeName",
     "Number",
+    "OpportunityOwner",
+    "OpportunityRule",
     "Part",
     "Percent",
     "Phone",

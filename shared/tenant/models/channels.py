@@ -42,6 +42,8 @@ class ChannelRule(_Model):
 
 class _Channel(_Model):
     id: Ident
+    owner: Ident | None = None
+    """A user paid the ``channel_owner`` share of the settlements of this channel's tickets."""
 
 
 class _RuleChannel(_Channel):

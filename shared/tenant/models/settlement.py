@@ -17,6 +17,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from shared.rules.conditions import Condition as RuleCondition
 from shared.tenant.models.amounts import Money, Percent
 from shared.tenant.models.base import _Model
 from shared.tenant.models.formats import Ident, Text
@@ -80,6 +81,33 @@ class ShareRule(_Model):
     percent: Percent
 
 
+PartyKind = Literal["creator", "channel_owner"]
+
+
+class PartyShare(_Model):
+    """A share of the settled total for a party other than the installer (e.g. the shopping guide,
+    导购, who took the order). Each rule that holds pays its party, in file order."""
+
+    party: PartyKind
+    """``creator``: the ticket's creator when that is a user of the file; ``channel_owner``: the
+    ``owner`` of the ticket's channel."""
+    when: RuleCondition | None = None
+    """The condition language (``shared/rules/conditions.py``) on the ticket; absent: always."""
+    percent: Percent
+    out_of: Literal["total", "installer"] = "total"
+    """``total``: paid beside the installer (the platform's margin pays it); ``installer``: taken
+    from the installer's earnings."""
+
+
+class RegionSplit(_Model):
+    """A job across regions: the installer's earnings split over the regions of a ticket field
+    (region codes) by each region's ``coefficient``."""
+
+    field: str
+    remainder_to: Literal["first", "last"] = "first"
+    """Which region (in the field's order) takes the minor units that rounding leaves."""
+
+
 Rounding = Literal["half_up", "half_even", "half_down", "up", "down", "ceiling", "floor"]
 _ROUNDING_MODES: Mapping[str, str] = {
     "half_up": ROUND_HALF_UP,
@@ -104,6 +132,11 @@ class Catalog(_Model):
     installer_share: list[ShareRule] = []
     """First match wins."""
     rounding: Rounding = "half_up"
+    shares: list[PartyShare] = []
+    """Other parties' shares (``shared.domain.shares``); none: the installer alone is paid."""
+    shares_remainder_to: PartyKind | None = None
+    """The party that takes the minor units that rounding the shares leaves; none: the first that is paid."""
+    region_split: RegionSplit | None = None
 
     @property
     def rounding_mode(self) -> str:

@@ -12,6 +12,7 @@ from shared.tenant.models.base import _a, _Model
 from shared.tenant.models.follow_ups import FollowUp
 from shared.tenant.models.formats import Ident, NodeName, Text
 from shared.tenant.models.forms import FieldDef
+from shared.tenant.models.opportunities import OpportunityRule
 
 NodeKind = Literal["human", "dispatch", "settlement", "create_ticket", "decision", "end"]
 NODE_KINDS: tuple[str, ...] = get_args(NodeKind)
@@ -156,6 +157,8 @@ class TicketType(_Model):
     """At creation, the first that holds sets the priority and/or SLA policy (`PriorityRule`)."""
     follow_ups: list[FollowUp] = []
     """Linked tickets opened a while after an event of this one (`shared.tenant.models.follow_ups`)."""
+    opportunity_rules: list[OpportunityRule] = []
+    """Sales opportunities opened by this type's events (`shared.tenant.models.opportunities`)."""
 
     def field(self, name: str) -> FieldDef | None:
         return next((field for field in self.fields if field.name == name), None)
