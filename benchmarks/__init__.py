@@ -62,7 +62,7 @@ def _lifecycle(as_json: bool, tickets: int) -> int:
             continue
         print(f"{label:<24} {r['outcome']:<26} {r['floor']:>5} {r['transitions']:>11}")
     print(
-        "floor = states on the shortest path to an end (one per node, two per decision); "
+        "floor = states on the shortest path to an end (one per node, a decision's Choice included); "
         "transitions = states entered (Step Functions history)"
     )
     return 0

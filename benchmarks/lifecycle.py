@@ -52,9 +52,8 @@ def floor_writes(ticket_type: TicketType, path: list[str]) -> int:
 
 
 def floor_states(ticket_type: TicketType, path: list[str]) -> int:
-    """States a ticket must enter along ``path``: one per node, two per decision (its facts Task
-    and its Choice)."""
-    return len(path) + sum(1 for name in path if ticket_type.nodes[name].kind == "decision")
+    """States a ticket must enter along ``path``: one per node (a decision is its Choice state)."""
+    return len(path)
 
 
 def shortest_path(ticket_type: TicketType) -> list[str]:

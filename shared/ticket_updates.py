@@ -122,11 +122,13 @@ def move_and_resume(
     stale: str | None = None,
     save: Save | None = None,
     undo: Callable[[], None] | None = None,
+    facts: Callable[[Ticket], dict[str, Any] | None] | None = None,
 ) -> Ticket:
     """Take ``action`` on the parked ``ticket`` (as read): save ``change`` at its version, then resume
-    the parked task. When the task is gone (``TaskTokenGone``, re-raised) or the workflow could not
-    be reached (the error re-raised; the token kept, so the action can be taken again), ``undo`` runs
-    and the ticket is put back with a line of history that says why."""
+    the parked task (with ``facts(moved)``, the facts a decision downstream reads, if given). When
+    the task is gone (``TaskTokenGone``, re-raised) or the workflow could not be reached (the error
+    re-raised; the token kept, so the action can be taken again), ``undo`` runs and the ticket is
+    put back with a line of history that says why."""
     from shared.workflow.resume import resume
 
     token = ticket.token
@@ -143,7 +145,8 @@ def move_and_resume(
         save=save,
     )
     try:
-        resume(engine, token, node, ticket.node, action, ticket.routing, ticket.route_success)
+        known = facts(moved) if facts is not None else None
+        resume(engine, token, node, ticket.node, action, ticket.routing, ticket.route_success, known)
     except TaskTokenGone as exc:
         if undo is not None:
             undo()

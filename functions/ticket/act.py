@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from functions.ticket.access import assignee_for, may_act
+from functions.ticket.facts import workflow_facts
 from functions.ticket.leave import cancel_offer
 from functions.ticket.rules import (
     ACCEPT,
@@ -108,6 +109,7 @@ def act(
             stale=stale(version, ticket_id),
             save=take,
             undo=release,
+            facts=lambda moved: workflow_facts(deps, cfg, moved),
         )
     except TaskTokenGone as exc:
         raise Conflict(f"the action was not applied: {exc}") from None

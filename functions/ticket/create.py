@@ -109,7 +109,9 @@ def create_ticket(
         # A retried intake starts again too: the name makes it idempotent, and a first attempt that
         # stopped between storing the ticket and starting its workflow is finished here.
         try:
-            ticket = start_execution(deps, ticket)
+            from functions.ticket.facts import workflow_facts
+
+            ticket = start_execution(deps, ticket, facts=workflow_facts(deps, cfg, ticket))
         except Exception as exc:
             # All or nothing: a ticket with no workflow would stay open with nothing waiting on it.
             # Nothing is kept, so the same request (or the queue's redelivery) can simply come again.
@@ -130,13 +132,24 @@ def create_ticket(
     return ticket
 
 
-def start_execution(deps: Deps, ticket: Ticket, resume_at: str | None = None) -> Ticket:
+def start_execution(
+    deps: Deps, ticket: Ticket, resume_at: str | None = None, facts: dict[str, Any] | None = None
+) -> Ticket:
     """Start the ticket's execution (idempotent by name) and record its ARN and version.
 
     The park task records them too when it runs first (``$$.Execution.Id`` and the version from the
-    input): whoever comes second finds them set, so the ARN is never lost to a race.
+    input): whoever comes second finds them set, so the ARN is never lost to a race. ``facts``: what
+    the type's decision nodes read (``functions.ticket.facts.workflow_facts``), in the input at
+    ``result.facts`` where their Choices look.
     """
-    payload = {"tenant": ticket.tenant, "ticket_id": ticket.id, "type": ticket.type, "resume_at": resume_at}
+    payload: dict[str, Any] = {
+        "tenant": ticket.tenant,
+        "ticket_id": ticket.id,
+        "type": ticket.type,
+        "resume_at": resume_at,
+    }
+    if facts is not None:
+        payload["result"] = {"facts": facts}
     arn, version = deps.engine.start(ticket.tenant, ticket.type, execution_name(ticket), payload)
 
     def record(fresh: Ticket) -> Change | None:

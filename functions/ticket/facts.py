@@ -2,9 +2,10 @@
 customer's tier, tags and counters (``shared.rules.conditions`` paths ``ticket.*`` and
 ``customer.*``).
 
-Read at creation for ``priority_rules`` (``prioritise``) and by a ``decision`` node's Task, which
-answers them to the node's Choice (``decision_facts``: the execution's data, ``$.decision.facts``,
-shaped by ``choice_input`` so the compiled rules can read them).
+Read at creation for ``priority_rules`` (``prioritise``), and for the ``decision`` nodes' Choices
+(``workflow_facts``): carried in the execution's data at ``$.result.facts`` by the start, by each
+person's action and, when none reached a decision, by its refresh Task
+(``shared.workflow.decision``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from shared.rules.conditions import choice_input, evaluate, subject_paths
 if TYPE_CHECKING:
     from functions.ticket.deps import Deps
     from shared.domain.ticket import Ticket
-    from shared.tenant.models import Node, PriorityRule, TenantConfig, TicketType
+    from shared.tenant.models import PriorityRule, TenantConfig, TicketType
 
 
 def ticket_subject(
@@ -52,15 +53,18 @@ def facts_of(deps: Deps, ticket: Ticket) -> dict[str, Any]:
     }
 
 
-def decision_facts(deps: Deps, cfg: TenantConfig, ticket: Ticket, node: Node) -> dict[str, Any]:
-    """The facts as a decision node's Choice reads them: only the paths its rules name (the
-    execution's data stays small), numbers as JSON numbers, lists also as sets."""
-    from shared.workflow.decision import fact_paths
+def workflow_facts(deps: Deps, cfg: TenantConfig, ticket: Ticket) -> dict[str, Any] | None:
+    """The facts the decision nodes of the ticket's type read, as their Choices read them: only the
+    paths their rules name (the execution's data stays small), numbers as JSON numbers, lists also
+    as sets. None for a type without decisions (nothing is read then)."""
+    from shared.workflow.decision import has_decisions, type_fact_paths
 
-    kind = cfg.ticket_types[ticket.type]
+    kind = cfg.ticket_types.get(ticket.type)
+    if kind is None or not has_decisions(kind):
+        return None
     filled = {f.name: f.type for step in kind.nodes.values() for f in step.form}
     known = subject_paths(ticket_fields={**filled, **{f.name: f.type for f in kind.fields}})
-    paths = {path: known[path] for path in fact_paths(node) if path in known}
+    paths = {path: known[path] for path in type_fact_paths(kind) if path in known}
     return choice_input(facts_of(deps, ticket), paths)
 
 

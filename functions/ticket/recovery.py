@@ -205,7 +205,9 @@ def retry(deps: Deps, cfg: TenantConfig, caller: Caller, ticket_id: str) -> Tick
         stale=stale,
     )
     try:
-        return start_execution(deps, reopened, resume_at=node)
+        from functions.ticket.facts import workflow_facts
+
+        return start_execution(deps, reopened, resume_at=node, facts=workflow_facts(deps, cfg, reopened))
     except Exception as exc:
         reason = f"the workflow could not be started ({type(exc).__name__})"
         if put_back(deps.tickets, ticket, reopened, "retry_failed", reason, retries=reopened.retries) is None:

@@ -106,10 +106,10 @@ def step(deps: Deps, cfg: TenantConfig, ticket_id: str, node_name: str) -> dict[
 def _decide(
     deps: Deps, cfg: TenantConfig, ticket: Ticket, node_name: str, visits: dict[str, int]
 ) -> dict[str, Any]:
-    """A decision node's Task: the facts its Choice routes on (only the paths its rules read), and
-    a history line saying which rule holds and where it leads (the same ``evaluate`` the compiled
-    Choice mirrors), so a person can see why the ticket went where it went."""
-    from functions.ticket.facts import decision_facts, facts_of
+    """A decision node's refresh Task (``shared.workflow.decision``: no facts reached its Choice):
+    the facts the type's decisions read, and a history line saying which rule holds and where it
+    leads (the same ``evaluate`` the compiled Choice mirrors)."""
+    from functions.ticket.facts import facts_of, workflow_facts
     from shared.rules.conditions import evaluate
 
     node = cfg.ticket_types[ticket.type].nodes[node_name]
@@ -124,4 +124,4 @@ def _decide(
         bump=False,
     )
     update_ticket(deps.tickets, ticket.tenant, ticket.id, lambda _: decided, read=ticket)
-    return {"facts": decision_facts(deps, cfg, ticket, node), "rule": number, "next": target}
+    return {"facts": workflow_facts(deps, cfg, ticket) or {}, "rule": number, "next": target}

@@ -20,11 +20,11 @@ and a Choice is one):
 - ``dispatch`` with one way out, ``settlement``, ``create_ticket``: one plain Task on the platform
   function, ``Next`` its one target.
 - ``end``: one Task that closes the ticket, then the execution ends.
-- ``decision``: a Task on the ticket service (``scrm-ticket-step``) that reads the ticket and its
-  customer and answers the facts the node's rules name (``ResultPath: $.decision``), then the
-  node's Choice state ``<node>?`` (``shared.workflow.decision``): its rules in file order, each the
-  compiled condition, and ``Default``. Two transitions: the Choice sees facts as they are when the
-  ticket reaches the node (a form filled on the way counts), not as they were at creation.
+- ``decision``: one Choice state (``shared.workflow.decision``): its rules in file order, each the
+  compiled condition, and ``Default``, on the facts the steps before it left in ``$.result.facts``
+  (the execution input, each person's action; system Tasks of such a type keep ``$.result``). No
+  Lambda invocation; a Catch-routed action reaches it through a Pass that parses its facts, and
+  facts that are missing are read by ``<node>.refresh`` (a Task) first.
 
 Routing of a callback Task: a node's first way out (``outgoing(node)``'s first label, the primary
 action) is the Task's ``Next``, taken on success. Every other distinct target gets one Catch entry
@@ -62,7 +62,15 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from shared.tenant.models import Node, TenantConfig, TicketType
 
-from shared.workflow.decision import decision_choice
+from shared.workflow.decision import (
+    decision_choice,
+    facts_pass,
+    facts_state_name,
+    has_decisions,
+    refresh_state_name,
+    resume_pass,
+    resume_state_name,
+)
 from shared.workflow.routing import (
     CATCH_ROUTING,
     LOOP_LIMIT_ERROR,
@@ -139,14 +147,8 @@ _FUNCTION_OF_KIND = {
     "dispatch": "DispatchAssignArn",
     "settlement": "SettlementSettleArn",
     "create_ticket": "TicketStepArn",
-    "decision": "TicketStepArn",
     "end": "TicketStepArn",
 }
-
-
-def decision_state_name(node_name: str) -> str:
-    """The Choice of a decision node: ``<node>?``, never a node name (names have no ``?``)."""
-    return f"{node_name}?"
 
 
 def state_machine_name(tenant_id: str, type_id: str) -> str:
@@ -213,8 +215,9 @@ def _system_task(node_name: str, node: Node, *, start: bool) -> dict[str, Any]:
     }
 
 
-def _route(state: dict[str, Any], targets: dict[str, str]) -> None:
-    """Wire a Task to its targets: the first label's on success, every other one by a Catch."""
+def _route(state: dict[str, Any], targets: dict[str, str], parse_into: frozenset[str] = frozenset()) -> None:
+    """Wire a Task to its targets: the first label's on success, every other one by a Catch. A Catch
+    to a decision in ``parse_into`` goes through its facts Pass (the action's facts, from its Cause)."""
     if not targets:
         return
     labels = list(targets)
@@ -225,7 +228,12 @@ def _route(state: dict[str, Any], targets: dict[str, str]) -> None:
         if targets[label] != primary:
             errors.setdefault(targets[label], []).append(route_error(label))
     state["Catch"] += [
-        {"ErrorEquals": names, "ResultPath": "$.result", "Next": target} for target, names in errors.items()
+        {
+            "ErrorEquals": names,
+            "ResultPath": "$.result",
+            "Next": facts_state_name(target) if target in parse_into else target,
+        }
+        for target, names in errors.items()
     ]
 
 
@@ -241,27 +249,62 @@ def _resume_catches(ticket_type: TicketType) -> list[dict[str, Any]]:
     ]
 
 
+def _caught_decisions(ticket_type: TicketType) -> frozenset[str]:
+    """Decision nodes a human node's Catch leads to: each gets a Pass that parses the facts the
+    action sent in its Cause."""
+    decisions = {name for name, node in ticket_type.nodes.items() if node.kind == "decision"}
+    found: set[str] = set()
+    for node in ticket_type.nodes.values():
+        if node.kind == "human":
+            targets = outgoing(node)
+            primary = next(iter(targets.values()), None)
+            found |= {target for target in targets.values() if target in decisions and target != primary}
+    return frozenset(found)
+
+
+def _refresh_task(node_name: str, node: Node) -> dict[str, Any]:
+    return {
+        "Type": "Task",
+        "Comment": f"decision node {node_name}: no facts reached it; read them",
+        "Resource": "${TicketStepArn}",
+        "Parameters": _payload(node_name, node, start=False),
+        "ResultPath": "$.result",
+        "Retry": _TASK_RETRY,
+        "Catch": list(_LOOP_CATCH),
+        "Next": node_name,
+    }
+
+
 def compile_definition(ticket_type: TicketType, tenant_id: str, type_id: str) -> dict[str, Any]:
     """The ASL of one ticket type as a dict (insertion-ordered, deterministic)."""
     states: dict[str, Any] = {}
+    deciding = has_decisions(ticket_type)
+    caught = _caught_decisions(ticket_type)
     for node_name, node in ticket_type.nodes.items():
         start = node_name == ticket_type.start
+        if node.kind == "decision":
+            states[node_name] = decision_choice(node_name, node, ticket_type)
+            if node_name in caught:
+                states[facts_state_name(node_name)] = facts_pass(node_name)
+            states[refresh_state_name(node_name)] = _refresh_task(node_name, node)
+            if start:
+                for target in ticket_type.nodes:
+                    if target != node_name:
+                        states[resume_state_name(target)] = resume_pass(target)
+            continue
         if calls_back(node):
             state = _callback_task(node_name, node, start=start)
         else:
             state = _system_task(node_name, node, start=start)
+        if deciding and node.kind != "human":
+            state["ResultPath"] = None  # keep the facts the last person's action left (decision.py)
         if node.kind == "end":
             state["End"] = True
-        elif node.kind == "decision":
-            state["ResultPath"] = "$.decision"  # the facts its Choice reads (``decision.FACTS``)
-            state["Next"] = decision_state_name(node_name)
         else:
-            _route(state, outgoing(node))
+            _route(state, outgoing(node), caught if node.kind == "human" else frozenset())
         if start:
             state["Catch"] += _resume_catches(ticket_type)
         states[node_name] = state
-        if node.kind == "decision":
-            states[decision_state_name(node_name)] = decision_choice(node_name, node)
     states[LOOP_FAIL_STATE] = {
         "Type": "Fail",
         "Error": LOOP_LIMIT_ERROR,

@@ -55,13 +55,20 @@ def resume(
     action: str,
     routing: str | None,
     success: Sequence[str] | None = None,
+    facts: dict[str, Any] | None = None,
 ) -> None:
-    """Send the action to the parked task; raises ``TaskTokenGone`` as the engine does."""
+    """Send the action to the parked task; raises ``TaskTokenGone`` as the engine does.
+
+    ``facts`` (ticket types with decision nodes, ``shared.workflow.decision``): what a decision's
+    Choice reads, carried in the output's ``facts`` on success, and in the Cause (its top level,
+    beside ``action`` and ``node``) on a Catch route, where a Pass parses it back."""
     decided = resumption(node, node_name, action, routing, success)
     if decided.error is None:
-        engine.send_success(token, decided.output)
+        output = decided.output if facts is None else {**decided.output, "facts": facts}
+        engine.send_success(token, output)
     else:
-        engine.send_failure(token, decided.error, json.dumps(decided.output))
+        cause = decided.output if facts is None else {**facts, **decided.output}
+        engine.send_failure(token, decided.error, json.dumps(cause, ensure_ascii=False))
 
 
 def answer_task(

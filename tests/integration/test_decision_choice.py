@@ -50,7 +50,7 @@ def route(sfn: Any, cond: Condition, facts: dict[str, Any]) -> bool:
     arn = sfn.create_state_machine(
         name=name, definition=json.dumps(definition, ensure_ascii=False), roleArn=ROLE
     )["stateMachineArn"]
-    run = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"decision": {"facts": facts}}))
+    run = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"result": {"facts": facts}}))
     for _ in range(500):
         described = sfn.describe_execution(executionArn=run["executionArn"])
         if described["status"] != "RUNNING":
@@ -95,3 +95,71 @@ def test_generated_conditions_route_as_evaluated(sfn: Any, raw: Any, subject: di
     assume(not check(cond, PATHS))  # what scrm validate accepts
     subject = json.loads(json.dumps(subject, default=str))  # facts come as JSON: money as strings
     assert route(sfn, cond, choice_input(subject, PATHS)) == evaluate(cond, subject)
+
+
+def _run(sfn: Any, definition: dict[str, Any], document: dict[str, Any]) -> list[str]:
+    name = f"d{time.monotonic_ns()}"
+    arn = sfn.create_state_machine(
+        name=name, definition=json.dumps(definition, ensure_ascii=False), roleArn=ROLE
+    )["stateMachineArn"]
+    run = sfn.start_execution(stateMachineArn=arn, input=json.dumps(document, ensure_ascii=False))
+    for _ in range(500):
+        if sfn.describe_execution(executionArn=run["executionArn"])["status"] != "RUNNING":
+            break
+        time.sleep(0.01)
+    events = sfn.get_execution_history(executionArn=run["executionArn"])["events"]
+    return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+
+
+def test_an_action_routed_by_a_catch_brings_its_facts_through_the_pass(sfn: Any) -> None:
+    """The ticket API puts the facts in the Cause of a Catch-routed action; the decision's facts Pass
+    parses them (``States.StringToJson``) so its Choice routes on them: no Lambda in between."""
+    from shared.tenant.models import TicketType
+    from shared.workflow.decision import decision_choice, facts_pass
+
+    kind = TicketType.model_validate(
+        {
+            "name": "t",
+            "start": "ask",
+            "nodes": {
+                "ask": {
+                    "kind": "human",
+                    "assignee": {"role": "agent"},
+                    "actions": {"ok": "done", "no": "triage"},
+                },
+                "triage": {
+                    "kind": "decision",
+                    "rules": [
+                        {"when": {"path": "ticket.fields.satisfied", "equals": "no"}, "next": "review"}
+                    ],
+                    "default": "done",
+                },
+                "review": {"kind": "human", "assignee": {"role": "supervisor"}, "actions": {"r": "done"}},
+                "done": {"kind": "end"},
+            },
+        }
+    )
+    facts = choice_input({"ticket": {"fields": {"satisfied": "no"}}}, {"ticket.fields.satisfied": "text"})
+    cause = json.dumps({**facts, "action": "no", "node": "ask"}, ensure_ascii=False)
+    end = {"Type": "Pass", "End": True}
+    definition = {
+        "StartAt": "caught",
+        "States": {
+            # what the human Task's Catch leaves: $.result = {Error, Cause}
+            "caught": {
+                "Type": "Pass",
+                "Result": {"Error": "Scrm.Route.no", "Cause": cause},
+                "ResultPath": "$.result",
+                "Next": "triage.facts",
+            },
+            "triage.facts": facts_pass("triage"),
+            "triage": decision_choice("triage", kind.nodes["triage"], kind),
+            "triage.refresh": end,
+            "review": end,
+            "done": end,
+        },
+    }
+    assert _run(sfn, definition, {})[1:] == ["triage.facts", "triage", "review"]
+    # without facts (an older execution, a dispatch's Catch), the Choice sends it to read them first
+    definition["StartAt"] = "triage"
+    assert _run(sfn, definition, {"result": {"Error": "x", "Cause": "{}"}}) == ["triage", "triage.refresh"]

@@ -67,7 +67,7 @@ def test_every_node_costs_one_state_and_there_is_no_choice_state_at_all(
 ) -> None:
     # One state per node and the loop cap's Fail state: no entry Choice (Resume?), no Choice after a
     # dispatch node (each would be one more billed transition on every ticket's happy path); only a
-    # decision node has a Choice, `<node>?` right after its facts Task.
+    # decision node is one, its own state (it reads the facts the steps before it left).
     for cfg in configs:
         for type_id, ticket_type in cfg.ticket_types.items():
             definition = compile_definition(ticket_type, cfg.tenant.id, type_id)
@@ -75,15 +75,13 @@ def test_every_node_costs_one_state_and_there_is_no_choice_state_at_all(
             assert definition["StartAt"] == ticket_type.start, type_id
             assert RESUME_STATE not in states
             decisions = [n for n, node in ticket_type.nodes.items() if node.kind == "decision"]
-            assert [n for n, s in states.items() if s["Type"] == "Choice"] == [f"{n}?" for n in decisions]
-            expected_states = [
-                state
-                for n, node in ticket_type.nodes.items()
-                for state in [n, f"{n}?"][: 1 + (n in decisions)]
-            ]
-            assert list(states) == [*expected_states, LOOP_FAIL_STATE]
+            assert [n for n, s in states.items() if s["Type"] == "Choice"] == decisions, type_id
+            # a decision's helpers are named after it with a dot (never a node name)
+            helpers = [n for n in states if "." in n]
+            assert all(n.split(".", 1)[0] in ticket_type.nodes for n in helpers), helpers
+            assert [n for n in states if n not in helpers] == [*ticket_type.nodes, LOOP_FAIL_STATE]
             for name, state in states.items():
-                if state["Type"] != "Task":
+                if state["Type"] != "Task" or name in helpers:
                     continue
                 payload = state["Parameters"].get("Payload", state["Parameters"])
                 node = ticket_type.nodes[name]

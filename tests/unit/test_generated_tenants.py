@@ -93,28 +93,38 @@ def routing_mismatches(data: dict[str, Any], config: TenantConfig) -> list[str]:
             found.append(f"{where}: starts at {asl['StartAt']!r}, file start {spec['start']!r}")
         decisions = [name for name, node in spec["nodes"].items() if node["kind"] == "decision"]
         choices = [name for name, state in states.items() if state["Type"] == "Choice"]
-        if choices != [f"{name}?" for name in decisions]:
-            found.append(f"{where}: Choice states {choices}; only decision nodes have one (`<node>?`)")
+        if choices != decisions:
+            found.append(f"{where}: Choice states {choices}; exactly the decision nodes are")
         start = states.get(spec["start"], {})
-        resumed = {
-            e[len(RESUME_ERROR_PREFIX) :]: c["Next"]
-            for c in start.get("Catch", [])
-            for e in c["ErrorEquals"]
-            if e.startswith(RESUME_ERROR_PREFIX)
-        }
+        if start.get("Type") == "Choice":  # a start decision hands a retry on through `<node>.resume`
+            resumed = {
+                c["Next"].removesuffix(".resume"): states[c["Next"]]["Next"]
+                for c in start.get("Choices", [])
+                if str(c.get("Next", "")).endswith(".resume")
+            }
+        else:
+            resumed = {
+                e[len(RESUME_ERROR_PREFIX) :]: c["Next"]
+                for c in start.get("Catch", [])
+                for e in c["ErrorEquals"]
+                if e.startswith(RESUME_ERROR_PREFIX)
+            }
         others = [name for name in spec["nodes"] if name != spec["start"]]
         if list(resumed) != others or any(name != target for name, target in resumed.items()):
             found.append(f"{where}: the start node resumes at {resumed}, file nodes {others}")
-        tasks = [name for name, state in states.items() if state["Type"] == "Task"]
-        if tasks != list(spec["nodes"]):
+        tasks = [name for name, state in states.items() if state["Type"] == "Task" and "." not in name]
+        if tasks != [n for n in spec["nodes"] if n not in decisions]:
             found.append(f"{where}: Task states in order {tasks}, file nodes {list(spec['nodes'])}")
         for node_name, node in spec["nodes"].items():
             state = states.get(node_name)
             at = f"{where}.{node_name}"
+            kind = node["kind"]
+            if kind == "decision":
+                found += _decision_mismatches(at, node, state or {}, states, node_name)
+                continue
             if state is None or state["Type"] != "Task":
                 found.append(f"{at}: no Task state for the node")
                 continue
-            kind = node["kind"]
             if kind == "human":
                 found += _human_mismatches(at, node, state, ticket_type.nodes[node_name], node_name)
             elif kind == "end":
@@ -131,17 +141,28 @@ def routing_mismatches(data: dict[str, Any], config: TenantConfig) -> list[str]:
                     )
                 if not str(state.get("Resource", "")).endswith(".waitForTaskToken"):
                     found.append(f"{at}: a branching dispatch must be a callback Task")
-            elif kind == "decision":
-                choice = states.get(f"{node_name}?", {})
-                if state.get("Next") != f"{node_name}?" or state.get("ResultPath") != "$.decision":
-                    found.append(f"{at}: a decision's Task must hand its facts to its Choice")
-                wanted = [rule["next"] for rule in node["rules"]]
-                if [c["Next"] for c in choice.get("Choices", [])] != wanted:
-                    found.append(f"{at}: Choice rules lead to {choice.get('Choices')}, file rules {wanted}")
-                if choice.get("Default") != node["default"]:
-                    found.append(f"{at}: Choice default {choice.get('Default')!r}, file {node['default']!r}")
             elif state.get("Next") != node["next"]:
                 found.append(f"{at}: Next {state.get('Next')!r}, file next {node['next']!r}")
+    return found
+
+
+def _decision_mismatches(
+    at: str, node: dict[str, Any], state: dict[str, Any], states: dict[str, Any], name: str
+) -> list[str]:
+    """A decision is its own Choice: no-facts first (to its refresh Task, which comes back), then its
+    rules in file order, then its default."""
+    found: list[str] = []
+    if state.get("Type") != "Choice":
+        return [f"{at}: a decision node must be a Choice state"]
+    rules = [c for c in state.get("Choices", []) if not str(c.get("Next", "")).endswith(".resume")]
+    refresh = f"{name}.refresh"
+    if not rules or rules[0].get("Next") != refresh or states.get(refresh, {}).get("Next") != name:
+        found.append(f"{at}: missing facts must be read by {refresh} first")
+    wanted = [rule["next"] for rule in node["rules"]]
+    if [c["Next"] for c in rules[1:]] != wanted:
+        found.append(f"{at}: Choice rules lead to {[c['Next'] for c in rules[1:]]}, file rules {wanted}")
+    if state.get("Default") != node["default"]:
+        found.append(f"{at}: Choice default {state.get('Default')!r}, file {node['default']!r}")
     return found
 
 
@@ -161,7 +182,8 @@ def _human_mismatches(
         for c in state.get("Catch", [])
         if c["Next"] != LOOP_FAIL_STATE and not c["ErrorEquals"][0].startswith(RESUME_ERROR_PREFIX)
     ]
-    routed = {error: c["Next"] for c in catches for error in c["ErrorEquals"]}
+    # a Catch to a decision goes through its facts Pass (`<decision>.facts`, which leads to it)
+    routed = {error: c["Next"].removesuffix(".facts") for c in catches for error in c["ErrorEquals"]}
     wanted = {}
     for label, target in actions[1:]:
         error = route_error(label)

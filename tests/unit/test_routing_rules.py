@@ -125,11 +125,16 @@ def test_the_decision_tasks_facts_carry_only_what_its_rules_read(acme: TenantCon
     assert stored.node == "triage" and stored.visits["triage"] == 1 and stored.version == ticket.version
 
 
-def test_the_choice_follows_the_rules_in_file_order(acme: TenantConfig) -> None:
+def test_the_decision_is_one_choice_on_the_facts_the_steps_carry(acme: TenantConfig) -> None:
     states = compile_definition(acme.ticket_types["callback"], "acme-home", "callback")["States"]
-    assert states["triage"]["Next"] == "triage?" and states["triage"]["ResultPath"] == "$.decision"
-    choice = states["triage?"]
-    assert [c["Next"] for c in choice["Choices"]] == ["review"] and choice["Default"] == "done"
+    choice = states["triage"]
+    assert choice["Type"] == "Choice" and choice["Default"] == "done"
+    # no facts: read them first (a Task), then back; then the rules in file order
+    assert [c["Next"] for c in choice["Choices"]] == ["triage.refresh", "review"]
+    assert states["triage.refresh"]["Next"] == "triage"
+    assert states["call"]["Next"] == "triage" and states["call"]["ResultPath"] == "$.result"
+    # the system Tasks of a type with decisions keep the facts the last action left
+    assert states["done"]["ResultPath"] is None
 
 
 def _with_decision(rules: list[dict[str, Any]], default: str = "done") -> dict[str, Any]:
@@ -214,3 +219,35 @@ def test_generated_decisions_validate_and_the_task_names_the_rule_the_choice_tak
     )
     deps.tickets.create(ticket, factories.created_event(ticket))
     assert step(deps, config, "TK-8", "triage")["next"] == expected
+
+
+def test_decisions_in_a_circle_with_no_step_between_are_refused() -> None:
+    data = _with_decision(
+        [{"when": {"path": "customer.tier", "equals": "VIP"}, "next": "review"}], default="again"
+    )
+    data["ticket_types"]["callback"]["nodes"]["again"] = {
+        "kind": "decision",
+        "rules": [{"when": {"path": "ticket.priority", "exists": True}, "next": "review"}],
+        "default": "done",
+    }
+    assert validate_tenant_data(data)[0] is not None  # two decisions in a row: fine
+    data["ticket_types"]["callback"]["nodes"]["again"]["default"] = "triage"
+    config, problems = validate_tenant_data(data)
+    assert config is None
+    assert any("decide for ever" in p.message and "triage -> again -> triage" in p.message for p in problems)
+
+
+def test_an_action_carries_the_facts_a_decision_downstream_reads(acme: TenantConfig) -> None:
+    from shared.workflow.resume import resume
+    from shared.workflow.routing import CATCH_ROUTING
+
+    engine = FakeEngine()
+    node = acme.ticket_types["callback"].nodes["call"]
+    facts = {"ticket": {"fields": {"satisfied": "no"}}}
+    resume(engine, "tok-1", node, "call", "called", CATCH_ROUTING, ["called"], facts)
+    assert engine.resumed == [("tok-1", {"action": "called", "node": "call", "facts": facts})]
+    on_site = acme.ticket_types["install"].nodes["on_site"]
+    resume(engine, "tok-2", on_site, "on_site", "need_parts", CATCH_ROUTING, ["complete"], facts)
+    [(_token, error, cause)] = engine.failed
+    assert error == "Scrm.Route.need_parts"
+    assert cause == {**facts, "action": "need_parts", "node": "on_site"}  # parsed by the facts Pass

@@ -11,7 +11,9 @@ Keys checked:
 - `ticket_types.*.priority_rules.*.sla`: a key of `sla_policies`;
 - a rule after one that always holds (`all: []`) is a warning: it can never apply.
 
-A decision rule's `next` and `default` are nodes like any way out (checked with the workflow).
+A decision rule's `next` and `default` are nodes like any way out (checked with the workflow);
+decisions that lead to one another in a circle with no step between are an error (a ticket that
+enters it would decide for ever).
 """
 
 from __future__ import annotations
@@ -64,6 +66,38 @@ def check_rules(ctx: Context) -> None:
                 raw = as_dict(raw_rules[index]).get("when") if index < len(raw_rules) else None
                 _conditions(ctx, join(node_path, index, "when"), decision.when, raw, decision_paths)
             _unreachable(ctx, node_path, [r.when for r in node.rules])
+        _decision_loops(ctx, base, ticket_type)
+
+
+def _decision_loops(ctx: Context, base: str, ticket_type: TicketType) -> None:
+    """Decisions that lead to one another in a circle with no step between: the facts cannot change
+    inside it, so a ticket that enters it would decide for ever (a Choice counts no visit, so the
+    loop cap could not stop it)."""
+    decisions = {name: node for name, node in ticket_type.nodes.items() if node.kind == "decision"}
+    reported: set[frozenset[str]] = set()
+    for first in decisions:
+        path, todo = [first], [(first, iter(decisions[first].targets().values()))]
+        while todo:
+            _name, targets = todo[-1]
+            target = next(targets, None)
+            if target is None:
+                todo.pop()
+                path.pop()
+                continue
+            if target == first:
+                loop = frozenset(path)
+                if loop not in reported:
+                    reported.add(loop)
+                    ctx.error(
+                        join(base, "nodes", first),
+                        f"decision nodes {' -> '.join([*path, first])} form a loop with no step in "
+                        "between: nothing changes the facts inside it, so a ticket that enters it would "
+                        "decide for ever; put a node where something happens on the loop",
+                    )
+                continue
+            if target in decisions and target not in path:
+                path.append(target)
+                todo.append((target, iter(decisions[target].targets().values())))
 
 
 def _conditions(ctx: Context, at: str, when: Condition, raw: Any, paths: dict[str, Any]) -> None:
