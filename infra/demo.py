@@ -1,9 +1,12 @@
 """``scrm demo``: the guided tour on the local twin, printed for a person to read.
 
-Part 1 walks a 售前咨询 (consult) ticket through the API. Part 2 takes a signed Shopify order
-in as a webhook and follows the 售中安装 (install) ticket it becomes: dispatch with its
-explanation, an SLA reminder on the twin clock, the technician's completion, the customer's
-confirmation, settlement against the tiered price list, and the installer's earnings.
+Part 1 walks a 售前咨询 (consult) ticket through the API, with the sales opportunity its answer
+opens (won, in the pipeline, out to the tenant's CRM as a signed webhook). Part 2 takes a signed
+Shopify order in as a webhook and follows the 售中安装 (install) ticket it becomes: dispatch with
+its explanation, an SLA reminder on the twin clock, the technician's completion, the customer's
+confirmation, settlement against the tiered price list, and the installer's earnings. Part 3: the
+install's 回访 follow-up opens three business days later, its decision node routes an unhappy
+customer to a supervisor, and the customer's timeline gathers what came from two channels.
 """
 
 from __future__ import annotations
@@ -119,6 +122,19 @@ def _consult(agent: TwinClient, anon: TwinClient) -> None:
             f"      {row['stage']:<8} {row['kind']:<20} {row['count']:>3} "
             f"{row['amount']:>10} {row['currency']}"
         )
+    won_events: list[Any] = []
+    for _ in range(100):  # the table stream publishes the events; the twin captures the webhooks
+        sent = anon.get("/_local/outbox?tenant=acme-home").body.get("requests", [])
+        won_events = [
+            m for m in sent if "opportunity.won" in str(m.get("body")) and opp["id"] in str(m.get("body"))
+        ]
+        if won_events:
+            break
+        time.sleep(0.1)
+    _say(
+        f"    the CRM subscription got {len(won_events)} signed opportunity.won webhook(s) "
+        "(GET /_local/outbox: what would have been POSTed)"
+    )
 
 
 def _shopify_order() -> bytes:
@@ -259,6 +275,53 @@ def _install(twin: Any, anon: TwinClient, agent: TwinClient) -> str:
     return ticket_id
 
 
+def _rules_and_customers(anon: TwinClient, agent: TwinClient, install_id: str) -> None:
+    closed = agent.get(f"/tickets/{install_id}").body
+    follow_ups = closed.get("follow_ups") or []
+    _step("3.1", "the closed install planned its 回访 (callback): a follow-up 3 business days later")
+    for entry in follow_ups:
+        _say(f"    {entry['key']}: {entry['ticket_type']} due {_local(entry['at'])} ({entry['status']})")
+    if not follow_ups:
+        return
+    due = datetime.fromisoformat(follow_ups[0]["at"])
+    now = datetime.fromisoformat(anon.get("/_local/clock").body["now"])
+    moved = anon.post("/_local/clock/advance", {"seconds": max((due - now).total_seconds(), 0)}).body
+    child_id = f"{install_id}-{follow_ups[0]['key']}"
+    call = agent.wait_ready(child_id, node="call", timeout=30)
+    _say(
+        f"    the clock reaches {_local(moved['now'])}: ticket {call['id']} ({call['type']}) opened, "
+        f"parent {call['parent_id']}, for {call['fields'].get('customer_name')}"
+    )
+    _step("3.2", "the customer is not satisfied: the decision node routes to a supervisor by itself")
+    agent.post(
+        f"/tickets/{child_id}/actions",
+        {"action": "called", "fields": {"satisfied": "no"}, "version": call["version"]},
+    )
+    review = agent.wait_ready(child_id, node="review")
+    _say(
+        f"    node={review['node']} assignee={review['assignee']['kind']}:{review['assignee']['id']} "
+        "(a Step Functions Choice on the facts the action carried: no Lambda ran for it)"
+    )
+    _step("3.3", "one customer across channels: the same phone writes in again, through the API this time")
+    consult = agent.post(
+        "/tickets",
+        {
+            "type": "consult",
+            "fields": {
+                "customer_name": "林伟",
+                "customer_phone": "13800000009",
+                "question": "遥控器怎么配对？",
+            },
+        },
+    )
+    customer_id = consult.body.get("customer_id") or closed.get("customer_id")
+    _say(f"    ticket {consult.body.get('id')} → customer {customer_id} (the Shopify order's, by phone)")
+    timeline = agent.get(f"/customers/{customer_id}/timeline?limit=20").body
+    for item in timeline.get("items", []):
+        channel = item.get("channel") or "api"
+        _say(f"      {_local(item['at'])} {item['kind']:<22} {item['ref']} {channel}")
+
+
 def run_demo(tenant_files: list[str]) -> int:
     from infra.twin.meter import METER
     from infra.twin.twin import LocalTwin
@@ -284,7 +347,9 @@ def run_demo(tenant_files: list[str]) -> int:
         _say(
             "\n=== Part 2: an e-commerce order becomes an installation, dispatched, reminded and settled ==="
         )
-        _install(twin, anon, agent)
+        install_id = _install(twin, anon, agent)
+        _say("\n=== Part 3: rules that route by themselves, follow-ups, one customer across channels ===")
+        _rules_and_customers(anon, agent, install_id)
         usage = METER.snapshot()
         _say("\n=== Summary ===")
         _say(

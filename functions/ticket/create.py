@@ -29,6 +29,7 @@ def create_ticket(
     parent_id: str | None = None,
     lenient: bool = False,
     buyer: BuyerHints | None = None,
+    customer_id: str | None = None,
 ) -> Ticket:
     """Validate, store and start a ticket. With a given ``ticket_id`` it is idempotent.
 
@@ -37,7 +38,8 @@ def create_ticket(
     ``missing`` and which values were ``rejected`` and why, for a person to complete.
 
     With ``deps.customers`` the ticket is linked to its customer (``customers.resolve``: by its
-    phone and e-mail fields and the delivery's ``buyer``) and put on the customer's timeline once it
+    phone and e-mail fields and the delivery's ``buyer``; else ``customer_id``, a linked ticket's
+    source's) and put on the customer's timeline once it
     runs (``customers.record_ticket``, idempotent like the rest).
     """
     ticket_type = ticket_type_of(cfg, type_id)
@@ -47,11 +49,13 @@ def create_ticket(
         raise ValidationFailed(f"{len(problems)} field(s) of the {type_id} ticket are not valid", problems)
     rejected = {p["field"]: {"value": fields.get(p["field"]), "message": p["message"]} for p in problems}
     missing = [f.name for f in ticket_type.fields if f.required and f.name not in accepted]
-    customer_id = None
+    known_customer, customer_id = customer_id, None
     if deps.customers is not None:  # imported here: a function that links no customer never loads it
         from functions.ticket import customers
 
         customer_id = customers.resolve(deps.customers, cfg, type_id, accepted, buyer)
+    # a linked ticket (hand-off, follow-up) whose fields name nobody is still its source's customer's
+    customer_id = customer_id or known_customer
     sla_policy, applied = ticket_type.sla, None
     if ticket_type.priority_rules:
         from functions.ticket.facts import customer_subject, prioritise, ticket_subject

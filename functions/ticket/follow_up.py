@@ -71,6 +71,7 @@ def open_follow_up(deps: Deps, cfg: TenantConfig, ticket_id: str, key: str) -> d
             channel=source.channel,
             parent_id=source.id,
             lenient=True,
+            customer_id=source.customer_id,
         )
     except (NotFound, ValidationFailed) as exc:
         reason = f"the follow-up could not open a {definition.ticket_type} ticket: {exc}"

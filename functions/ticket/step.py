@@ -77,6 +77,7 @@ def step(deps: Deps, cfg: TenantConfig, ticket_id: str, node_name: str) -> dict[
             channel=ticket.channel,
             parent_id=ticket.id,
             lenient=True,
+            customer_id=ticket.customer_id,
         )
         if child.id not in ticket.children:
             link = Change(

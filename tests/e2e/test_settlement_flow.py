@@ -6,8 +6,10 @@ one ledger entry. Plus the routes' access rules and validation, which need no se
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -17,7 +19,15 @@ from tests.e2e.steps import act, complete_and_confirm, eventually, settlement_re
 from tests.factories import INSTALL_FIELDS
 
 TENANT = "acme-home"
-PERIOD = "2026-11"  # the e2e twin's manual clock starts at 2026-11-23 09:00 +08:00
+
+
+def twin_period(client: TwinClient) -> str:
+    """The month the shared twin clock is in now (Asia/Shanghai): other e2e modules move the clock,
+    so a settlement made here is in whatever month it has reached."""
+    now = datetime.fromisoformat(client.get("/_local/clock").body["now"])
+    return now.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+
+
 INSTALL = INSTALL_FIELDS
 ON_SITE = {
     "photos": ["photos/before.jpg", "photos/after.jpg"],
@@ -55,7 +65,7 @@ def _money(value: str) -> Decimal:
 
 
 def _revenue(finance: TwinClient, group_by: str) -> dict[str, Decimal]:
-    answer = finance.get(f"/reports/revenue?period={PERIOD}&group_by={group_by}")
+    answer = finance.get(f"/reports/revenue?period={twin_period(finance)}&group_by={group_by}")
     assert answer.status == 200, answer.body
     return {g["key"]: _money(g["total"]) for g in answer.body["groups"]}
 
@@ -63,6 +73,7 @@ def _revenue(finance: TwinClient, group_by: str) -> dict[str, Decimal]:
 def test_install_ticket_is_settled_and_statement_and_report_agree(
     twin: LocalTwin, anonymous: TwinClient, agent: TwinClient, finance: TwinClient, dispatcher: TwinClient
 ) -> None:
+    period = twin_period(finance)  # the month the shared clock is in
     # Given an install ticket in Beijing
     created = agent.post("/tickets", {"type": "install", "fields": INSTALL})
     assert created.status == 201, created.body
@@ -105,7 +116,7 @@ def test_install_ticket_is_settled_and_statement_and_report_agree(
     assert settlement["sequence"] == 1
 
     # And the technician's statement shows exactly what they earned
-    statement = technician.get(f"/technicians/{technician_id}/earnings?period={PERIOD}")
+    statement = technician.get(f"/technicians/{technician_id}/earnings?period={period}")
     assert statement.status == 200, statement.body
     mine = [line for line in statement.body["lines"] if line["ticket_id"] == ticket_id]
     assert [(line["kind"], _money(line["amount"])) for line in mine] == [("settlement", expected_earnings)]
@@ -118,7 +129,7 @@ def test_install_ticket_is_settled_and_statement_and_report_agree(
         what="the settlement in the revenue report",
     )
     assert tier_after[tier] - tier_before.get(tier, Decimal(0)) == expected_total
-    csv = finance.get(f"/reports/revenue?period={PERIOD}&group_by=tier&format=csv")
+    csv = finance.get(f"/reports/revenue?period={period}&group_by=tier&format=csv")
     assert csv.status == 200
     assert csv.headers["content-type"].startswith("text/csv")
     rows = [row.split(",") for row in str(csv.body).strip().splitlines()]
@@ -128,7 +139,7 @@ def test_install_ticket_is_settled_and_statement_and_report_agree(
     # When the settlement step is replayed (a retried task), nothing changes
     replay = settlement_replay(TENANT, ticket_id)
     assert twin.lambdas.invoke("scrm-settlement-settle", replay)["outcome"] == "done"
-    again = technician.get(f"/technicians/{technician_id}/earnings?period={PERIOD}").body
+    again = technician.get(f"/technicians/{technician_id}/earnings?period={period}").body
     assert [line for line in again["lines"] if line["ticket_id"] == ticket_id] == mine
     assert _revenue(finance, "tier") == tier_after
     assert agent.get(f"/tickets/{ticket_id}").body["settlement"] == settlement
@@ -137,33 +148,35 @@ def test_install_ticket_is_settled_and_statement_and_report_agree(
 def test_earnings_are_shown_to_the_technician_finance_and_admin_only(
     anonymous: TwinClient, agent: TwinClient, finance: TwinClient
 ) -> None:
-    own = anonymous.as_user(TENANT, "t-li", ["technician"]).get(f"/technicians/t-li/earnings?period={PERIOD}")
+    period = twin_period(finance)  # the month the shared clock is in
+    own = anonymous.as_user(TENANT, "t-li", ["technician"]).get(f"/technicians/t-li/earnings?period={period}")
     assert own.status == 200, own.body
     assert set(own.body) >= {"technician", "period", "currency", "lines", "total"}
-    assert finance.get(f"/technicians/t-li/earnings?period={PERIOD}").status == 200
+    assert finance.get(f"/technicians/t-li/earnings?period={period}").status == 200
     admin = anonymous.as_user(TENANT, "root", ["admin"])
-    assert admin.get(f"/technicians/t-li/earnings?period={PERIOD}").status == 200
+    assert admin.get(f"/technicians/t-li/earnings?period={period}").status == 200
     other = anonymous.as_user(TENANT, "t-wang", ["technician"]).get(
-        f"/technicians/t-li/earnings?period={PERIOD}"
+        f"/technicians/t-li/earnings?period={period}"
     )
     assert (other.status, other.body["error"]) == (403, "forbidden")
-    assert agent.get(f"/technicians/t-li/earnings?period={PERIOD}").status == 403
-    assert finance.get(f"/technicians/t-nobody/earnings?period={PERIOD}").status == 404
-    assert anonymous.get(f"/technicians/t-li/earnings?period={PERIOD}").status == 401
+    assert agent.get(f"/technicians/t-li/earnings?period={period}").status == 403
+    assert finance.get(f"/technicians/t-nobody/earnings?period={period}").status == 404
+    assert anonymous.get(f"/technicians/t-li/earnings?period={period}").status == 401
 
 
 def test_reports_are_for_finance_and_bad_parameters_are_422_per_field(
     anonymous: TwinClient, agent: TwinClient, finance: TwinClient
 ) -> None:
-    assert agent.get(f"/reports/revenue?period={PERIOD}&group_by=tier").status == 403
+    period = twin_period(finance)  # the month the shared clock is in
+    assert agent.get(f"/reports/revenue?period={period}&group_by=tier").status == 403
     empty = finance.get("/reports/revenue?period=2001-01&group_by=channel")
     assert empty.status == 200, empty.body
     assert (empty.body["groups"], empty.body["total"]) == ([], "0.00")
     bad = finance.get("/reports/revenue?period=2026-13&group_by=colour")
     assert bad.status == 422, bad.body
     assert {d["field"].rsplit(".", 1)[-1] for d in bad.body["details"]} == {"period", "group_by"}
-    assert finance.get(f"/reports/revenue?period={PERIOD}").status == 422  # group_by is required
-    assert finance.get(f"/reports/revenue?period={PERIOD}&group_by=tier&format=xml").status == 422
+    assert finance.get(f"/reports/revenue?period={period}").status == 422  # group_by is required
+    assert finance.get(f"/reports/revenue?period={period}&group_by=tier&format=xml").status == 422
     statement = finance.get("/technicians/t-li/earnings?period=November")
     assert statement.status == 422
     assert statement.body["details"][0]["field"].endswith("period")

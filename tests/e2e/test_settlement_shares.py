@@ -19,7 +19,7 @@ from shared.settings import settings
 from shared.tenant.models.settlement import PartyShare
 from shared.tenant.transport import config_key, config_to_json, decode_object, encode_object
 from tests.e2e.steps import act, complete_and_confirm
-from tests.e2e.test_settlement_flow import INSTALL, ON_SITE, PERIOD, TENANT, _wait_past_dispatch
+from tests.e2e.test_settlement_flow import INSTALL, ON_SITE, TENANT, _wait_past_dispatch, twin_period
 
 D = Decimal
 GUIDE_SHARE = PartyShare(
@@ -53,6 +53,7 @@ def guide_share(twin: LocalTwin) -> Iterator[None]:
 def test_a_guides_share_shows_on_their_statement_and_reduces_the_installers(
     anonymous: TwinClient, agent: TwinClient
 ) -> None:
+    period = twin_period(agent)  # the month the shared clock is in
     # Given an install ticket created by u-lin (the guide who took the order)
     created = agent.post("/tickets", {"type": "install", "fields": INSTALL})
     assert created.status == 201, created.body
@@ -75,14 +76,14 @@ def test_a_guides_share_shows_on_their_statement_and_reduces_the_installers(
     guide_amount = (total * 5 / 100).quantize(D("0.01"))  # 471.00 → 23.55 (t-wang), 396.00 → 19.80
 
     # Then the guide's statement shows the line, and the installer's earnings are reduced by it
-    mine = agent.get(f"/staff/u-lin/earnings?period={PERIOD}")
+    mine = agent.get(f"/staff/u-lin/earnings?period={period}")
     assert mine.status == 200, mine.body
     lines = [line for line in mine.body["lines"] if line["ticket_id"] == ticket_id]
     assert [(line["kind"], line["party"], D(line["amount"])) for line in lines] == [
         ("settlement", "creator", guide_amount)
     ]
     assert mine.body["user"] == "u-lin" and mine.body["currency"] == "CNY"
-    statement = technician.get(f"/technicians/{technician_id}/earnings?period={PERIOD}").body
+    statement = technician.get(f"/technicians/{technician_id}/earnings?period={period}").body
     installer = [D(line["amount"]) for line in statement["lines"] if line["ticket_id"] == ticket_id]
     assert installer == [priced - guide_amount] == [paid]  # 282.60 - 23.55 = 259.05 for t-wang
     assert [(p["party"], D(p["amount"])) for p in settlement["parties"]] == [
@@ -91,9 +92,9 @@ def test_a_guides_share_shows_on_their_statement_and_reduces_the_installers(
     ]
 
     # And another user may not read it; finance may; an unknown user is a 404
-    other = anonymous.as_user(TENANT, "u-zhao", ["supervisor"]).get(f"/staff/u-lin/earnings?period={PERIOD}")
+    other = anonymous.as_user(TENANT, "u-zhao", ["supervisor"]).get(f"/staff/u-lin/earnings?period={period}")
     assert other.status == 403, other.body
     finance = anonymous.as_user(TENANT, "u-qian", ["finance"])
-    assert finance.get(f"/staff/u-lin/earnings?period={PERIOD}").status == 200
-    assert finance.get(f"/staff/u-nobody/earnings?period={PERIOD}").status == 404
+    assert finance.get(f"/staff/u-lin/earnings?period={period}").status == 200
+    assert finance.get(f"/staff/u-nobody/earnings?period={period}").status == 404
     assert finance.get("/staff/u-lin/earnings?period=2026-13").status in (400, 422)

@@ -4,12 +4,16 @@ wins giving one win and one 409, and the lists by status and owner without a sca
 
 from __future__ import annotations
 
+import itertools
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as settings_
+from hypothesis import strategies as st
 
 from functions.ticket import customers as customer_use_case
 from functions.ticket import opportunities as use_case
@@ -26,6 +30,7 @@ from tests import factories
 from tests.fakes import FakeEngine, FakeTickets
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+_numbers = itertools.count(10_000)
 SUPERVISOR = Caller(sub="u-zhao", tenant="acme-home", roles=frozenset({"supervisor"}))
 AGENT = Caller(sub="u-lin", tenant="acme-home", roles=frozenset({"agent"}))
 TECHNICIAN = Caller(sub="t-wang", tenant="acme-home", roles=frozenset({"technician"}))
@@ -211,3 +216,44 @@ def test_a_created_rule_opens_its_opportunity_when_the_ticket_is_created(acme: T
     ]
     other = create_ticket(deps, cfg, "u-lin", "consult", {**fields, "question": "能装吗"}, channel="api")
     assert all(o.ticket_id != other.id for o in OpportunityRepository().page("acme-home")[0])
+
+
+@pytest.mark.usefixtures("aws")
+@settings_(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    retries=st.integers(min_value=1, max_value=4),
+    concurrent=st.booleans(),
+    offered=st.booleans(),
+    gap=st.integers(min_value=0, max_value=3600),
+)
+def test_rules_fire_once_per_event_however_it_is_retried(
+    acme: TenantConfig, retries: int, concurrent: bool, offered: bool, gap: int
+) -> None:
+    """Property: a ticket event delivered ``retries`` times (one after another, or all at once) opens
+    exactly the opportunities whose rules hold: one item, one outbox event, one timeline entry."""
+    deps = _deps()
+    n = next(_numbers)
+    ticket = _consult(deps, acme, f"TK-P{n}", "推荐延保" if offered else "已解答", f"+86139{n:08d}")
+    results: list[list[str]] = []
+
+    def deliver(k: int) -> None:
+        results.append(
+            use_case.open_opportunities(deps, acme, ticket, "closed", T0 + timedelta(seconds=gap * k))
+        )
+
+    if concurrent:
+        threads = [threading.Thread(target=deliver, args=(k,)) for k in range(retries)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    else:
+        for k in range(retries):
+            deliver(k)
+    assert len({tuple(r) for r in results}) == 1  # every delivery answers the same opportunities
+    opened = results[0]
+    assert len(opened) == (1 if offered else 0)
+    created = [i for i in _outbox("opportunity.created") if ticket.id in i["event"]["S"]]
+    assert len(created) == len(opened)
+    timeline = CustomerRepository().all_timeline("acme-home", ticket.customer_id)
+    assert [e.ref for e in timeline if e.kind == "opportunity_opened"] == opened

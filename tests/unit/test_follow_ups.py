@@ -106,7 +106,7 @@ def test_wall_clock_follow_ups_per_visit_of_a_node(acme: TenantConfig, now: list
 
 def test_firing_opens_the_linked_ticket_once(acme: TenantConfig, now: list[datetime]) -> None:
     world = World(acme)
-    closed = install(now[0], status="closed")
+    closed = install(now[0], status="closed", customer_id="CU-9")
     planned = plan_follow_ups(world.deps, acme, closed, "closed", now[0])
     world.add(closed.model_copy(update={"follow_ups": planned}))
     first = open_follow_up(world.deps, acme, "TK-9", "callback")
@@ -114,6 +114,7 @@ def test_firing_opens_the_linked_ticket_once(acme: TenantConfig, now: list[datet
     assert first == again == {"outcome": "created", "ticket": child_id("TK-9", "callback")}
     child = world.get("TK-9-callback")
     assert (child.type, child.parent_id, child.node) == ("callback", "TK-9", "call")
+    assert child.customer_id == "CU-9"  # the source's customer, whatever the fields say
     assert child.fields == {"customer_name": "周先生", "customer_phone": "+8613900000077"}
     assert [started[2] for started in world.deps.engine.started] == ["TK-9-callback"]  # type: ignore[attr-defined]
     source = world.get("TK-9")
