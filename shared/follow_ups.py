@@ -31,7 +31,6 @@ from shared.domain.follow_ups import (
     CREATED,
     FAILED,
     PENDING,
-    cancelled,
     child_id,
     follow_up_timer_name,
     pending,
@@ -109,15 +108,11 @@ class FollowUpTimers:
                 follow_up_timer_name(ticket.tenant, ticket.id, entry["key"]), when, self.target_arn(), payload
             )
 
-    def cancel(self, ticket: Ticket) -> list[dict[str, Any]] | None:
-        """Delete the ticket's pending follow-ups' schedules: the entries marked cancelled (None when
-        none was pending)."""
-        waiting = pending(ticket.follow_ups)
-        if not waiting:
-            return None
-        for entry in waiting:
+    def cancel(self, ticket: Ticket) -> None:
+        """Delete the schedules of the ticket's pending follow-ups (``cancelled`` marks the entries,
+        in the cancelling change itself)."""
+        for entry in pending(ticket.follow_ups):
             self.schedules.delete(follow_up_timer_name(ticket.tenant, ticket.id, entry["key"]))
-        return cancelled(ticket.follow_ups)
 
 
 def follow_up_of(cfg: TenantConfig, ticket: Ticket, key: str) -> tuple[dict[str, Any], FollowUp] | None:

@@ -53,19 +53,21 @@ def facts_of(deps: Deps, ticket: Ticket) -> dict[str, Any]:
     }
 
 
-def workflow_facts(deps: Deps, cfg: TenantConfig, ticket: Ticket) -> dict[str, Any] | None:
+def workflow_facts(
+    deps: Deps, cfg: TenantConfig, ticket: Ticket, seen: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
     """The facts the decision nodes of the ticket's type read, as their Choices read them: only the
     paths their rules name (the execution's data stays small), numbers as JSON numbers, lists also
-    as sets. None for a type without decisions (nothing is read then)."""
+    as sets. None for a type without decisions (nothing is read then). ``seen``: ``facts_of`` the
+    ticket, when the caller read them already."""
     from shared.workflow.decision import has_decisions, type_fact_paths
 
     kind = cfg.ticket_types.get(ticket.type)
     if kind is None or not has_decisions(kind):
         return None
-    filled = {f.name: f.type for step in kind.nodes.values() for f in step.form}
-    known = subject_paths(ticket_fields={**filled, **{f.name: f.type for f in kind.fields}})
+    known = subject_paths(ticket_fields=kind.field_types(filled=True))
     paths = {path: known[path] for path in type_fact_paths(kind) if path in known}
-    return choice_input(facts_of(deps, ticket), paths)
+    return choice_input(facts_of(deps, ticket) if seen is None else seen, paths)
 
 
 def prioritise(ticket_type: TicketType, subject: dict[str, Any]) -> tuple[int, PriorityRule] | None:

@@ -125,4 +125,4 @@ def _decide(
         bump=False,
     )
     update_ticket(deps.tickets, ticket.tenant, ticket.id, lambda _: decided, read=ticket)
-    return {"facts": workflow_facts(deps, cfg, ticket) or {}, "rule": number, "next": target}
+    return {"facts": workflow_facts(deps, cfg, ticket, seen) or {}, "rule": number, "next": target}

@@ -25,11 +25,9 @@ def check_opportunities(ctx: Context) -> None:
     for type_name, ticket_type in ctx.sections.ticket_types.items():
         if not ticket_type.opportunity_rules:
             continue
-        own = {f.name: f.type for f in ticket_type.fields}
-        filled = {f.name: f.type for node in ticket_type.nodes.values() for f in node.form}
         paths = {
-            "created": subject_paths(ticket_fields=own),
-            "closed": subject_paths(ticket_fields={**filled, **own}),
+            "created": subject_paths(ticket_fields=ticket_type.field_types()),
+            "closed": subject_paths(ticket_fields=ticket_type.field_types(filled=True)),
         }
         raw_rules = as_list(as_dict(written_types.get(type_name)).get("opportunity_rules"))
         seen: set[str] = set()

@@ -32,7 +32,7 @@ def check_rules(ctx: Context) -> None:
     written_types = as_dict(ctx.raw.get("ticket_types"))
     for type_name, ticket_type in ctx.sections.ticket_types.items():
         written = as_dict(written_types.get(type_name))
-        paths = subject_paths(ticket_fields={f.name: f.type for f in ticket_type.fields})
+        paths = subject_paths(ticket_fields=ticket_type.field_types())
         base = join("ticket_types", type_name)
         items = as_list(written.get("priority_rules"))
         for index, rule in enumerate(ticket_type.priority_rules):
@@ -52,10 +52,7 @@ def check_rules(ctx: Context) -> None:
         _unreachable(ctx, join(base, "priority_rules"), [r.when for r in ticket_type.priority_rules])
         # a decision sees the fields the workflow's forms fill too (the facts are read when the
         # ticket reaches it)
-        filled = {f.name: f.type for node in ticket_type.nodes.values() for f in node.form}
-        decision_paths = subject_paths(
-            ticket_fields={**filled, **{f.name: f.type for f in ticket_type.fields}}
-        )
+        decision_paths = subject_paths(ticket_fields=ticket_type.field_types(filled=True))
         written_nodes = as_dict(written.get("nodes"))
         for node_name, node in ticket_type.nodes.items():
             if node.kind != "decision":

@@ -160,6 +160,14 @@ class TicketType(_Model):
     opportunity_rules: list[OpportunityRule] = []
     """Sales opportunities opened by this type's events (`shared.tenant.models.opportunities`)."""
 
+    def field_types(self, *, filled: bool = False) -> dict[str, str]:
+        """Field name -> type of the ticket's own fields; with ``filled``, also those its nodes' forms
+        fill on the way (what a rule read later in the workflow may name; a ticket field wins)."""
+        own: dict[str, str] = {f.name: f.type for f in self.fields}
+        if not filled:
+            return own
+        return {**{f.name: f.type for node in self.nodes.values() for f in node.form}, **own}
+
     def field(self, name: str) -> FieldDef | None:
         return next((field for field in self.fields if field.name == name), None)
 
