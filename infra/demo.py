@@ -15,6 +15,7 @@ import json
 import time
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from infra.twin.client import TwinClient
@@ -275,7 +276,7 @@ def _install(twin: Any, anon: TwinClient, agent: TwinClient) -> str:
     return ticket_id
 
 
-def _rules_and_customers(anon: TwinClient, agent: TwinClient, install_id: str) -> None:
+def _rules_and_customers(twin: Any, anon: TwinClient, agent: TwinClient, install_id: str) -> None:
     closed = agent.get(f"/tickets/{install_id}").body
     follow_ups = closed.get("follow_ups") or []
     _step("3.1", "the closed install planned its 回访 (callback): a follow-up 3 business days later")
@@ -302,24 +303,110 @@ def _rules_and_customers(anon: TwinClient, agent: TwinClient, install_id: str) -
         f"    node={review['node']} assignee={review['assignee']['kind']}:{review['assignee']['id']} "
         "(a Step Functions Choice on the facts the action carried: no Lambda ran for it)"
     )
-    _step("3.3", "one customer across channels: the same phone writes in again, through the API this time")
-    consult = agent.post(
-        "/tickets",
-        {
-            "type": "consult",
-            "fields": {
-                "customer_name": "林伟",
-                "customer_phone": "13800000009",
-                "question": "遥控器怎么配对？",
-            },
-        },
+    _step("3.3", "one customer across channels: the same customer writes to the guide's WeCom")
+    consult_id = _wecom_message(twin, anon, "空调遥控器怎么配对？顺便想再装一台, 我的电话 138 0000 0009")
+    consult = agent.wait_ready(consult_id, node="answer", timeout=30)
+    customer_id = consult.get("customer_id")
+    same = " (the Shopify order's, by phone)" if customer_id == closed.get("customer_id") else ""
+    _say(
+        f"    ticket {consult_id} (consult, channel wecom-service): phone_in(Content) read "
+        f"{consult['fields'].get('customer_phone')} → customer {customer_id}{same}"
     )
-    customer_id = consult.body.get("customer_id") or closed.get("customer_id")
-    _say(f"    ticket {consult.body.get('id')} → customer {customer_id} (the Shopify order's, by phone)")
     timeline = agent.get(f"/customers/{customer_id}/timeline?limit=20").body
     for item in timeline.get("items", []):
         channel = item.get("channel") or "api"
         _say(f"      {_local(item['at'])} {item['kind']:<22} {item['ref']} {channel}")
+    _guide_commission(anon, agent, consult)
+
+
+def _wecom_message(twin: Any, anon: TwinClient, content: str) -> str:
+    """POST an encrypted WeCom text message to wecom-service; the id of the consult it becomes."""
+    from functions.webhooks.adapters import wecom
+    from infra.twin.twin import secrets_for
+    from shared.domain.deliveries import delivery_ticket_id
+
+    secrets = secrets_for(twin.tenant_files, None)
+    msg_id = "7100000000000000001"
+    message = (
+        "<xml><ToUserName><![CDATA[ww-demo]]></ToUserName>"
+        "<FromUserName><![CDATA[wm-lin-wei]]></FromUserName>"
+        "<CreateTime>1764000000</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+        f"<Content><![CDATA[{content}]]></Content>"
+        f"<MsgId>{msg_id}</MsgId><AgentID>1000002</AgentID></xml>"
+    )
+    query, body = wecom.envelope(
+        message,
+        token=secrets["/scrm/acme-home/wecom-token"],
+        aes_key=secrets["/scrm/acme-home/wecom-aes-key"],
+        corp_id="ww-demo",
+        timestamp="1764000000",
+        nonce="demo",
+    )
+    answer = anon.request(
+        "POST",
+        f"/webhooks/{TENANT}/wecom-service?{urlencode(query)}",
+        raw=body,
+        headers={"content-type": "text/xml"},
+    )
+    _say(f"    POST /webhooks/{TENANT}/wecom-service (AES-encrypted, signed): {answer.status}")
+    return delivery_ticket_id(TENANT, "wecom-service", f"wecom:{msg_id}")
+
+
+def _guide_commission(anon: TwinClient, agent: TwinClient, consult: dict[str, Any]) -> None:
+    _step("3.4", "导购提成: the consult becomes an install; its settlement pays the channel's guide 5 %")
+    answered = agent.post(
+        f"/tickets/{consult['id']}/actions",
+        {"action": "to_install", "fields": {"answer": "已预约安装"}, "version": consult["version"]},
+    )
+    _say(f"    林客服 answers to_install: {answered.status}")
+    install_id = f"{consult['id']}-handoff-1"
+    install = agent.wait_ready(install_id, timeout=30)
+    missing = (install.get("incomplete") or {}).get("missing") or []
+    _say(
+        f"    linked ticket {install_id} (channel {install.get('channel')}, same customer) waits at "
+        f"{install['node']}: the WeCom chat gave no {', '.join(missing) or 'gap'}"
+    )
+    patched = agent.request(
+        "PATCH",
+        f"/tickets/{install_id}/fields",
+        {"fields": {"address": "朝阳区建国路1号", "region": "CN-BJ"}, "version": install["version"]},
+    )
+    _say(f"    林客服 fills them in: PATCH /tickets/{install_id}/fields → {patched.status}")
+    dispatcher = anon.as_user(TENANT, "u-zhao", ["supervisor", "dispatcher"])
+    install = dispatcher.wait_ready(install_id, node="manual_dispatch")
+    dispatcher.post(
+        f"/tickets/{install_id}/actions",
+        {"action": "assign", "fields": {"technician": "t-wang"}, "version": install["version"]},
+    )
+    tech = anon.as_user(TENANT, "t-wang", ["technician"])
+    install = tech.wait_ready(install_id, node="on_site")
+    tech.post(
+        f"/tickets/{install_id}/actions",
+        {
+            "action": "complete",
+            "version": install["version"],
+            "fields": {
+                "photos": ["photos/2-before.jpg", "photos/2-after.jpg"],
+                "service_items": [{"code": "SVC-AC-INSTALL", "quantity": 1}],
+            },
+        },
+    )
+    install = agent.wait_ready(install_id, node="customer_confirm")
+    agent.post(
+        f"/tickets/{install_id}/actions",
+        {"action": "confirm", "fields": {"satisfaction": "5"}, "version": install["version"]},
+    )
+    closed = agent.wait_status(install_id, "closed")
+    settlement = closed.get("settlement") or {}
+    _say(f"    u-zhao assigns t-wang, who completes; confirmed and settled: total {settlement.get('total')}")
+    period = datetime.fromisoformat(closed["closed_at"]).astimezone(SHANGHAI).strftime("%Y-%m")
+    guide = anon.as_user(TENANT, "u-sun", ["agent"]).get(f"/staff/u-sun/earnings?period={period}")
+    for line in (guide.body or {}).get("lines", []):
+        _say(
+            f"    孙导购 (u-sun) GET /staff/u-sun/earnings: {line.get('ticket_id')} "
+            f"{line.get('party')} {line.get('amount')}"
+        )
+    _say(f"    statement total {(guide.body or {}).get('total')} ({guide.status})")
 
 
 def run_demo(tenant_files: list[str]) -> int:
@@ -349,7 +436,7 @@ def run_demo(tenant_files: list[str]) -> int:
         )
         install_id = _install(twin, anon, agent)
         _say("\n=== Part 3: rules that route by themselves, follow-ups, one customer across channels ===")
-        _rules_and_customers(anon, agent, install_id)
+        _rules_and_customers(twin, anon, agent, install_id)
         usage = METER.snapshot()
         _say("\n=== Summary ===")
         _say(

@@ -44,7 +44,7 @@ from shared.domain.customer import (
     survivor,
     with_keys,
 )
-from shared.domain.deliveries import compiled
+from shared.domain.deliveries import search
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.observability import logger
 
@@ -79,7 +79,7 @@ def _search(expression: str | None, payload: Any) -> Any:
     if not expression:
         return None
     try:
-        return compiled(expression).search(payload)
+        return search(expression, payload)
     except JMESPathError:
         return None
 

@@ -21,7 +21,8 @@ A channel's rules are tried in order; the first whose every ``when`` entry holds
 - any other key (``type``, ``status``, ...) compares with the payload's top-level value of that
   name (numbers and booleans as their JSON text).
 
-``map_fields`` evaluates each field's JMESPath expression on the payload; fields whose value
+``map_fields`` evaluates each field's JMESPath expression on the payload (the standard functions
+and ``phone_in(text)``, the first phone number a customer typed in a message); fields whose value
 is null are left out, so the ticket type's defaults and "is required" messages apply. Web forms
 have no rules: their ticket type is the channel's ``ticket_type`` and their fields are the body
 as posted (``ticket_request`` covers both kinds).
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,6 +43,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
 import jmespath
+import jmespath.functions
 from jmespath.exceptions import JMESPathError
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -190,10 +193,44 @@ def delivery_ticket_id(tenant: str, channel: str, delivery_id: str) -> str:
     return f"TK-{hashlib.sha256(joined.encode('utf-8', 'surrogatepass')).hexdigest()[:16]}"
 
 
+class _Functions(jmespath.functions.Functions):
+    """JMESPath functions beyond the standard ones, for reading free text that customers type."""
+
+    @jmespath.functions.signature({"types": ["string", "null"]})
+    def _func_phone_in(self, text: str | None) -> str | None:
+        """``phone_in(Content)``: the first phone number written in `text`, or null.
+
+        A WeCom (or any chat) message says "空调漏水, 电话 138 0013 8000": mainland mobile numbers
+        (11 digits from 1[3-9], spaces or dashes allowed, ``+86``/``86`` optional) come back as
+        ``+86`` and the digits; any other ``+`` number as written without separators.
+        """
+        if not text:
+            return None
+        found = _PHONE_IN_TEXT.search(text)
+        if found is None:
+            return None
+        digits = re.sub(r"[\s-]", "", found.group(0))
+        if digits.startswith("+"):
+            return digits
+        return "+86" + (digits[2:] if digits.startswith("86") else digits)
+
+
+_PHONE_IN_TEXT = re.compile(
+    r"(?<![\d+])(?:\+\d{1,3}[\s-]?\d{2,4}(?:[\s-]?\d{2,4}){2,3}|(?:86[\s-]?)?1[3-9]\d(?:[\s-]?\d{4}){2})(?!\d)"
+)
+OPTIONS = jmespath.Options(custom_functions=_Functions())
+"""Every JMESPath search on a delivery uses these options: the standard functions and ``phone_in``."""
+
+
 @lru_cache(maxsize=1024)
 def compiled(expression: str) -> ParsedResult:
     """The compiled JMESPath expression (compiled once per process and expression)."""
     return jmespath.compile(expression)
+
+
+def search(expression: str, data: Any) -> Any:
+    """`expression` evaluated on `data` with the product's functions (``OPTIONS``)."""
+    return compiled(expression).search(data, options=OPTIONS)
 
 
 def truthy(value: Any) -> bool:
@@ -222,7 +259,7 @@ def rule_matches(rule: ChannelRule, delivery: DeliveryLike) -> bool:
                 return False
         elif key == "match":
             try:
-                if not truthy(compiled(expected).search(payload)):
+                if not truthy(search(expected, payload)):
                     return False
             except JMESPathError:
                 return False
@@ -259,7 +296,7 @@ def map_fields(rule: ChannelRule, payload: Mapping[str, Any]) -> dict[str, Any]:
     problems: list[dict[str, str]] = []
     for name, expression in rule.fields.items():
         try:
-            value = compiled(expression).search(dict(payload))
+            value = search(expression, dict(payload))
         except JMESPathError as exc:
             problems.append({"field": name, "message": f"mapping {expression!r} failed: {exc}"})
             continue

@@ -199,11 +199,12 @@ def test_youzan_trade_state_matches_on_body_type_and_status_and_reads_the_decode
 def test_wecom_rule_without_conditions_matches_every_message(acme: TenantConfig) -> None:
     wecom = channel_of(acme, "wecom-service")
     message = {"FromUserName": "wm-lin", "MsgType": "text", "Content": "空调漏水怎么办?"}
-    assert mapped(wecom, delivery("text", message), "consult") == {
+    assert mapped(wecom, delivery("text", message), "consult") == {  # no number typed: left out
         "customer_name": "wm-lin",
-        "customer_phone": "unknown",
         "question": "空调漏水怎么办?",
     }
+    message["Content"] = "空调漏水, 电话 138-0000-0009"
+    assert mapped(wecom, delivery("text", message), "consult")["customer_phone"] == "+8613800000009"
 
 
 def test_standard_webhooks_type_compares_with_the_body(acme: TenantConfig) -> None:

@@ -203,7 +203,7 @@ def test_end_node_closes_once(deps: service.Deps, acme: TenantConfig) -> None:
 def test_lenient_creation_keeps_the_ticket_and_records_what_is_wrong(
     deps: service.Deps, acme: TenantConfig
 ) -> None:
-    # A WeCom message mapped with customer_phone 'unknown' (as the example tenant does).
+    # A WeCom message mapped with customer_phone 'unknown' (a value phone validation rejects).
     fields = {"customer_name": "wx-user", "customer_phone": "unknown", "question": "在吗?"}
     ticket = service.create_ticket(deps, acme, "channel:wecom-service", "consult", fields, lenient=True)
     assert ticket.fields == {"customer_name": "wx-user", "question": "在吗?"}
