@@ -1,4 +1,4 @@
-"""The ``scrm`` command: validate, synth, local, demo, bench, capacity, deliveries, report."""
+"""The ``scrm`` command: init, validate, synth, local, demo, bench, capacity, deliveries, report."""
 
 from __future__ import annotations
 
@@ -31,6 +31,12 @@ def _print_config_error(exc: Exception) -> int:
     else:
         print(f"error: {exc}", file=sys.stderr)
     return 1
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from infra.init import run_init
+
+    return run_init(args)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -326,6 +332,22 @@ def parser() -> argparse.ArgumentParser:
         prog="scrm", description="Serverless work orders: tenants, stacks, local twin."
     )
     sub = root.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("init", help="start a tenant file from an industry template (asks on a terminal)")
+    p.add_argument("--list", action="store_true", help="show the templates, one line each")
+    p.add_argument("--template", help="the template's name (scrm init --list)")
+    p.add_argument("--tenant-id", dest="tenant_id", help="[a-z0-9-]{3,32}; default: the template's")
+    p.add_argument("--name", help="the company's name (tenant.name)")
+    p.add_argument(
+        "--timezone", help="IANA time zone of the tenant and its calendars (default Asia/Shanghai)"
+    )
+    p.add_argument(
+        "--holidays", help="public holidays of a country or subdivision: CN, DE-BE ... (default CN)"
+    )
+    p.add_argument("--out", help="the tenant file to write (default <tenant-id>.yaml); secrets go beside it")
+    p.add_argument("--force", action="store_true", help="overwrite the files if they exist")
+    p.add_argument("--no-input", dest="no_input", action="store_true", help="never ask, even on a terminal")
+    p.set_defaults(func=cmd_init)
 
     p = sub.add_parser("validate", help="check tenant files; errors name the file, the path and the fix")
     p.add_argument("files", nargs="+")
