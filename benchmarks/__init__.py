@@ -33,6 +33,10 @@ def run_benchmark(name: str, *, as_json: bool = False, tickets: int = 10) -> int
         from benchmarks.dispatch import main as dispatch
 
         return dispatch(as_json)
+    if name == "templates":
+        from benchmarks.templates import main as templates
+
+        return templates(as_json)
     print(f"benchmark '{name}' is not built yet (see the open issues)", file=sys.stderr)
     return 2
 

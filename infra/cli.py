@@ -377,8 +377,8 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("events-doc", help="regenerate docs/events.md from the domain event models")
     p.set_defaults(func=cmd_events_doc)
 
-    p = sub.add_parser("bench", help="benchmarks: lifecycle, ingest, dispatch, coldstart")
-    p.add_argument("name", choices=["lifecycle", "ingest", "dispatch", "coldstart"])
+    p = sub.add_parser("bench", help="benchmarks: lifecycle, ingest, dispatch, coldstart, templates")
+    p.add_argument("name", choices=["lifecycle", "ingest", "dispatch", "coldstart", "templates"])
     p.add_argument("--json", action="store_true")
     p.add_argument("--tickets", type=int, default=10, help="lifecycle: install tickets; ingest: deliveries")
     p.set_defaults(func=cmd_bench)

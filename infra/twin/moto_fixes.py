@@ -19,6 +19,13 @@
   primary target. AWS enters the state again. The twin remembers that a catcher chose the next
   state and keeps that choice (``catch_to_self``).
 
+- Step Functions, ``SendTaskSuccess`` / ``SendTaskFailure`` / ``SendTaskHeartbeat``: moto looks
+  for the token in every execution's callback pool, reading ``execution.exec_worker.env``, which is
+  None while an execution is starting (its worker thread has not run yet); a callback sent at that
+  moment fails with an AttributeError instead of reaching its own execution (a dispatch that finds
+  no candidate while another ticket starts). Such executions hold no callback yet, so the twin
+  skips them (``callbacks_skip_starting_executions``).
+
 The same wrapper meters request units (see meter.py). ``install()`` applies every fix.
 """
 
@@ -84,6 +91,59 @@ def install() -> None:
     serialize_dynamodb()
     roll_back_transaction_items()
     catch_to_self()
+    callbacks_skip_starting_executions()
+
+
+def callbacks_skip_starting_executions() -> None:
+    """Task callbacks look only in executions that have started (see the module doc)."""
+    from moto.stepfunctions.parser.api import (
+        ExecutionStatus,
+        InvalidToken,
+        SendTaskFailureOutput,
+        TaskDoesNotExist,
+        TaskTimedOut,
+    )
+    from moto.stepfunctions.parser.asl.eval.callback.callback import (
+        CallbackConsumerTimeout,
+        CallbackNotifyConsumerError,
+        CallbackOutcomeFailure,
+        CallbackOutcomeSuccess,
+    )
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend as Backend
+
+    if getattr(Backend.send_task_failure, "_scrm_fixed", False):
+        return
+
+    def deliver(self: Any, status: Any, call: Callable[[Any], bool]) -> None:
+        for execution in self._get_executions(status):
+            env = getattr(getattr(execution, "exec_worker", None), "env", None)
+            if env is None:  # still starting: it has issued no token yet
+                continue
+            try:
+                if call(env.callback_pool_manager):
+                    return
+            except CallbackNotifyConsumerError as error:
+                raise (
+                    TaskTimedOut() if isinstance(error, CallbackConsumerTimeout) else TaskDoesNotExist()
+                ) from None
+        raise InvalidToken()
+
+    def send_task_success(self: Any, task_token: str, outcome: str) -> None:
+        done = CallbackOutcomeSuccess(callback_id=task_token, output=outcome)
+        deliver(self, ExecutionStatus.RUNNING, lambda pool: pool.notify(callback_id=task_token, outcome=done))
+
+    def send_task_failure(self: Any, task_token: str, error: Any = None, cause: Any = None) -> Any:
+        failed = CallbackOutcomeFailure(callback_id=task_token, error=error, cause=cause)
+        deliver(self, None, lambda pool: pool.notify(callback_id=task_token, outcome=failed))
+        return SendTaskFailureOutput()
+
+    def send_task_heartbeat(self: Any, task_token: str) -> None:
+        deliver(self, ExecutionStatus.RUNNING, lambda pool: pool.heartbeat(callback_id=task_token))
+
+    methods: tuple[Callable[..., Any], ...] = (send_task_success, send_task_failure, send_task_heartbeat)
+    for method in methods:
+        setattr(method, "_scrm_fixed", True)  # noqa: B010 -- marks the installed fix
+        setattr(Backend, method.__name__, method)
 
 
 _CAUGHT_NEXT = "_scrm_caught_next"
