@@ -85,12 +85,8 @@ def test_a_callback_sent_while_another_execution_starts_reaches_its_own() -> Non
         )["executionArn"]
         token = _token(sqs, queue)
         backend = stepfunctions_backends[DEFAULT_ACCOUNT_ID][REGION]
-        (record,) = [
-            e
-            for sm in backend.state_machines
-            for e in sm.executions
-            if e.exec_arn == starting["executionArn"]
-        ]
+        records: list[Any] = [e for sm in backend.state_machines for e in sm.executions]
+        (record,) = [e for e in records if e.exec_arn == starting["executionArn"]]
         worker_env = record.exec_worker.env
         record.exec_worker.env = None  # as it is before the worker thread has run
         try:
