@@ -4,7 +4,8 @@ Pure logic: the sender (SMS/email, ``shared.adapters.notifications.AwsSender`` i
 sent-markers (``shared.repositories.reminders.ReminderMarkers``) come in as arguments.
 
 - **Who**: the tenant's users with the role ``dispatcher``, each once.
-- **How**: an SMS to their phone and an email to their address; a person without one is
+- **How**: an SMS to their phone, an email to their address and, when the tenant file has a
+  ``wecom_app``, a WeCom application message to their ``wecom_user``; a person without one is
   skipped quietly (listed under ``skipped``), and so is email when no sender address is
   configured for the function.
 - **Once**: a marker per (ticket, node, visit, recipient, channel) is claimed before sending,
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from shared.clock import now
 from shared.domain.ticket import Ticket
@@ -29,7 +30,46 @@ from shared.tenant.models import TenantConfig
 ROLE = "dispatcher"
 LEVEL = "no_candidate"
 """The level part of the marker key (reminder markers use SLA level names; no clash)."""
-CHANNELS = ("sms", "email")
+CHANNELS = ("sms", "email", "wecom")
+"""Every channel a notice can take; ``wecom`` only for a tenant with a ``wecom_app`` (``channels_of``)."""
+
+
+class Reachable(Protocol):
+    """A person as the notices see them (a reminder's ``Contact``, a dispatcher)."""
+
+    @property
+    def phone(self) -> str | None: ...
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def wecom_user(self) -> str | None: ...
+
+
+def address_of(person: Reachable, channel: str) -> str | None:
+    """Where ``channel`` reaches ``person``: phone (sms), address (email), WeCom UserId (wecom)."""
+    if channel == "sms":
+        return person.phone
+    if channel == "email":
+        return person.email
+    return person.wecom_user if channel == "wecom" else None
+
+
+def channels_of(cfg: TenantConfig) -> tuple[str, ...]:
+    """The channels the tenant's dispatchers are told on: SMS, email, and WeCom with a ``wecom_app``."""
+    return CHANNELS if cfg.wecom_app is not None else tuple(c for c in CHANNELS if c != "wecom")
+
+
+def send_over(sender: Sender, cfg: TenantConfig, channel: str, address: str, subject: str, body: str) -> None:
+    """One notice out over ``channel`` (raises when it was not sent). A WeCom message is the body
+    alone, as an SMS is; it goes through the tenant's ``wecom_app``."""
+    if channel == "sms":
+        sender.sms(address, body)
+    elif channel == "email":
+        sender.email(address, subject, body)
+    elif channel == "wecom" and cfg.wecom_app is not None:
+        sender.wecom(cfg.wecom_app, address, body)
+    else:
+        raise ValueError(f"no way to send over {channel!r} for tenant {cfg.tenant.id}")
 
 
 MarkerKey = Callable[[str, str, str, int, str, str, str], tuple[str, str]]
@@ -62,13 +102,16 @@ class _Person:
     phone: str | None
     email: str | None
     locale: str | None = None
+    wecom_user: str | None = None
 
 
 def dispatchers(cfg: TenantConfig) -> list[_Person]:
     people: dict[str, _Person] = {}
     for user in cfg.users:
         if ROLE in user.roles:
-            people.setdefault(user.id, _Person(user.id, user.name, user.phone, user.email, user.locale))
+            people.setdefault(
+                user.id, _Person(user.id, user.name, user.phone, user.email, user.locale, user.wecom_user)
+            )
     return list(people.values())
 
 
@@ -100,12 +143,12 @@ def notify_dispatchers(
     level: str,
     texts: Texts,
 ) -> Notified:
-    """Send the notice to every dispatcher by SMS and email, in their language (else the tenant's),
-    at most once per (ticket, node, visit, level, recipient, channel)."""
+    """Send the notice to every dispatcher by SMS, email and WeCom (``channels_of``), in their
+    language (else the tenant's), at most once per (ticket, node, visit, level, recipient, channel)."""
     result = Notified()
     for person in dispatchers(cfg):
-        for channel in CHANNELS:
-            address = person.phone if channel == "sms" else person.email
+        for channel in channels_of(cfg):
+            address = address_of(person, channel)
             entry = {"recipient": person.id, "channel": channel, "to": address or ""}
             if not address:
                 result.skipped.append({**entry, "why": f"{person.id} has no {channel} address"})
@@ -119,10 +162,7 @@ def notify_dispatchers(
                 continue
             subject, body = texts(person.locale or cfg.tenant.default_locale)
             try:
-                if channel == "sms":
-                    notifier.sender.sms(address, body)
-                else:
-                    notifier.sender.email(address, subject, body)
+                send_over(notifier.sender, cfg, channel, address, subject, body)
             except Exception as exc:  # a notice must not fail the work that sends it
                 notifier.markers.release(key)
                 result.failed.append({**entry, "why": f"{type(exc).__name__}: {exc}"})

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from shared.domain.ledger import LedgerEntry, RevenueChange, RevenueFold, RevenueGroup, SettlementRecord
     from shared.domain.opportunity import Opportunity
     from shared.domain.ticket import Ticket, TicketEvent
-    from shared.tenant.models import TenantConfig
+    from shared.tenant.models import TenantConfig, WeComApp
 
 # --- Tickets ---
 
@@ -285,10 +285,14 @@ class NoSla:
 
 
 class Sender(Protocol):
-    """SMS and email out (``shared.adapters.notifications.AwsSender``: SNS and SES v2)."""
+    """SMS, email and WeCom application messages out (``shared.adapters.notifications.AwsSender``:
+    SNS, SES v2 and ``shared.adapters.wecom_app.WeComAppSender``). Each raises when not sent."""
 
     def sms(self, phone: str, text: str) -> None: ...
     def email(self, address: str, subject: str, body: str) -> None: ...
+    def wecom(self, app: WeComApp, user: str, text: str) -> None:
+        """A text application message of the tenant's WeCom ``app`` to the member ``user`` (UserId)."""
+        ...
 
 
 class Markers(Protocol):

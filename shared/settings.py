@@ -43,6 +43,9 @@ class Settings(BaseModel):
     sender_email: str | None = None
     """From-address of reminders and no-candidate notices (a verified SES identity). Unset, the
     reminders fall back to their default address and dispatch sends no email."""
+    wecom_api_url: str = "https://qyapi.weixin.qq.com"
+    """Base of the WeCom server API (``/cgi-bin/gettoken``, ``/cgi-bin/message/send``) for the
+    tenants' ``wecom_app`` messages; the local twin points it at its emulation (``/_local/wecom``)."""
     dispatch_offer_timeouts: str = "true"
     """``false``/``0``/``no``/``off`` turns dispatch offer expiry off (``functions/dispatch/tasks.py``)."""
     seed_function: str = "scrm-dispatch-seed"

@@ -114,7 +114,8 @@ class FakeMarkers:
 
 
 class FakeSender:
-    """SMS and email as sent: ``(channel, to, text)``, an email's text being subject + body."""
+    """SMS, email and WeCom messages as sent: ``(channel, to, text)``, an email's text being subject +
+    body, a WeCom message's ``to`` the member's UserId."""
 
     def __init__(self, fail: bool = False) -> None:
         self.sent: list[tuple[str, str, str]] = []
@@ -129,3 +130,8 @@ class FakeSender:
         if self.fail:
             raise RuntimeError("SES is down")
         self.sent.append(("email", address, subject + "\n" + body))
+
+    def wecom(self, app: Any, user: str, text: str) -> None:
+        if self.fail:
+            raise RuntimeError("WeCom is down")
+        self.sent.append(("wecom", user, text))

@@ -130,3 +130,6 @@ _.gt
 _.gte
 _.lte
 _._dump
+
+# --- JMESPath functions: jmespath.functions.Functions finds ``_func_<name>`` methods by name.
+_._func_phone_in  # shared.domain.deliveries._Functions: phone_in(text) in channel rules

@@ -93,7 +93,7 @@ def _offer_timer() -> OneTimeScheduler:
 
 @cache
 def _notifier() -> Notifier:
-    """SMS/email to dispatchers when nobody fits (``shared.adapters.notifications.aws_notifier``)."""
+    """SMS/email/WeCom to dispatchers when nobody fits (``shared.adapters.notifications.aws_notifier``)."""
     from shared.adapters.notifications import aws_notifier
 
     return aws_notifier()

@@ -1,6 +1,6 @@
 """A reminder schedule fired: check it is still current, notify each recipient once, mark the level.
 
-Pure logic: the ticket store, the sent-markers and the SMS/email senders come in as arguments.
+Pure logic: the ticket store, the sent-markers and the sender (SMS, email, WeCom) come in as arguments.
 
 1. **Stale check.** The ticket must still be open, on the same node and the same visit of it,
    with its SLA clock running there (not paused), and the schedule must be the level's current
@@ -14,9 +14,10 @@ Pure logic: the ticket store, the sent-markers and the SMS/email senders come in
 2. **Recipients** of the level's `notify`: `assignee` (the technician or user assigned; for a
    role or department, its users), `supervisor` (the assigned technician's supervisor, else
    the users with role `supervisor`), `role:X`, `user:X`. Each person once.
-3. **Channels**: `sms` to the person's phone, `email` to their address (skipped, and logged,
-   when the person has none). A marker per (ticket, node, visit, level, recipient, channel)
-   is claimed before sending, so a retried schedule never sends twice.
+3. **Channels**: `sms` to the person's phone, `email` to their address, `wecom` to their
+   `wecom_user` through the tenant's `wecom_app` (skipped, and logged, when the person has
+   none). A marker per (ticket, node, visit, level, recipient, channel) is claimed before
+   sending, so a retried schedule never sends twice.
 4. The level is marked fired on `ticket.sla` (and `breached` at the last level). This SLA
    bookkeeping keeps the ticket's version, so a reminder never makes a person's pending
    action stale; the write is still conditioned on the version read (retried on conflict).
@@ -40,8 +41,9 @@ from pydantic import BaseModel, Field
 
 from shared.clock import now
 from shared.domain.ticket import Change, Ticket
+from shared.notices import address_of, send_over
 from shared.ports import Markers, Sender, TicketStore
-from shared.tenant.models import SlaLevel, TenantConfig
+from shared.tenant.models import SlaLevel, TenantConfig, User
 from shared.ticket_updates import update_ticket
 
 LEVEL_NAMES_ZH = {"yellow": "黄色", "orange": "橙色", "red": "红色", "warning": "预警", "overdue": "超时"}
@@ -66,6 +68,7 @@ class Contact:
     phone: str | None = None
     email: str | None = None
     locale: str | None = None
+    wecom_user: str | None = None
 
 
 @dataclass(frozen=True)
@@ -188,10 +191,13 @@ def _fire_level(
     result = FireResult("sent")
     for contact in recipients(cfg, ticket, level.notify):
         for channel in level.channels:
-            address = contact.phone if channel == "sms" else contact.email
+            address = address_of(contact, channel)
             entry = {"recipient": contact.id, "channel": channel, "to": address or ""}
             if not address:
                 result.skipped.append({**entry, "why": f"{contact.id} has no {channel} address"})
+                continue
+            if channel == "wecom" and cfg.wecom_app is None:
+                result.skipped.append({**entry, "why": "the tenant file has no wecom_app"})
                 continue
             key = deps.marker_key(
                 request.tenant, ticket.id, request.node, request.visit, level.name, contact.id, channel
@@ -201,10 +207,7 @@ def _fire_level(
                 continue
             notice = notice_for(contact)
             try:
-                if channel == "sms":
-                    deps.sender.sms(address, notice.body)
-                else:
-                    deps.sender.email(address, notice.subject, notice.body)
+                send_over(deps.sender, cfg, channel, address, notice.subject, notice.body)
             except Exception:
                 deps.markers.release(key)  # not sent: let the scheduler's retry send it
                 raise
@@ -318,15 +321,19 @@ def _mark_fired(deps: FireDeps, request: ReminderEvent, level: str, last: bool) 
 def _contact_of_user(cfg: TenantConfig, user_id: str) -> Contact | None:
     user = cfg.user(user_id)
     if user is not None:
-        return Contact(user.id, user.name, user.phone, user.email, user.locale)
+        return _contact(user)
     tech = cfg.technician(user_id)
     if tech is not None:
-        return Contact(tech.id, tech.name, tech.phone, tech.email, tech.locale)
+        return Contact(tech.id, tech.name, tech.phone, tech.email, tech.locale, tech.wecom_user)
     return None
 
 
+def _contact(user: User) -> Contact:
+    return Contact(user.id, user.name, user.phone, user.email, user.locale, user.wecom_user)
+
+
 def _with_role(cfg: TenantConfig, role: str) -> list[Contact]:
-    return [Contact(u.id, u.name, u.phone, u.email, u.locale) for u in cfg.users if role in u.roles]
+    return [_contact(u) for u in cfg.users if role in u.roles]
 
 
 def _assignees(cfg: TenantConfig, ticket: Ticket) -> list[Contact]:
@@ -338,8 +345,7 @@ def _assignees(cfg: TenantConfig, ticket: Ticket) -> list[Contact]:
         return [found] if found else []
     if assignee.kind == "role":
         return _with_role(cfg, assignee.id)
-    department = [u for u in cfg.users if u.department == assignee.id]
-    return [Contact(u.id, u.name, u.phone, u.email, u.locale) for u in department]
+    return [_contact(u) for u in cfg.users if u.department == assignee.id]
 
 
 def _supervisors(cfg: TenantConfig, ticket: Ticket) -> list[Contact]:

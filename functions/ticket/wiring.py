@@ -75,7 +75,7 @@ def deps() -> service.Deps:
 
 
 def _notifier() -> Any:
-    """SMS/email to the tenant's dispatchers about a failed ticket (the same as dispatch's notices)."""
+    """SMS/email/WeCom to the tenant's dispatchers about a failed ticket (as dispatch's notices)."""
     from shared.adapters.notifications import aws_notifier
 
     return aws_notifier()

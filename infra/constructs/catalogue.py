@@ -45,9 +45,11 @@ class FunctionSpec:
     task_tokens: bool = False  # SendTaskSuccess/Failure/Heartbeat (no resource-level ARNs)
     scheduler: tuple[str, ...] = ()  # actions on schedules of the reminders group (CreateSchedule: PassRole)
     schedule_target: bool = False  # one-time schedules invoke it (the scheduler role may)
-    notify: bool = False  # SMS (SNS) and email (SES) to people, from SENDER_EMAIL
+    notify: bool = False  # SMS (SNS), email (SES, from SENDER_EMAIL), WeCom (WECOM_API_URL) to people
     send_intake: bool = False  # send to the intake queue (env INTAKE_QUEUE_URL)
-    read_secrets: bool = False  # channel secrets (SecureString) under /scrm/<tenant>/...
+    read_secrets: bool = (
+        False  # tenants' secrets (SecureString) under /scrm/<tenant>/...: channels, WeCom app
+    )
     redrive_dlq: bool = False  # receive/delete/release on the intake DLQ (env INTAKE_DLQ_URL)
     store_bodies: bool = False  # put raw bodies > 1 KiB into the bodies bucket (env DELIVERY_BODIES_BUCKET)
     onboards: bool = False  # tenant stacks' custom-resource provider: writes config objects, invokes the seed
@@ -163,6 +165,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "dispatch node: score, assign, start the offer's timer; dispatchers told when nobody fits",
         scheduler=WRITE_SCHEDULES,  # offer timers, whose target is dispatch-offer-expired
         notify=True,
+        read_secrets=True,  # the tenant's WeCom application secret (wecom_app), for WeCom notices
         # Offer timers created before dispatch-offer-expired existed call this function, which hands
         # them to offer_expired. Drop these two once they have fired (dispatch.offer_timeout after the
         # deploy that added dispatch-offer-expired), with that branch of tasks.assign.
@@ -225,10 +228,12 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "reminders-fire",
         "functions.reminders.handler.fire",
         "task",
-        "EventBridge Scheduler target: SLA reminders over SNS (SMS) and SES; moves timers on a new calendar",
+        "EventBridge Scheduler target: SLA reminders over SNS (SMS), SES and WeCom; moves timers on a new "
+        "calendar",
         scheduler=WRITE_SCHEDULES,
         schedule_target=True,
         notify=True,
+        read_secrets=True,  # the tenant's WeCom application secret (wecom_app), for wecom levels
     ),
     # ---------------------------------------------------------------- ticket: targets of EventBridge rules
     # (listed last: the platform dashboard's alarm widget follows this order)
@@ -240,6 +245,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "ticket becomes failed, its timers are deleted, its dispatchers told",
         scheduler=DELETE_SCHEDULES,  # the ticket's SLA reminders and dispatch offer timer
         notify=True,
+        read_secrets=True,  # the tenant's WeCom application secret (wecom_app), for WeCom notices
     ),
     FunctionSpec(
         "ticket-gauges",

@@ -43,6 +43,9 @@ its first model, and the functions use none."""
 SENDER_EMAIL = "no-reply@scrm.example"
 """From-address of SLA reminders, no-candidate and failed-ticket notices (the functions that
 ``notify``); its SES identity must be verified."""
+WECOM_API_URL = "https://qyapi.weixin.qq.com"
+"""The WeCom server API the functions that ``notify`` send the tenants' ``wecom_app`` messages to
+(``shared/adapters/wecom_app.py``; the local twin points it at its emulation)."""
 
 
 class PlatformFunctions(Construct):
@@ -114,6 +117,7 @@ class PlatformFunctions(Construct):
                 env["DELIVERY_BODIES_BUCKET"] = bucket.bucket_name
             if spec.notify:
                 env["SENDER_EMAIL"] = SENDER_EMAIL
+                env["WECOM_API_URL"] = WECOM_API_URL
             if spec.onboards:
                 env["SEED_FUNCTION"] = FUNCTIONS_BY_KEY["dispatch-seed"].name
             self._create(spec, code, env)

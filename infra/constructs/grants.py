@@ -103,9 +103,10 @@ def _tenant_data(role: iam.Role, spec: FunctionSpec) -> None:
 
 
 def _channel_secrets(role: iam.Role, spec: FunctionSpec) -> list[Acknowledgment]:
-    """Channel secrets (SecureString under ``/scrm/<tenant>/...``) for the functions that verify or
-    sign with them; nothing else reads SSM (the tenants' configuration is an S3 object per tenant,
-    granted with the config bucket)."""
+    """Tenants' secrets (SecureString under ``/scrm/<tenant>/...``) for the functions that verify or
+    sign with them, or send WeCom application messages with a tenant's ``wecom_app`` secret;
+    nothing else reads SSM (the tenants' configuration is an S3 object per tenant, granted with the
+    config bucket)."""
     if not spec.read_secrets:
         return []
     _allow(
@@ -117,8 +118,8 @@ def _channel_secrets(role: iam.Role, spec: FunctionSpec) -> list[Acknowledgment]
     return [
         iam_ack(
             "Resource::" + rendered_arn(role, "ssm", "parameter/scrm/*"),
-            "reads the channel secrets of every tenant (/scrm/<tenant>/<channel>): tenants are "
-            "onboarded after the platform is deployed",
+            "reads the secrets of every tenant (/scrm/<tenant>/<channel>, the WeCom application's): "
+            "tenants are onboarded after the platform is deployed",
         )
     ]
 

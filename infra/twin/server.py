@@ -16,6 +16,7 @@ from infra.twin.auth import TokenError
 from infra.twin.deploy import ACCOUNT, Route
 from infra.twin.lambdas import FunctionFailed
 from infra.twin.meter import METER
+from infra.twin.wecom import PREFIX as WECOM_PREFIX
 
 if TYPE_CHECKING:
     from infra.twin.twin import LocalTwin
@@ -189,6 +190,9 @@ def make_handler(twin: LocalTwin) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 return
             body = self.rfile.read(length) if length else b""
+            if split.path.startswith(f"{WECOM_PREFIX}/"):  # the WeCom API, emulated (wecom.py)
+                self._send(*twin.wecom.handle(method, split.path, split.query, body))
+                return
             local = local_routes.get((method, split.path))
             if local is not None:
                 try:

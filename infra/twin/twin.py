@@ -37,6 +37,8 @@ from infra.twin.rules import InvokeConfig, PatternRules, ScheduledRules, functio
 from infra.twin.server import Router, _error, _json, serve
 from infra.twin.streams import POLL_SECONDS as STREAM_POLL_SECONDS
 from infra.twin.streams import StreamMapping, StreamSource
+from infra.twin.wecom import PREFIX as WECOM_PREFIX
+from infra.twin.wecom import EmulatedApp, WeComEmulation
 from shared import clock as shared_clock
 
 OUTBOUND_FUNCTION = "scrm-webhooks-outbound"
@@ -122,6 +124,7 @@ class LocalTwin:
         self.signable: dict[str, dict[str, str]] = {}  # tenant/channel -> platform, secret reference
         self.router = Router([])
         self.outbox = Outbox(self.clock.now)  # outbound webhooks, captured (outbox.py)
+        self.wecom = WeComEmulation(self.clock.now, self._record_wecom)  # the WeCom API (wecom.py)
 
     # ----------------------------------------------------------------- lifecycle
     def start(self) -> LocalTwin:
@@ -170,7 +173,7 @@ class LocalTwin:
         self.metrics.install()
         self.metrics.wrap_lambdas(self.lambdas)
         self.lambdas.after_invoke.append(lambda _name: self._collect_messages())
-        self._store_secrets(configs)
+        self._emulate_wecom(configs, self._store_secrets(configs))
         self.issuer.tenants.update(c.tenant.id for c in configs)
         for c in configs:
             for channel in c.channels:
@@ -359,7 +362,8 @@ class LocalTwin:
         if sender:
             boto3.client("sesv2", region_name=REGION).create_email_identity(EmailIdentity=sender)
 
-    def _store_secrets(self, configs: list[Any]) -> None:
+    def _store_secrets(self, configs: list[Any]) -> dict[str, str]:
+        """Every secret value into SSM (as the operator puts them there); the values."""
         values = secrets_for(self.tenant_files, self.secrets_file)
         ssm = boto3.client("ssm", region_name=REGION)
         for name, value in values.items():
@@ -372,6 +376,43 @@ class LocalTwin:
                             f"WARNING: {cfg.tenant.id}/{channel.id}: secret {ref} is not set; "
                             "every delivery to this channel will get 401"
                         )
+            app = cfg.wecom_app
+            if app is not None and app.secret.ssm not in values:
+                self.log(
+                    f"WARNING: {cfg.tenant.id}/wecom_app: secret {app.secret.ssm} is not set; "
+                    "the WeCom emulation refuses its token, so no wecom message is sent"
+                )
+        return values
+
+    def _emulate_wecom(self, configs: list[Any], secrets: dict[str, str]) -> None:
+        """The WeCom API the tenants' ``wecom_app`` messages go to, served at ``/_local/wecom``: the
+        functions that send them get its URL as ``WECOM_API_URL`` (AWS: https://qyapi.weixin.qq.com)."""
+        for cfg in configs:
+            app = cfg.wecom_app
+            if app is None:
+                continue
+            members = {p.wecom_user for p in [*cfg.users, *cfg.technicians] if p.wecom_user}
+            self.wecom.add(
+                EmulatedApp(
+                    cfg.tenant.id, app.corp_id, app.agent_id, secrets.get(app.secret.ssm), frozenset(members)
+                )
+            )
+        senders = sorted(name for name, env in self.lambdas.environments.items() if "WECOM_API_URL" in env)
+        for name in senders:
+            self.lambdas.environments[name]["WECOM_API_URL"] = f"{self.url}{WECOM_PREFIX}"
+        tenants = ", ".join(
+            f"{a.tenant} (corp {a.corp_id}, agent {a.agent_id})" for a in self.wecom.apps.values()
+        )
+        self.log(
+            f"  WeCom API (gettoken, message/send): emulated at {WECOM_PREFIX}/cgi-bin/ for "
+            f"{', '.join(senders) or 'no function'}; tokens checked against the secrets of "
+            f"{tenants or 'no tenant with a wecom_app'}; messages in /_local/messages (channel wecom)"
+        )
+
+    def _record_wecom(self, to: str, content: str) -> None:
+        """A WeCom application message the emulation delivered (no lock of the twin: the function
+        that sends it may be running under the scheduler's lock, waiting for this answer)."""
+        self.messages.append(_message(self.clock.now().isoformat(), "wecom", to, None, content))
 
     # ----------------------------------------------------------------- schedules
     def _scheduler_loop(self) -> None:

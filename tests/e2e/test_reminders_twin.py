@@ -1,5 +1,6 @@
 """SLA reminders on the local twin: an urgent acme install ticket's on_site node escalates
-yellow → orange → red as the manual clock is advanced, over SMS and email.
+yellow → orange → red as the manual clock is advanced, over SMS, email and (orange) WeCom
+application messages, which the twin's emulated WeCom API records in /_local/messages.
 
 The ticket reaches on_site through the dispatch node; while dispatch cannot place it there
 (not built yet, or no technician) the test is skipped. Dispatch *offers* the ticket: unless the
@@ -112,7 +113,7 @@ def taken_on_site(agent: TwinClient, anonymous: TwinClient) -> dict[str, Any]:
 
 def contact(cfg: TenantConfig, person: str, channel: str) -> str | None:
     found: Any = cfg.technician(person) or cfg.user(person)
-    return found.phone if channel == "sms" else found.email
+    return {"sms": found.phone, "email": found.email, "wecom": found.wecom_user}[channel]
 
 
 @pytest.mark.usefixtures("sla_wired")
@@ -149,7 +150,7 @@ def test_on_site_escalates_yellow_orange_red_at_business_instants(
     # When the clock reaches each level, exactly then
     wanted = {
         "yellow": {(technician, "sms")},
-        "orange": {(p, c) for p in (technician, supervisor) for c in ("sms", "email")},
+        "orange": {(p, c) for p in (technician, supervisor) for c in ("sms", "email", "wecom")},
         "red": {(p, c) for p in (str(supervisor), "u-zhao") for c in ("sms", "email")},
     }
     seen = 0
@@ -162,6 +163,20 @@ def test_on_site_escalates_yellow_orange_red_at_business_instants(
         assert {(m["channel"], m["to"]) for m in got} == addresses, got
         assert all(m["level"] == level and datetime.fromisoformat(m["at"]) == instant for m in got), got
         assert all(ticket["id"] in m["body"] for m in got)
+
+    # And orange reached u-zhao (and t-wang, when dispatched to him) as WeCom members, through
+    # acme-home's wecom_app and the twin's emulated WeCom API, in the shape of the SMS entries
+    wecom = [m for m in messages_of(agent, ticket["id"]) if m["channel"] == "wecom"]
+    assert {m["to"] for m in wecom} == {contact(cfg, str(supervisor), "wecom")} | (
+        {contact(cfg, technician, "wecom")} - {None}
+    )
+    sms = next(
+        m for m in messages_of(agent, ticket["id"]) if m["channel"] == "sms" and m["level"] == "orange"
+    )
+    for m in wecom:
+        assert set(m) == set(sms) and m["level"] == "orange" and m["ticket_id"] == ticket["id"]
+        assert datetime.fromisoformat(m["at"]) == expected["orange"]
+        assert m["subject"] is None and m["body"].endswith(f"[SLA {ticket['id']} orange]")
 
     # And every reminder came inside working hours (or exactly at a closing time)
     for message in messages_of(agent, ticket["id"]):

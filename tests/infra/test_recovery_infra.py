@@ -254,8 +254,12 @@ def test_the_function_and_its_least_privilege_role(platform_raw: dict[str, Any])
     assert set(by_sid["NotifyEmail"]["Action"]) == {"ses:SendEmail", "ses:SendRawEmail"}
     assignee = functions["scrm-dispatch-assign"][1]["Environment"]["Variables"]
     assert env["SENDER_EMAIL"] == assignee["SENDER_EMAIL"] == SENDER_EMAIL
-    # no SSM at all: the tenant configuration is an S3 object (read only), channel secrets are not its
-    assert not any("ssm:" in json.dumps(s["Action"]) for s in statements)
+    # and over WeCom for a tenant with a wecom_app: that secret is the only SSM it reads (GetParameter
+    # under /scrm/; the tenant configuration is an S3 object)
+    ssm = [s for s in statements if "ssm:" in json.dumps(s["Action"])]
+    assert [(s["Sid"], s["Action"]) for s in ssm] == [("ChannelSecrets", "ssm:GetParameter")]
+    assert json.dumps(ssm[0]["Resource"]).endswith(':parameter/scrm/*"]]}')
+    assert env["WECOM_API_URL"] == assignee["WECOM_API_URL"] == "https://qyapi.weixin.qq.com"
     # its on-failure destination, and nothing else of SQS; no workflow actions, no task tokens
     (send,) = [s for s in statements if "sqs:SendMessage" in json.dumps(s["Action"])]
     assert send["Resource"]["Fn::GetAtt"][0].startswith("RecoveryDlq")

@@ -1,5 +1,6 @@
 """SLA reminders against moto: schedules from the ticket service's park/act, the reminders function,
-SMS through SNS and email through SES v2, sent-markers in the table.
+SMS through SNS and email through SES v2, WeCom application messages through the WeCom adapter (its
+secret from moto's SSM) to the twin's WeCom emulation on a local port, sent-markers in the table.
 
 The ticket service runs for real (`functions.ticket.service` with the DynamoDB repository and
 `SchedulerSla` on moto's EventBridge Scheduler); only the workflow engine is a fake. A schedule
@@ -23,6 +24,7 @@ from moto.sns.models import sns_backends
 
 import functions.reminders.handler as reminders_handler
 from functions.ticket import service
+from infra.twin.wecom import EmulatedApp
 from shared import clock
 from shared.adapters.scheduler import OneTimeScheduler
 from shared.domain.ticket import Ticket, TicketEvent
@@ -35,6 +37,7 @@ from shared.tenant.models import TenantConfig
 from tests import factories
 from tests.fakes import FakeEngine
 from tests.tenant_objects import deploy_config
+from tests.wecom_server import WeComServer
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tenants" / "acme-home.yaml"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -72,6 +75,14 @@ def world(aws: None, monkeypatch: pytest.MonkeyPatch, acme: TenantConfig) -> Ite
     monkeypatch.setenv("SCHEDULER_ROLE_ARN", f"arn:aws:iam::{ACCOUNT}:role/scheduler")
     monkeypatch.setenv("REMINDER_FUNCTION_ARN", TARGET)
     monkeypatch.setenv("SENDER_EMAIL", SENDER)
+    app = acme.wecom_app
+    assert app is not None
+    members = frozenset(p.wecom_user for p in [*acme.users, *acme.technicians] if p.wecom_user)
+    wecom = WeComServer(EmulatedApp("acme-home", app.corp_id, app.agent_id, "app-secret", members))
+    boto3.client("ssm", region_name=REGION).put_parameter(
+        Name=app.secret.ssm, Value="app-secret", Type="SecureString", Overwrite=True
+    )
+    monkeypatch.setenv("WECOM_API_URL", wecom.base)
     dlq_url = boto3.client("sqs", region_name=REGION).create_queue(QueueName="reminders-dlq")["QueueUrl"]
     dlq_arn = boto3.client("sqs", region_name=REGION).get_queue_attributes(
         QueueUrl=dlq_url, AttributeNames=["QueueArn"]
@@ -87,7 +98,8 @@ def world(aws: None, monkeypatch: pytest.MonkeyPatch, acme: TenantConfig) -> Ite
     reminders_handler._deps = None  # bind the handler's clients to this moto
     sla = SchedulerSla(OneTimeScheduler(), TARGET)
     deps = service.Deps(tickets=TicketRepository(), engine=FakeEngine(), sla=sla)
-    yield {"deps": deps, "clock": manual, "cfg": acme, "dlq_arn": dlq_arn}
+    yield {"deps": deps, "clock": manual, "cfg": acme, "dlq_arn": dlq_arn, "wecom": wecom}
+    wecom.stop()
     parameters.clear_caches()
     clock.reset()
     reminders_handler._deps = None
@@ -235,15 +247,21 @@ def test_each_level_notifies_its_recipients_once_even_when_fired_twice(
     text = sms()[0][1]
     assert ticket.id in text and "on_site" in text and "2026-11-23 14:00 (Asia/Shanghai)" in text
     assert text.endswith(f"[SLA {ticket.id} yellow]")
-    # orange: t-wang and his supervisor u-zhao, SMS and email
+    # orange: t-wang and his supervisor u-zhao, SMS, email and WeCom (acme-home's wecom_app)
     world["clock"].set(sh(23, 13, 12))
     found = schedules()  # orange's schedule was created by yellow's fire (chained levels)
-    fire(found[f"acme-home-{ticket.id}-on_site-1-orange"])
+    orange = fire(found[f"acme-home-{ticket.id}-on_site-1-orange"])
     assert [phone for phone, _ in sms()[1:]] == ["+8613800000001", "+8613800000012"]
     assert sorted(m.destinations["ToAddresses"][0] for m in emails()) == [
         "wang@acme.example",
         "zhao@acme.example",
     ]
+    wecom: WeComServer = world["wecom"]
+    assert [to for to, _ in wecom.messages] == ["WangShifu", "ZhaoGang"]
+    assert all(text.endswith(f"[SLA {ticket.id} orange]") for _, text in wecom.messages)
+    assert wecom.token_requests == 1  # one token for both messages
+    assert fire(found[f"acme-home-{ticket.id}-on_site-1-orange"])["sent"] == []  # retried: nothing again
+    assert len(wecom.messages) == 2 and len(orange["sent"]) == 6
     assert all(m.source == SENDER and "橙色" in m.subject and ticket.id in m.subject for m in emails())
     # red: the supervisor and role:dispatcher are the same person (u-zhao): one SMS, one email
     world["clock"].set(sh(23, 14))

@@ -298,22 +298,24 @@ def test_no_candidate_notifies_each_dispatcher_once_per_visit() -> None:
     notifier = _notifier(sender, markers)
 
     first = notify_no_candidate(notifier, cfg, ticket, "dispatching", 1, {"capacity": 2})
-    # u-zhao is the only dispatcher of acme-home: one SMS and one email
+    # u-zhao is the only dispatcher of acme-home: one SMS, one email, one WeCom message (wecom_app)
     assert [(c, to) for c, to, _ in sender.sent] == [
         ("sms", "+8613800000012"),
         ("email", "zhao@acme.example"),
+        ("wecom", "ZhaoGang"),
     ]
     assert "TK-9" in sender.sent[0][2] and "capacity 2" in sender.sent[0][2]
-    assert len(first.sent) == 2 and not first.failed
+    assert sender.sent[2][2] == sender.sent[0][2]
+    assert len(first.sent) == 3 and not first.failed
 
     # the same visit again (a retried task): nothing more is sent
     again = notify_no_candidate(notifier, cfg, ticket, "dispatching", 1, {"capacity": 2})
-    assert len(sender.sent) == 2
+    assert len(sender.sent) == 3
     assert {s["why"] for s in again.skipped} == {"already sent"}
 
     # a new visit of the node (after a decline): the dispatchers hear again
     notify_no_candidate(notifier, cfg, ticket, "dispatching", 2, {})
-    assert len(sender.sent) == 4
+    assert len(sender.sent) == 6
 
 
 def test_no_candidate_skips_quietly_without_addresses_or_sender() -> None:
@@ -324,11 +326,11 @@ def test_no_candidate_skips_quietly_without_addresses_or_sender() -> None:
     sender, markers = FakeSender(), FakeMarkers()
     nobody = notify_no_candidate(_notifier(sender, markers), cfg, ticket, "dispatching", 1)
     assert sender.sent == [] and markers.claimed == set()
-    assert [s["channel"] for s in nobody.skipped] == ["sms", "email"]
+    assert [s["channel"] for s in nobody.skipped] == ["sms", "email", "wecom"]
 
     cfg, ticket = _notice_setup()
     no_sender = notify_no_candidate(_notifier(sender, markers, email=False), cfg, ticket, "dispatching", 1)
-    assert [c for c, _, _ in sender.sent] == ["sms"]
+    assert [c for c, _, _ in sender.sent] == ["sms", "wecom"]
     assert no_sender.skipped == [
         {
             "recipient": "u-zhao",
@@ -345,11 +347,11 @@ def test_a_failed_notice_gives_its_marker_back_and_does_not_raise() -> None:
     cfg, ticket = _notice_setup()
     sender, markers = FakeSender(fail=True), FakeMarkers()
     result = notify_no_candidate(_notifier(sender, markers), cfg, ticket, "dispatching", 1)
-    assert [f["channel"] for f in result.failed] == ["sms", "email"]
+    assert [f["channel"] for f in result.failed] == ["sms", "email", "wecom"]
     assert markers.claimed == set()  # a later retry may send
     sender.fail = False
     notify_no_candidate(_notifier(sender, markers), cfg, ticket, "dispatching", 1)
-    assert len(sender.sent) == 2
+    assert len(sender.sent) == 3
 
 
 class EmptyRegistry:
@@ -388,10 +390,11 @@ def test_the_dispatch_task_notifies_dispatchers_when_nobody_fits_and_a_retry_doe
         assert [(c, to) for c, to, _ in sender.sent] == [
             ("sms", "+8613800000012"),
             ("email", "zhao@acme.example"),
+            ("wecom", "ZhaoGang"),
         ]
         assert "capacity 1" in sender.sent[0][2]
         # the task retried (same visit): same answer, no second notice
         assert service.assign(deps, cfg, "TK-9", "dispatching") == {"outcome": "no_candidate"}
-        assert len(sender.sent) == 2
+        assert len(sender.sent) == 3
     finally:
         clock.reset()

@@ -219,7 +219,7 @@ def test_recipients_follow_the_assignee_kind(cfg: TenantConfig) -> None:
 
     assert ids(WANG, ["assignee"]) == ["t-wang"]
     assert ids(WANG, ["assignee", "supervisor"]) == ["t-wang", "u-zhao"]
-    assert ids(Assignee(kind="role", id="agent"), ["assignee"]) == ["u-lin"]
+    assert ids(Assignee(kind="role", id="agent"), ["assignee"]) == ["u-lin", "u-sun"]
     assert ids(Assignee(kind="user", id="u-qian"), ["assignee", "supervisor"]) == ["u-qian", "u-zhao"]
     assert ids(None, ["assignee", "role:dispatcher", "user:u-lin"]) == ["u-zhao", "u-lin"]
     assert ids(WANG, ["supervisor", "role:dispatcher"]) == ["u-zhao"]  # the same person once
@@ -247,20 +247,23 @@ def request(level: str, visit: int = 1, node: str = "on_site") -> ReminderEvent:
     return ReminderEvent(tenant="acme-home", ticket_id="TK-1", node=node, visit=visit, level=level)
 
 
-def test_orange_goes_to_assignee_and_supervisor_by_sms_and_email(
+def test_orange_goes_to_assignee_and_supervisor_by_sms_email_and_wecom(
     cfg: TenantConfig, now: list[datetime]
 ) -> None:
-    tickets, _ = parked(cfg, LI)  # t-li has a phone but no email
+    tickets, _ = parked(cfg, LI)  # t-li has a phone but no email and no wecom_user
     sender = FakeSender()
     result = fire(fire_deps(tickets, sender), cfg, request("orange"))
     assert [(c, to) for c, to, _ in sender.sent] == [
         ("sms", "+8613800000002"),
         ("sms", "+8613800000012"),
         ("email", "zhao@acme.example"),
+        ("wecom", "ZhaoGang"),  # u-zhao's wecom_user, through acme-home's wecom_app
     ]
     assert result.skipped == [
-        {"recipient": "t-li", "channel": "email", "to": "", "why": "t-li has no email address"}
+        {"recipient": "t-li", "channel": "email", "to": "", "why": "t-li has no email address"},
+        {"recipient": "t-li", "channel": "wecom", "to": "", "why": "t-li has no wecom address"},
     ]
+    assert sender.sent[3][2] == sender.sent[1][2]  # a WeCom message is the SMS's text
     text = sender.sent[0][2]
     assert (
         "TK-1" in text and "橙色" in text and "orange" in text and "2026-11-23 14:00 (Asia/Shanghai)" in text

@@ -130,7 +130,8 @@ def test_a_longer_lunch_break_moves_the_later_levels_and_sends_nothing_now(
     assert world.fire(changed, "orange")["outcome"] == "stale"
     now[0] = sh(23, 14, 12)
     sent = world.fire(changed, "orange", generation=1)
-    assert sent["outcome"] == "sent" and len(world.sender.sent) == 1 + 4  # + t-wang, u-zhao: sms and email
+    # + t-wang, u-zhao: sms, email and wecom (orange's channels in acme-home)
+    assert sent["outcome"] == "sent" and len(world.sender.sent) == 1 + 6
     assert "2026-11-23 15:00 (Asia/Shanghai)" in world.sender.sent[-1][2]
     assert world.pending()[NAME.format("red-g1")] == sh(23, 15)  # chained by orange-g1
     assert world.fire(changed, "orange", generation=1)["sent"] == []
@@ -150,21 +151,23 @@ def test_a_change_that_makes_the_level_due_sends_it_once(cfg: TenantConfig, now:
     changed = with_hours(cfg, ["09:00-18:00"])
     now[0] = sh(23, 13, 12)
     result = world.fire(changed, "orange")
-    # Then 4 h 12 m were used: orange (3 h 12 m) is due, so it is sent now, to its four addresses,
+    # Then 4 h 12 m were used: orange (3 h 12 m) is due, so it is sent now, to its six addresses,
     assert result["outcome"] == "sent"
-    orange = [(c, to) for c, to, _ in world.sender.sent[1:5]]
+    orange = [(c, to) for c, to, _ in world.sender.sent[1:7]]
     assert orange == [
         ("sms", "+8613800000001"),
         ("email", "wang@acme.example"),
+        ("wecom", "WangShifu"),
         ("sms", "+8613800000012"),
         ("email", "zhao@acme.example"),
+        ("wecom", "ZhaoGang"),
     ]
-    assert all("[SLA TK-1 orange]" in body for _c, _to, body in world.sender.sent[1:5])
+    assert all("[SLA TK-1 orange]" in body for _c, _to, body in world.sender.sent[1:7])
     # with the deadline of the new calendar (4 h from 09:00 without lunch: 13:00)
-    assert "2026-11-23 13:00 (Asia/Shanghai)" in world.sender.sent[4][2]
+    assert "2026-11-23 13:00 (Asia/Shanghai)" in world.sender.sent[5][2]
     # and red, overdue too on the new clock (13:00), is sent by the same invocation (the chain
     # catches up), once, and breaches
-    red = [body for _c, _to, body in world.sender.sent[5:]]
+    red = [body for _c, _to, body in world.sender.sent[7:]]
     assert red and all("[SLA TK-1 red]" in body for body in red)
     assert result["breached"] is True
     state = world.stored().sla

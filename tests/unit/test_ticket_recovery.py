@@ -146,13 +146,13 @@ def test_a_stopped_execution_fails_its_ticket_notifies_once_and_is_retryable(
     failed = deps.tickets.get("acme-home", ticket_id)
     assert failed.status == "failed" and "timed out" in (failed.reason or "")
     assert failed.token is None and failed.failure and failed.failure["node"] == "answer"
-    assert [kind for kind, to, _ in sender.sent] == ["sms", "email"]  # u-zhao, the one dispatcher
+    assert [kind for kind, to, _ in sender.sent] == ["sms", "email", "wecom"]  # u-zhao, the one dispatcher
     assert all(ticket_id in body for _, _, body in sender.sent)
     # EventBridge delivers at least once: the second delivery changes nothing
     again = recovery.execution_stopped(
         deps, acme, ticket_id=ticket_id, execution_name_=ticket_id, execution_arn="a", status="FAILED"
     )
-    assert not again["handled"] and len(sender.sent) == 2
+    assert not again["handled"] and len(sender.sent) == 3
     # Retry: dispatcher only, a new execution that resumes at the failed node
     with pytest.raises(Forbidden):
         recovery.retry(deps, acme, AGENT, ticket_id)

@@ -4,9 +4,10 @@ Keys checked:
 
 - `tenant.id`: not the id of an earlier tenant file;
 - the secrets file: a mapping of SSM name (`/...`) to the secret as text;
-- given the tenant, warnings for a channel secret (`channels.*.secret`, `.token`,
-  `.aes_key`) without a value, a value no channel uses, a Standard Webhooks secret that is
-  not `whsec_...` and a WeCom AES key that is not 43 characters long.
+- given the tenant, warnings for a secret without a value (a channel's `channels.*.secret`,
+  `.token`, `.aes_key`, a subscription's, the WeCom application's `wecom_app.secret`), a value
+  nothing uses, a Standard Webhooks secret that is not `whsec_...` and a WeCom AES key that is
+  not 43 characters long.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from shared.tenant.checks.problems import Problem, as_dict, describe
 from shared.tenant.models import StandardWebhooksChannel, TenantConfig, WeComChannel
+from shared.tenant.models.config import WECOM_APP
 
 __all__ = ["find_duplicate_tenant_ids", "validate_secrets"]
 
@@ -66,27 +68,32 @@ def validate_secrets(
     refs = config.secret_refs()
     for ref, channel_id in refs.items():
         if ref not in data:
-            problems.append(
-                Problem(
-                    file,
-                    ref,
-                    (
-                        f"no value for the secret of {channel_id} ({tenant_file}); the local twin will "
-                        "not sign its webhooks (retried, then dead-lettered); add a value"
-                        if channel_id.startswith("subscriptions.")
-                        else f"no value for the secret of channel {channel_id!r} ({tenant_file}); the local "
-                        "twin will refuse its deliveries with 401; add a value"
-                    ),
-                    "warning",
-                )
-            )
+            problems.append(Problem(file, ref, _missing_secret(channel_id, tenant_file), "warning"))
     for key in data:
         if isinstance(key, str) and key.startswith("/") and key not in refs:
             problems.append(
-                Problem(file, key, f"no channel of {tenant_file} uses this secret; remove it", "warning")
+                Problem(file, key, f"nothing in {tenant_file} uses this secret; remove it", "warning")
             )
     problems.extend(_secret_format_problems(data, config, file))
     return problems
+
+
+def _missing_secret(user: str, tenant_file: str | None) -> str:
+    """What a secret without a value does on the twin, by what uses it (``secret_refs``)."""
+    if user.startswith("subscriptions."):
+        return (
+            f"no value for the secret of {user} ({tenant_file}); the local twin will not sign its "
+            "webhooks (retried, then dead-lettered); add a value"
+        )
+    if user == WECOM_APP:
+        return (
+            f"no value for the WeCom application's secret (wecom_app.secret of {tenant_file}); the local "
+            "twin's WeCom refuses its access token, so no wecom message is sent; add a value"
+        )
+    return (
+        f"no value for the secret of channel {user!r} ({tenant_file}); the local twin will refuse its "
+        "deliveries with 401; add a value"
+    )
 
 
 def _secret_format_problems(data: Mapping[Any, Any], config: TenantConfig, file: str) -> list[Problem]:

@@ -28,6 +28,7 @@ from shared.tenant.models import (
     TenantInfo,
     TicketType,
     User,
+    WeComApp,
 )
 from shared.tenant.models.subscriptions import Subscription
 
@@ -50,6 +51,7 @@ class Sections:
     dispatch: DispatchConfig | None = None
     ticket_types: dict[str, TicketType] = field(default_factory=dict)
     channels: list[Channel] = field(default_factory=list)
+    wecom_app: WeComApp | None = None
     customers: CustomerRules | None = None
     subscriptions: list[Subscription] = field(default_factory=list)
 

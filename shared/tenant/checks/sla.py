@@ -7,6 +7,8 @@ Keys checked:
 - `sla_policies.*.calendar`: a key of `calendars`;
 - `sla_policies.*.levels.*.notify`: `role:` a role that exists, `user:` an id of `users`;
   warning when the levels are not in rising order of `at`;
+- `sla_policies.*.levels.*.channels`: `wecom` only when the file has a `wecom_app`; warning when
+  no user or technician has a `wecom_user` to receive it;
 - `sla_policies.*`: warning when no ticket type uses the policy (`ticket_types.*.sla`);
 - `sla_policies.*.targets`, `sla_policies.*.pause_on_nodes`: nodes of the ticket types that
   use the policy (of any type if none does);
@@ -17,7 +19,7 @@ Keys checked:
 from __future__ import annotations
 
 from shared.tenant.checks.context import Context
-from shared.tenant.checks.problems import as_dict, join, listing
+from shared.tenant.checks.problems import as_dict, as_list, join, listing
 from shared.tenant.models import SlaPolicy, did_you_mean
 
 __all__ = ["check_calendars", "check_sla_policies"]
@@ -137,6 +139,27 @@ def _check_sla_levels(ctx: Context, path: str, policy: SlaPolicy) -> None:
                 ctx.ref(level_path, "role", name, ctx.known.roles, "give the role to a user or fix the name")
             if kind == "user":
                 ctx.ref(level_path, "user", name, ctx.known.users, "use a user id from users")
+        if "wecom" in level.channels:
+            _check_wecom_level(ctx, join(path, "levels", level.name, "channels"))
     shares = [level.at for level in policy.levels]
     if shares != sorted(set(shares)):
         ctx.warn(join(path, "levels"), "levels are not in rising order of 'at'; list them from first to last")
+
+
+def _check_wecom_level(ctx: Context, path: str) -> None:
+    """A level sending over ``wecom`` needs the tenant's WeCom application, and someone to reach."""
+    if ctx.raw.get("wecom_app") is None:
+        ctx.error(
+            path,
+            "channel 'wecom' sends WeCom application messages, but the file has no wecom_app; add "
+            "wecom_app: {corp_id: ..., agent_id: ..., secret: {ssm: /scrm/<tenant>/wecom-app-secret}} "
+            "or remove 'wecom' from the channels",
+        )
+        return
+    people = [*as_list(ctx.raw.get("users")), *as_list(ctx.raw.get("technicians"))]
+    if not any(as_dict(person).get("wecom_user") for person in people):
+        ctx.warn(
+            path,
+            "no user or technician has a wecom_user, so channel 'wecom' reaches nobody; give the "
+            "people it notifies their WeCom UserId (wecom_user)",
+        )

@@ -26,7 +26,8 @@ One module per part of the file; import from this package, which re-exports them
 - sections: `tenant` (`tenant`, `regions`), `people` (`users`, `technicians`), `sla`
   (`calendars`, `sla_policies`), `settlement` (`catalog`), `dispatch` (`dispatch`), `forms`
   (field definitions), `workflow` (`ticket_types` and their nodes), `channels` (`channels`),
-  `customers` (`customers`);
+  `customers` (`customers`),
+  `notifications` (`wecom_app`);
 - `config`: `TenantConfig`, the whole file.
 """
 
@@ -85,8 +86,10 @@ from shared.tenant.models.formats import (
     Text,
     TimeZoneName,
     TypeName,
+    WeComUserId,
 )
 from shared.tenant.models.forms import FIELD_TYPES, FieldDef, FieldType
+from shared.tenant.models.notifications import WeComApp
 from shared.tenant.models.opportunities import OpportunityOwner, OpportunityRule
 from shared.tenant.models.people import BUILTIN_ROLES, GeoPoint, Technician, User
 from shared.tenant.models.settlement import (
@@ -194,7 +197,9 @@ __all__ = [
     "TimeZoneName",
     "TypeName",
     "User",
+    "WeComApp",
     "WeComChannel",
+    "WeComUserId",
     "WebformChannel",
     "Weight",
     "WooCommerceChannel",

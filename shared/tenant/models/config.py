@@ -9,12 +9,16 @@ from shared.tenant.models.channels import Channel, channel_secrets
 from shared.tenant.models.customers import CustomerRules
 from shared.tenant.models.dispatch import DispatchConfig
 from shared.tenant.models.formats import Ident, TypeName
+from shared.tenant.models.notifications import WeComApp
 from shared.tenant.models.people import BUILTIN_ROLES, Technician, User
 from shared.tenant.models.settlement import Catalog
 from shared.tenant.models.sla import Calendar, SlaPolicy
 from shared.tenant.models.subscriptions import Subscription
 from shared.tenant.models.tenant import Region, TenantInfo
 from shared.tenant.models.workflow import TicketType
+
+WECOM_APP = "wecom_app"
+"""What :meth:`TenantConfig.secret_refs` names as the user of the WeCom application's secret."""
 
 
 class TenantConfig(_Model):
@@ -30,6 +34,8 @@ class TenantConfig(_Model):
     dispatch: DispatchConfig = Field(default_factory=DispatchConfig)
     ticket_types: dict[TypeName, TicketType]
     channels: list[Channel] = []
+    wecom_app: WeComApp | None = None
+    """WeCom application messages to staff (channel ``wecom`` of SLA levels and notices)."""
     subscriptions: list[Subscription] = []
     customers: CustomerRules = Field(default_factory=CustomerRules)
 
@@ -50,7 +56,10 @@ class TenantConfig(_Model):
         return set(BUILTIN_ROLES).union(*(user.roles for user in self.users))
 
     def secret_refs(self) -> dict[str, str]:
-        """SSM name → the channel that uses it (a subscription's: ``subscriptions.<id>``)."""
+        """SSM name → the channel that uses it (a subscription's: ``subscriptions.<id>``; the WeCom
+        application's: ``wecom_app``)."""
         refs = {ref.ssm: channel.id for channel in self.channels for ref in channel_secrets(channel).values()}
         refs.update({s.secret.ssm: f"subscriptions.{s.id}" for s in self.subscriptions})
+        if self.wecom_app is not None:
+            refs[self.wecom_app.secret.ssm] = WECOM_APP
         return refs

@@ -87,6 +87,18 @@ Email = Annotated[
     str,
     AfterValidator(_matching(r"[^@\s]+@[^@\s]+\.[^@\s]+", "email address", "write it like name@example.com")),
 ]
+WeComUserId = Annotated[
+    str,
+    AfterValidator(
+        _matching(
+            r"[A-Za-z0-9_.@\-]{1,64}",
+            "WeCom UserId",
+            "write the member's account (帐号) in the WeCom admin console: 1 to 64 letters, digits, "
+            "'_', '-', '.' or '@'",
+        )
+    ),
+]
+"""A member of the tenant's WeCom corp (企业微信成员 UserId), the ``touser`` of an application message."""
 Currency = Annotated[
     str,
     AfterValidator(_matching(r"[A-Z]{3}", "currency", "use an ISO 4217 code such as CNY, EUR or USD")),

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from shared.tenant.models.amounts import Rating
 from shared.tenant.models.base import _Model
-from shared.tenant.models.formats import Email, Ident, Phone, Text
+from shared.tenant.models.formats import Email, Ident, Phone, Text, WeComUserId
 from shared.tenant.models.tenant import Locale
 
 BUILTIN_ROLES: frozenset[str] = frozenset(
@@ -25,6 +25,9 @@ class User(_Model):
     phone: Phone | None = None
     department: Ident | None = None
     locale: Locale | None = None
+    wecom_user: WeComUserId | None = None
+    """Their UserId in the tenant's WeCom corp: SLA levels and notices with channel ``wecom``
+    (``wecom_app``) reach them there."""
 
 
 class GeoPoint(_Model):
@@ -48,3 +51,5 @@ class Technician(_Model):
     supervisor: str | None = None
     """A user id."""
     locale: Locale | None = None
+    wecom_user: WeComUserId | None = None
+    """Their UserId in the tenant's WeCom corp (channel ``wecom`` of SLA levels)."""

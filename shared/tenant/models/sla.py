@@ -75,7 +75,8 @@ class SlaLevel(_Model):
     at: Share
     """Percent of the node's budget (`"50%"` → `Decimal("50")`)."""
     notify: list[Annotated[str, AfterValidator(_check_recipient)]] = Field(min_length=1)
-    channels: list[Literal["sms", "email"]] = Field(min_length=1)
+    channels: list[Literal["sms", "email", "wecom"]] = Field(min_length=1)
+    """``wecom``: a WeCom application message (``wecom_app``) to each recipient's ``wecom_user``."""
 
 
 class SlaPolicy(_Model):
