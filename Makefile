@@ -20,16 +20,27 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[infra,dev]'
 	touch $(STAMP)
 
-install: $(STAMP) ## create .venv with the package, the `scrm` command and the dev tools
+CONSOLE_VENDOR := console/app/vendor/preact-htm.js
 
-browser: ## headless Chromium for the dashboard screenshot test (apt-get when root, else says how)
-	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then \
+# The web console's front-end packages, from npm (console/package-lock.json), copied as ES modules
+# into console/app/vendor: no build step, nothing fetched from a CDN when the console runs.
+$(CONSOLE_VENDOR): console/package.json console/package-lock.json
+	@command -v npm >/dev/null || { echo "npm (Node.js 20+) is required for the console's packages"; exit 1; }
+	cd console && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	mkdir -p console/app/vendor
+	cp console/node_modules/htm/preact/standalone.module.js $(CONSOLE_VENDOR)
+
+install: $(STAMP) $(CONSOLE_VENDOR) ## create .venv with the package, the `scrm` command and the dev tools; vendor the console's packages
+
+browser: ## headless Chromium and chromedriver for the browser tests (apt-get when root, else says how)
+	@if { command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; } \
+	    && command -v chromedriver >/dev/null 2>&1; then \
 	  :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	  echo "installing Chromium (Debian package, no recommends) for the dashboard screenshot test"; \
+	  echo "installing Chromium and chromedriver (Debian packages, no recommends) for the browser tests"; \
 	  mkdir -p .build; \
 	  if { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	       --no-install-recommends chromium; } >.build/apt-chromium.log 2>&1; then \
+	       --no-install-recommends chromium chromium-driver; } >.build/apt-chromium.log 2>&1; then \
 	    echo "installed: $$(chromium --version 2>/dev/null)"; \
 	  else \
 	    tail -n 20 .build/apt-chromium.log; \

@@ -111,6 +111,7 @@ def cmd_local(args: argparse.Namespace) -> int:
         print(f"error: cannot listen on 127.0.0.1:{args.port}: {exc}", file=sys.stderr)
         return 1
     print(f"listening on {twin.url}", flush=True)
+    print(f"console: {twin.url}/app/ (sign in as any person of the tenant files)", flush=True)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     with contextlib.suppress(KeyboardInterrupt):

@@ -24,6 +24,7 @@ from functions.ticket.schemas import (
     OpportunityPage,
     PipelineReport,
     PipelineRow,
+    TenantDefinitionOut,
     TicketOut,
     TicketPage,
     TimelineEntryOut,
@@ -246,6 +247,15 @@ def act_on_opportunity(opportunity_id: str, body: OpportunityActionRequest) -> O
         version=body.version,
     )
     return opportunity_out(opp)
+
+
+@app.get("/tenant")
+def tenant_definition() -> TenantDefinitionOut:
+    """The tenant file as the people who work the tickets need it (types, nodes, forms, names)."""
+    from functions.ticket.definition import tenant_definition as view
+
+    caller = current_caller(app)
+    return TenantDefinitionOut.model_validate(view(tenant_config(caller.tenant)))
 
 
 @app.get("/openapi.json", include_in_schema=False)

@@ -240,3 +240,15 @@ def opportunity_out(opp: Opportunity) -> OpportunityOut:
         stage=opp.stage,
         history=[OpportunityEventOut(**line.model_dump()) for line in opp.history],
     )
+
+
+class TenantDefinitionOut(BaseModel):
+    """``GET /tenant``: the tenant file as the web console needs it (``functions/ticket/definition.py``):
+    types, nodes (actions as ``[label, target]`` in file order), forms, names; no contact, secret or price."""
+
+    tenant: dict[str, Any]
+    regions: list[dict[str, Any]]
+    ticket_types: dict[str, dict[str, Any]] = Field(description="in the file's order; nodes too")
+    catalog: dict[str, Any]
+    users: list[dict[str, Any]]
+    technicians: list[dict[str, Any]]

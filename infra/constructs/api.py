@@ -59,6 +59,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/opportunities/{id}", "ticket-api"),
     Route("POST", "/opportunities/{id}/actions", "ticket-api"),
     Route("GET", "/reports/pipeline", "ticket-api"),
+    Route("GET", "/tenant", "ticket-api"),
     Route("GET", "/openapi.json", "ticket-api", public=True),
     # ops on intake (dispatcher or admin; the function checks the roles)
     Route("GET", "/deliveries", "webhooks-ops"),

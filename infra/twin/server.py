@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from infra.twin.auth import TokenError
+from infra.twin.console import PREFIX as CONSOLE_PREFIX
+from infra.twin.console import serve as serve_console
 from infra.twin.deploy import ACCOUNT, Route
 from infra.twin.lambdas import FunctionFailed
 from infra.twin.meter import METER
@@ -140,6 +142,7 @@ def make_handler(twin: LocalTwin) -> type[BaseHTTPRequestHandler]:
         ("GET", "/_local/clock"): twin.local_clock,
         ("POST", "/_local/sign"): twin.local_sign,
         ("GET", "/_local/messages"): twin.local_messages,
+        ("GET", "/_local/people"): twin.local_people,
         ("GET", "/_local/outbox"): twin.local_outbox,
         ("POST", "/_local/outbox/answers"): twin.local_outbox_answers,
         ("GET", "/_local/metrics"): twin.local_metrics,
@@ -190,6 +193,10 @@ def make_handler(twin: LocalTwin) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 return
             body = self.rfile.read(length) if length else b""
+            console = split.path == CONSOLE_PREFIX or split.path.startswith(f"{CONSOLE_PREFIX}/")
+            if method == "GET" and console:  # the web console's static files (console.py)
+                self._send(*serve_console(split.path, self.headers.get("accept-encoding") or ""))
+                return
             if split.path.startswith(f"{WECOM_PREFIX}/"):  # the WeCom API, emulated (wecom.py)
                 self._send(*twin.wecom.handle(method, split.path, split.query, body))
                 return

@@ -121,6 +121,7 @@ class LocalTwin:
         self._server: Any = None
         self.issuer = LocalIssuer(set())
         self.people: dict[str, dict[str, set[str]]] = {}  # tenant -> person -> roles the file grants
+        self.directory: list[dict[str, Any]] = []  # the console's sign-in picker (GET /_local/people)
         self.signable: dict[str, dict[str, str]] = {}  # tenant/channel -> platform, secret reference
         self.router = Router([])
         self.outbox = Outbox(self.clock.now)  # outbound webhooks, captured (outbox.py)
@@ -183,6 +184,14 @@ class LocalTwin:
             granted = {u.id: set(u.roles) for u in c.users}
             granted.update({t.id: {"technician"} for t in c.technicians})
             self.people[c.tenant.id] = granted
+            self.directory.append(
+                {
+                    "id": c.tenant.id,
+                    "name": c.tenant.name,
+                    "people": [{"id": u.id, "name": u.name, "roles": list(u.roles)} for u in c.users]
+                    + [{"id": t.id, "name": t.name, "roles": ["technician"]} for t in c.technicians],
+                }
+            )
         self.router = Router([r for d in self.deployments for r in d.routes])
         self._unlisten = listen_to_executions(self._execution_ended)
         self._spawn(self._scheduler_loop, "scheduler")
@@ -642,6 +651,11 @@ class LocalTwin:
 
     def local_clock(self, _data: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
         return _json(200, {"now": self.clock.now().isoformat(), "mode": self.clock.mode})
+
+    def local_people(self, _data: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        """``GET /_local/people``: each tenant's users and technicians with their roles, in file order
+        (the console's sign-in picker on the twin; Cognito's hosted UI takes its place in AWS)."""
+        return _json(200, {"tenants": self.directory})
 
     def local_messages(self, _data: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
         self._collect_messages()

@@ -71,6 +71,8 @@ CONTRACT_ROUTES = {
     "GET /opportunities/{id}": ("scrm-ticket-api", True),
     "POST /opportunities/{id}/actions": ("scrm-ticket-api", True),
     "GET /reports/pipeline": ("scrm-ticket-api", True),
+    # the tenant file as the web console needs it (issue 19)
+    "GET /tenant": ("scrm-ticket-api", True),
     "GET /openapi.json": ("scrm-ticket-api", False),
     # ops on intake deliveries (issue 4)
     "GET /deliveries": ("scrm-webhooks-ops", True),
