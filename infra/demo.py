@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -439,16 +440,18 @@ def run_demo(tenant_files: list[str]) -> int:
         _rules_and_customers(twin, anon, agent, install_id)
         usage = METER.snapshot()
         _say("\n=== Summary ===")
+        sent = Counter(m["channel"] for m in anon.get("/_local/messages").body["messages"])
         _say(
             f"    Lambda invocations: {sum(usage['lambda_calls'].values())}, "
-            f"DynamoDB RRU {usage['rru']:.1f} / "
-            f"WRU {usage['wru']:.1f}, SMS+email {len(anon.get('/_local/messages').body['messages'])}"
+            f"DynamoDB RRU {usage['rru']:.1f} / WRU {usage['wru']:.1f}, messages to staff: "
+            + (", ".join(f"{n} {channel}" for channel, n in sorted(sent.items())) or "none")
         )
     finally:
         twin.stop()
-    _say(
-        f"\ndemo finished in {time.monotonic() - started:.1f}s. "
-        "Next: `.venv/bin/scrm local examples/tenants/*.yaml`"
-        " and the routes in README.md; `scrm bench lifecycle` for costs."
-    )
+    _say(f"\ndemo finished in {time.monotonic() - started:.1f}s. Next:")
+    _say("  .venv/bin/scrm local examples/tenants/*.yaml   # the twin on http://127.0.0.1:8400")
+    _say("  then open the web console at http://127.0.0.1:8400/app/ and sign in as 王师傅 (technician),")
+    _say("  林客服 (agent), 赵主管 (dispatcher) or 钱会计 (finance); the routes are in README.md")
+    _say("  .venv/bin/scrm init --list                      # your own tenant from an industry template")
+    _say("  .venv/bin/scrm bench lifecycle                  # what a ticket costs")
     return 0
