@@ -41,7 +41,7 @@ def _node(node: Any) -> dict[str, Any]:
     if node.skills:
         out["skills"] = dict(node.skills)
     if node.rules:
-        out["rules"] = [rule.model_dump(mode="json", exclude_none=True) for rule in node.rules]
+        out["rules"] = [rule.model_dump(mode="json", exclude_none=True, by_alias=True) for rule in node.rules]
     return out
 
 

@@ -24,6 +24,7 @@ from functions.ticket.schemas import (
     OpportunityPage,
     PipelineReport,
     PipelineRow,
+    ReassignRequest,
     TenantDefinitionOut,
     TicketOut,
     TicketPage,
@@ -111,6 +112,16 @@ def cancel(ticket_id: str, body: CancelRequest) -> TicketOut:
     caller = current_caller(app)
     cfg = tenant_config(caller.tenant)
     return ticket_out(service.cancel(deps(), cfg, caller, ticket_id, body.reason, body.version))
+
+
+@app.post("/tickets/<ticket_id>/reassign")
+def reassign(ticket_id: str, body: ReassignRequest) -> TicketOut:
+    """Give a ticket at a technician's node to another technician (dispatcher, admin)."""
+    from functions.ticket.reassign import reassign as reassign_ticket
+
+    caller = current_caller(app)
+    cfg = tenant_config(caller.tenant)
+    return ticket_out(reassign_ticket(deps(), cfg, caller, ticket_id, body.technician, body.version))
 
 
 @app.patch("/tickets/<ticket_id>/fields")

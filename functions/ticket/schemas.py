@@ -51,6 +51,13 @@ class CancelRequest(BaseModel):
     )
 
 
+class ReassignRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    technician: str = Field(min_length=1, max_length=64, description="a technician of the tenant file")
+    version: int = Field(ge=1, description="the version read; a changed ticket answers 409")
+
+
 class TicketOut(BaseModel):
     model_config = ConfigDict(defer_build=True)
 

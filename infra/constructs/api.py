@@ -45,6 +45,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/tickets/{id}/actions", "ticket-api"),
     Route("POST", "/tickets/{id}/cancel", "ticket-api"),
     Route("POST", "/tickets/{id}/retry", "ticket-api"),
+    Route("POST", "/tickets/{id}/reassign", "ticket-api"),
     Route("PATCH", "/tickets/{id}/fields", "ticket-api"),
     Route("GET", "/tickets/{id}/history", "ticket-api"),
     Route("GET", "/technicians", "dispatch-api"),

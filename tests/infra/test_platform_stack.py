@@ -73,6 +73,7 @@ CONTRACT_ROUTES = {
     "GET /reports/pipeline": ("scrm-ticket-api", True),
     # the tenant file as the web console needs it (issue 19)
     "GET /tenant": ("scrm-ticket-api", True),
+    "POST /tickets/{id}/reassign": ("scrm-ticket-api", True),
     "GET /openapi.json": ("scrm-ticket-api", False),
     # ops on intake deliveries (issue 4)
     "GET /deliveries": ("scrm-webhooks-ops", True),
