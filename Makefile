@@ -34,13 +34,14 @@ install: $(STAMP) $(CONSOLE_VENDOR) ## create .venv with the package, the `scrm`
 
 browser: ## headless Chromium and chromedriver for the browser tests (apt-get when root, else says how)
 	@if { command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; } \
-	    && command -v chromedriver >/dev/null 2>&1; then \
+	    && command -v chromedriver >/dev/null 2>&1 \
+	    && { ! command -v fc-list >/dev/null 2>&1 || [ -n "$$(fc-list :lang=zh 2>/dev/null | head -n 1)" ]; }; then \
 	  :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	  echo "installing Chromium and chromedriver (Debian packages, no recommends) for the browser tests"; \
+	  echo "installing Chromium, chromedriver and a Chinese font (Debian packages, no recommends) for the browser tests"; \
 	  mkdir -p .build; \
 	  if { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	       --no-install-recommends chromium chromium-driver; } >.build/apt-chromium.log 2>&1; then \
+	       --no-install-recommends chromium chromium-driver fonts-wqy-microhei; } >.build/apt-chromium.log 2>&1; then \
 	    echo "installed: $$(chromium --version 2>/dev/null)"; \
 	  else \
 	    tail -n 20 .build/apt-chromium.log; \

@@ -9,11 +9,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from aws_cdk import CfnOutput, Stack, Tags
+from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_cognito as cognito
 from constructs import Construct
 
 from infra.constructs.aggregates import RevenueAggregates
 from infra.constructs.api import Api
 from infra.constructs.bundling import function_code
+from infra.constructs.console import Console
 from infra.constructs.events_out import EventsOut
 from infra.constructs.functions import PlatformFunctions
 from infra.constructs.intake import Intake
@@ -42,13 +45,31 @@ def _output(stack: Stack, name: str, value: str, description: str) -> CfnOutput:
     return output
 
 
+def _sign_in_through_console(api: Api, console: Console) -> None:
+    """The hosted UI's domain serves every app client of the pool that allows OAuth: only the
+    console's may (the API's own client gets CDK's default OAuth settings, implicit grant to
+    https://example.com: turned off). The API's JWT authorizer, made with the API's client only,
+    accepts the console's ID tokens too (their ``aud`` is the console's client)."""
+    web_client = api.client.node.default_child
+    assert isinstance(web_client, cognito.CfnUserPoolClient)
+    web_client.add_property_override("AllowedOAuthFlowsUserPoolClient", False)
+    for name in ("AllowedOAuthFlows", "AllowedOAuthScopes", "CallbackURLs"):
+        web_client.add_property_deletion_override(name)
+    authorizer = api.http_api.node.find_child("Jwt").node.default_child
+    assert isinstance(authorizer, apigwv2.CfnAuthorizer)
+    authorizer.add_property_override(
+        "JwtConfiguration.Audience", [api.client.user_pool_client_id, console.client.user_pool_client_id]
+    )
+
+
 def _component(construct: Construct, name: str) -> None:
     Tags.of(construct).add("scrm:component", name)
 
 
 class PlatformStack(Stack):
     """Table, functions, HTTP API, intake queue, reminders, the stopped-executions rule, the tenants'
-    data-access roles and workflow role, the gauges' rule, platform dashboard and alarms."""
+    data-access roles and workflow role, the gauges' rule, platform dashboard and alarms, and the web
+    console (one for every tenant of the cell)."""
 
     def __init__(self, scope: Construct, construct_id: str, *, bundle: bool = True, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, description="scrm work orders: platform", **kwargs)
@@ -101,6 +122,9 @@ class PlatformStack(Stack):
             },
             http_api=api.http_api,
         )
+        # the web console (one for every tenant of the cell): S3 + CloudFront + Cognito's hosted UI
+        console = Console(self, "Console", http_api=api.http_api, user_pool=api.user_pool, bundle=bundle)
+        _sign_in_through_console(api, console)
 
         Tags.of(self).add("scrm:tenant", "platform")
         for construct, component in (
@@ -114,6 +138,7 @@ class PlatformStack(Stack):
             (functions, "functions"),
             (api, "api"),
             (observability, "observability"),
+            (console, "console"),
             (data_access, "data-access"),
             (workflow_role, "workflows"),
         ):
@@ -123,6 +148,7 @@ class PlatformStack(Stack):
         self.data, self.intake, self.reminders, self.recovery = data, intake, reminders, recovery
         self.tenant_configs, self.events_out = tenant_configs, events_out
         self.functions, self.api, self.observability = functions, api, observability
+        self.console = console
 
         _output(self, "TableName", data.table.table_name, "the DynamoDB table (env TABLE_NAME)")
         table_arn = _output(self, "TableArn", data.table.table_arn, "the table's ARN")
@@ -163,6 +189,7 @@ class PlatformStack(Stack):
         _output(self, "SchedulerRoleArn", reminders.role.role_arn, "role Scheduler assumes to fire reminders")
         _output(self, "UserPoolId", api.user_pool.user_pool_id, "Cognito user pool of API callers")
         _output(self, "UserPoolClientId", api.client.user_pool_client_id, "Cognito app client")
+        _output(self, "ConsoleUrl", console.url, "the web console (CloudFront; sign-in: Cognito's hosted UI)")
         _output(self, "AlarmTopicArn", observability.alarm_topic.topic_arn, "SNS topic of every scrm alarm")
 
 

@@ -53,7 +53,10 @@ def staff_earnings(user_id: str, period: PeriodQuery = None) -> StaffEarningsOut
 
 @app.get("/reports/revenue")
 def revenue(
-    group_by: Annotated[GroupBy, Query(description="tier, region, item, ticket_type or channel")],
+    group_by: Annotated[
+        GroupBy,
+        Query(description="tier, region, tier_region (keys <tier>|<region>), item, ticket_type or channel"),
+    ],
     period: PeriodQuery = None,
     format: Annotated[str, Query(pattern="^(json|csv)$", description="json (default) or csv")] = "json",
 ) -> Response[Any]:

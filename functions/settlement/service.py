@@ -191,6 +191,7 @@ def _groups(ticket: Ticket, region: str, priced: Settlement, earnings: Decimal) 
     groups = {
         f"tier#{priced.tier}": whole,
         f"region#{region}": whole,
+        f"tier_region#{priced.tier}|{region}": whole,  # the heat map's cell (tier and region are idents)
         f"ticket_type#{ticket.type}": whole,
         f"channel#{ticket.channel or NO_CHANNEL}": whole,
     }

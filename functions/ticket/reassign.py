@@ -80,9 +80,9 @@ def reassign(
     )
     workload = deps.workload
 
-    def take(moved: Ticket, *, expected_version: int, event: TicketEvent | None) -> None:
+    def take(ticket: Ticket, *, expected_version: int, event: TicketEvent | None) -> None:
         assert event is not None and workload is not None
-        workload.take(technician, moved, expected_version=expected_version, event=event)
+        workload.take(technician, ticket, expected_version=expected_version, event=event)
 
     saved = update_ticket(
         deps.tickets,

@@ -20,6 +20,9 @@ service APIs or in the twin itself, and says so in its log:
   the provider function a CloudFormation request and takes its answer as CloudFormation would.
 
 Anything else moto lacks is listed as "not emulated" with its logical id: never dropped silently.
+The web console's AWS resources (``AWS_ONLY``: CloudFront, the hosted UI's domain, the
+``BucketDeployment`` with the handler it calls and that handler's AWS CLI layer) are not deployed
+either, and listed with their reason: the twin serves the console at ``/app/`` itself.
 References to removed resources are replaced by the values the emulation gives them; values
 that emulated resources need from deployed ones are read back through extra stack outputs.
 """
@@ -60,6 +63,32 @@ EMULATED = {
     ),
     "AWS::Lambda::EventInvokeConfig": "applied to the events the twin delivers (retries, on-failure queue)",
 }
+
+_CONSOLE = "AWS only: the twin serves the console at /app/ itself"
+# Not deployed into moto, nothing emulates them: type -> why (listed when the twin starts).
+AWS_ONLY = {
+    "AWS::CloudFront::Distribution": _CONSOLE,
+    "AWS::CloudFront::Function": _CONSOLE,
+    "AWS::CloudFront::OriginAccessControl": _CONSOLE,
+    "AWS::Cognito::UserPoolDomain": _CONSOLE,
+    "Custom::CDKBucketDeployment": _CONSOLE,
+}
+
+
+def _aws_only(resources: dict[str, Any]) -> dict[str, str]:
+    """Logical id -> why, for the resources of ``AWS_ONLY`` types plus what only a
+    ``Custom::CDKBucketDeployment`` uses: the handler it calls and the handler's layers (the AWS CLI,
+    an asset moto cannot read)."""
+    found = {lid: AWS_ONLY[r["Type"]] for lid, r in resources.items() if r["Type"] in AWS_ONLY}
+    for logical in list(found):
+        if resources[logical]["Type"] != "Custom::CDKBucketDeployment":
+            continue
+        for handler in _refs(resources[logical].get("Properties", {}).get("ServiceToken")):
+            if resources.get(handler, {}).get("Type") == "AWS::Lambda::Function":
+                found[handler] = found[logical]
+                for layer in _refs(resources[handler].get("Properties", {}).get("Layers")):
+                    found[layer] = found[logical]
+    return found
 
 
 @dataclass
@@ -233,9 +262,12 @@ class Deployer:
         template.get("Parameters", {}).pop("BootstrapVersion", None)
         resources: dict[str, Any] = template.get("Resources", {})
         removed: dict[str, dict[str, Any]] = {}
+        aws_only = _aws_only(resources)
         for logical, resource in list(resources.items()):
             kind = resource["Type"]
-            if kind == "AWS::CDK::Metadata":
+            if logical in aws_only:
+                removed[logical] = resources.pop(logical)
+            elif kind == "AWS::CDK::Metadata":
                 del resources[logical]
             elif kind in EMULATED or kind not in self.supported:
                 removed[logical] = resources.pop(logical)
@@ -274,8 +306,8 @@ class Deployer:
             name=stack_name, outputs={k: v for k, v in outputs.items() if not k.startswith("TwinValue")}
         )
         self._emulate(removed, deployment)
-        for kind in sorted({r["Type"] for r in removed.values()}):
-            logicals = [lid for lid, r in removed.items() if r["Type"] == kind]
+        for kind in sorted({r["Type"] for lid, r in removed.items() if lid not in aws_only}):
+            logicals = [lid for lid, r in removed.items() if r["Type"] == kind and lid not in aws_only]
             if kind in EMULATED:
                 self.log(f"  emulated: {len(logicals)} x {kind}: {EMULATED[kind]}")
             else:
@@ -283,6 +315,12 @@ class Deployer:
                     f"  not emulated: {len(logicals)} x {kind} (no local behaviour; AWS only): "
                     + ", ".join(logicals)
                 )
+        for reason in sorted(set(aws_only.values())):
+            logicals = [lid for lid, why in aws_only.items() if why == reason]
+            kinds = sorted({removed[lid]["Type"] for lid in logicals})
+            self.log(
+                f"  not emulated: {len(logicals)} x {', '.join(kinds)} ({reason}): {', '.join(logicals)}"
+            )
         self.log(f"  {stack_name}: {len(kept)} resources deployed by moto, {len(removed)} emulated")
         return deployment
 

@@ -28,7 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.domain.shares import INSTALLER, Part
 
-GroupBy = Literal["tier", "region", "item", "ticket_type", "channel"]
+GroupBy = Literal["tier", "region", "tier_region", "item", "ticket_type", "channel"]
+"""``tier_region``: the key ``<tier>|<region>`` (the finance heat map's cells)."""
 REVENUE_SHARDS = 8
 """Items each revenue aggregate is spread over. Folded per record, 50 settlements/s of one tenant with
 ~8 aggregate changes each would put ~50 writes/s on an item and ~800 WRU/s (in transactions) on one

@@ -86,6 +86,7 @@ def test_install_ticket_is_settled_and_statement_and_report_agree(
     technician_id = (ticket.get("dispatch") or {}).get("technician") or ticket["assignee"]["id"]
     assert ticket["assignee"] == {"kind": "technician", "id": technician_id}
     tier_before = _revenue(finance, "tier")
+    cells_before = _revenue(finance, "tier_region")
 
     # When the technician completes the job and the customer confirms
     technician = anonymous.as_user(TENANT, technician_id, ["technician"])
@@ -129,6 +130,15 @@ def test_install_ticket_is_settled_and_statement_and_report_agree(
         what="the settlement in the revenue report",
     )
     assert tier_after[tier] - tier_before.get(tier, Decimal(0)) == expected_total
+    # ... and the heat map's cell of its tier and region (CN-BJ), the cells adding up to the tiers
+    cells = eventually(
+        lambda: _revenue(finance, "tier_region"),
+        lambda report: report.get(f"{tier}|CN-BJ") != cells_before.get(f"{tier}|CN-BJ"),
+        what="the settlement in the tier × region report",
+    )
+    assert cells[f"{tier}|CN-BJ"] - cells_before.get(f"{tier}|CN-BJ", Decimal(0)) == expected_total
+    by_tier = eventually(lambda: _revenue(finance, "tier"), lambda report: True)
+    assert {t: sum(v for k, v in cells.items() if k.split("|")[0] == t) for t in by_tier} == by_tier
     csv = finance.get(f"/reports/revenue?period={period}&group_by=tier&format=csv")
     assert csv.status == 200
     assert csv.headers["content-type"].startswith("text/csv")

@@ -9,6 +9,11 @@ function b64url(bytes) {
   return btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
+/** The console's own URL (its folder, never index.html): the app client's callback and logout URL. */
+function redirectUri() {
+  return location.origin + location.pathname.replace(/index\.html$/, "");
+}
+
 function claimsOf(jwt) {
   const part = jwt.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
   return JSON.parse(decodeURIComponent(escape(atob(part))));
@@ -18,7 +23,7 @@ async function cognitoStart(auth) {
   const verifier = b64url(crypto.getRandomValues(new Uint8Array(32)));
   sessionStorage.setItem("scrm.pkce", verifier);
   const challenge = b64url(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
-  const redirect = location.origin + location.pathname;
+  const redirect = redirectUri();
   location.href = `${auth.domain}/oauth2/authorize?response_type=code&client_id=${auth.clientId}` +
     `&redirect_uri=${encodeURIComponent(redirect)}&scope=openid&code_challenge_method=S256&code_challenge=${challenge}`;
 }
@@ -33,10 +38,11 @@ export async function cognitoFinish() {
     headers: { "content-type": "application/x-www-form-urlencoded" },
     body: new URLSearchParams({
       grant_type: "authorization_code", client_id: auth.clientId, code,
-      redirect_uri: location.origin + location.pathname, code_verifier: sessionStorage.getItem("scrm.pkce") || "",
+      redirect_uri: redirectUri(), code_verifier: sessionStorage.getItem("scrm.pkce") || "",
     }),
   });
   const tokens = await answer.json();
+  if (!answer.ok || !tokens.id_token) throw new Error(`sign-in failed: ${tokens.error || answer.status}`);
   const claims = claimsOf(tokens.id_token);
   history.replaceState(null, "", location.pathname + "#/");
   const session = {
@@ -45,6 +51,13 @@ export async function cognitoFinish() {
   };
   setSession(session);
   return session;
+}
+
+/** Where signing out goes: Cognito's hosted UI logout (ends its session too), or the picker locally. */
+export function signOutUrl() {
+  const auth = getConfig().auth || {};
+  if (auth.mode !== "cognito") return "#/signin";
+  return `${auth.domain}/logout?client_id=${auth.clientId}&logout_uri=${encodeURIComponent(redirectUri())}`;
 }
 
 export function SignIn({ onSignedIn }) {

@@ -2,7 +2,7 @@
 // It uses only the public HTTP API; what a role cannot do is hidden, and the API's 403/404 decide.
 import { html, render, useEffect, useState } from "./lib.js";
 import { api, getSession, hasRole, loadConfig, setSession } from "./api.js";
-import { cognitoFinish, SignIn } from "./auth.js";
+import { cognitoFinish, SignIn, signOutUrl } from "./auth.js";
 import { setDefaultLang, t, toggleLang } from "./i18n.js";
 import { Loading } from "./ui.js";
 import { TechnicianHome, TechnicianTicket } from "./views/technician.js";
@@ -80,7 +80,11 @@ function App() {
   if (!session || route.parts[0] === "signin") {
     return html`<${SignIn} onSignedIn=${(s) => { setCurrent(s); go(home()); }} />`;
   }
-  const signOut = () => { setSession(null); setCurrent(null); go("#/signin"); };
+  const signOut = () => {
+    const next = signOutUrl();
+    setSession(null); setCurrent(null);
+    if (next.startsWith("#")) go(next); else location.href = next;
+  };
   const nav = NAV.filter(([, , roles]) => hasRole(...roles));
   return html`<div class="shell">
     <header class="top">
@@ -98,8 +102,10 @@ function App() {
 
 async function boot() {
   await loadConfig();
-  await cognitoFinish().catch(() => null);
-  render(html`<${App} />`, document.getElementById("app"));
+  await cognitoFinish().catch((err) => console.warn(String(err)));
+  const root = document.getElementById("app");
+  root.textContent = ""; // the boot placeholder: Preact renders beside what it did not render
+  render(html`<${App} />`, root);
 }
 
 boot();

@@ -13,21 +13,21 @@ function lines(value) {
   return Array.isArray(value) ? value : [];
 }
 
-function LineItems({ def, value, onChange, choices, key }) {
+function LineItems({ def, value, onChange, choices, by }) {
   const rows = lines(value);
   const set = (i, patch) => onChange(rows.map((row, j) => (i === j ? { ...row, ...patch } : row)));
-  return html`<div class="lines">
+  return html`<div class="lines" id=${`f-${def.name}`}>
     ${rows.map((row, i) => html`<div class="line">
-      <select name=${`${def.name}.${i}.${key}`} value=${row[key] || ""} onChange=${(e) => set(i, { [key]: e.target.value })}>
+      <select name=${`${def.name}.${i}.${by}`} value=${row[by] || ""} onChange=${(e) => set(i, { [by]: e.target.value })}>
         <option value="">—</option>
-        ${choices.map((c) => html`<option value=${c[key]}>${c.name} (${c[key]})</option>`)}
+        ${choices.map((c) => html`<option value=${c[by]}>${c.name} (${c[by]})</option>`)}
       </select>
       <input name=${`${def.name}.${i}.quantity`} class="qty" inputmode="decimal" value=${row.quantity ?? ""}
         aria-label=${t("quantity")} onInput=${(e) => set(i, { quantity: e.target.value })} />
       <button type="button" class="link" onClick=${() => onChange(rows.filter((_, j) => j !== i))}>✕</button>
     </div>`)}
     <button type="button" class="link" data-add=${def.name}
-      onClick=${() => onChange([...rows, { [key]: (choices[0] || {})[key] || "", quantity: "1" }])}>+ ${t("add_line")}</button>
+      onClick=${() => onChange([...rows, { [by]: (choices[0] || {})[by] || "", quantity: "1" }])}>+ ${t("add_line")}</button>
   </div>`;
 }
 
@@ -83,9 +83,9 @@ export function Input({ def, value, onChange, definition }) {
         ${files.length > 0 && html`<small>${files.length} ✓</small>`}</div>`;
     }
     case "service_items":
-      return html`<${LineItems} def=${def} value=${value} onChange=${onChange} choices=${definition.catalog.service_items} key="code" />`;
+      return html`<${LineItems} def=${def} value=${value} onChange=${onChange} choices=${definition.catalog.service_items} by="code" />`;
     case "parts":
-      return html`<${LineItems} def=${def} value=${value} onChange=${onChange} choices=${definition.catalog.parts} key="sku" />`;
+      return html`<${LineItems} def=${def} value=${value} onChange=${onChange} choices=${definition.catalog.parts} by="sku" />`;
     default:
       return html`<input ...${common} value=${value ?? ""} onInput=${(e) => onChange(e.target.value || undefined)} />`;
   }
