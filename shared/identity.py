@@ -33,10 +33,12 @@ def _roles(value: Any) -> frozenset[str]:
 def caller_from_claims(claims: Mapping[str, Any] | None) -> Caller:
     if not claims:
         raise Unauthorized("a Bearer token is required (Authorization: Bearer <JWT>)")
-    sub = claims.get("sub")
+    # The person's id in the tenant file (u-lin, t-wang): a Cognito user's `custom:user` attribute
+    # (Cognito's own `sub` is a UUID that no tenant file names), else `sub` (the twin's tokens).
+    sub = claims.get("custom:user") or claims.get("sub")
     tenant = claims.get("tenant") or claims.get("custom:tenant")
     if not sub or not tenant:
-        raise Unauthorized("the token must carry the claims 'sub' and 'tenant'")
+        raise Unauthorized("the token must carry the claims 'sub' (or 'custom:user') and 'tenant'")
     roles = _roles(claims.get("roles", claims.get("cognito:groups")))
     return Caller(sub=str(sub), tenant=str(tenant), roles=roles)
 

@@ -108,7 +108,11 @@ class Api(Construct):
             "Users",
             self_sign_up_enabled=False,
             sign_in_aliases=cognito.SignInAliases(username=True, email=True),
-            custom_attributes={"tenant": cognito.StringAttribute(min_len=3, max_len=32, mutable=False)},
+            custom_attributes={
+                "tenant": cognito.StringAttribute(min_len=3, max_len=32, mutable=False),
+                # the person's id in the tenant file (u-lin, t-wang): the API's caller id
+                "user": cognito.StringAttribute(min_len=1, max_len=64, mutable=False),
+            },
             password_policy=cognito.PasswordPolicy(
                 min_length=12,
                 require_digits=True,

@@ -535,6 +535,18 @@ def test_every_contract_route_is_served(platform_raw: dict[str, Any]) -> None:
 def test_authorizer_is_the_user_pool(platform: Template) -> None:
     platform.resource_count_is("AWS::Cognito::UserPool", 1)
     platform.resource_count_is("AWS::Cognito::UserPoolClient", 2)  # the API's and the console's
+    # a person carries their tenant and their id in the tenant file, neither changeable later
+    platform.has_resource_properties(
+        "AWS::Cognito::UserPool",
+        {
+            "Schema": Match.array_with(
+                [
+                    Match.object_like({"Name": "tenant", "Mutable": False}),
+                    Match.object_like({"Name": "user", "Mutable": False}),
+                ]
+            )
+        },
+    )
     platform.has_resource_properties(
         "AWS::ApiGatewayV2::Authorizer",
         {

@@ -46,7 +46,7 @@ export async function cognitoFinish() {
   const claims = claimsOf(tokens.id_token);
   history.replaceState(null, "", location.pathname + "#/");
   const session = {
-    token: tokens.id_token, sub: claims.sub, tenant: claims["custom:tenant"],
+    token: tokens.id_token, sub: claims["custom:user"] || claims.sub, tenant: claims["custom:tenant"],
     roles: claims["cognito:groups"] || [], name: claims.name || claims.email || claims.sub,
   };
   setSession(session);
