@@ -334,7 +334,9 @@ def parser() -> argparse.ArgumentParser:
     )
     sub = root.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("init", help="start a tenant file from an industry template (asks on a terminal)")
+    p = sub.add_parser(
+        "init", help="start a tenant file from an industry template (asks on a terminal)", allow_abbrev=False
+    )
     p.add_argument("--list", action="store_true", help="show the templates, one line each")
     p.add_argument("--template", help="the template's name (scrm init --list)")
     p.add_argument("--tenant-id", dest="tenant_id", help="[a-z0-9-]{3,32}; default: the template's")

@@ -93,7 +93,7 @@ def _consult(agent: TwinClient, anon: TwinClient) -> None:
     done = agent.wait_status(ticket_id, "closed")
     _say(f"    the workflow reached '{done['node']}': status={done['status']}")
 
-    _step("1.5", "the same action again with the old version is refused (optimistic locking)")
+    _step("1.5", "the same action sent again (a double click, a retry) is refused: the ticket has moved on")
     again = agent.post(
         f"/tickets/{ticket_id}/actions",
         {"action": "answered", "fields": {"answer": "x"}, "version": ready["version"]},
@@ -422,7 +422,8 @@ def run_demo(tenant_files: list[str]) -> int:
         port=0,
         clock="manual",
         start=START,
-        log=lambda line: _say(f"    twin | {line}"),
+        # the deploy's per-resource detail (indented lines) is `scrm local`'s; the demo shows its steps
+        log=lambda line: None if line.startswith("  ") else _say(f"    twin | {line}"),
         function_log_level="ERROR",
     ).start()
     try:

@@ -129,7 +129,8 @@ def gather(
     elif interactive:
         template = _pick_template(read, out)
     else:
-        template = templates()[0]
+        names = ", ".join(t.name for t in templates())
+        return None, [f"--template: which one? Without a terminal nothing is asked; choose one of {names}"]
 
     checks: list[tuple[str, str, str, Callable[[str], str | None]]] = [
         ("tenant_id", "tenant id", template.tenant_id, tenant_id_problem),
@@ -217,7 +218,9 @@ def write(answers: Answers, *, force: bool, out: TextIO | None = None) -> int:
     secrets_at = secrets_path(answers.out)
     existing = [str(p) for p in (answers.out, secrets_at) if p.exists()]
     if existing and not force:
-        print(f"error: {', '.join(existing)} exists; choose another --out or pass --force", file=sys.stderr)
+        verb = "exists" if len(existing) == 1 else "exist"
+        taken = " and ".join(existing)
+        print(f"error: {taken} {verb}; choose another --out or pass --force", file=sys.stderr)
         return 1
     answers.out.parent.mkdir(parents=True, exist_ok=True)
     answers.out.write_text(text, encoding="utf-8")
@@ -236,7 +239,7 @@ def _next_steps(answers: Answers, secrets_at: Path, out: TextIO) -> None:
         f"  scrm local {path}             # the twin on http://127.0.0.1:8400; token: POST /_local/token",
         file=out,
     )
-    print(f"  scrm synth {path}             # the CDK stacks to deploy (README: Deploy to AWS)", file=out)
+    print(f"  scrm synth {path}             # the stacks to deploy (README: Onboarding a tenant, 4)", file=out)
 
 
 def run_init(args: Any) -> int:

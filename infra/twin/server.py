@@ -193,6 +193,13 @@ def make_handler(twin: LocalTwin) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 return
             body = self.rfile.read(length) if length else b""
+            if not twin.ready and split.path != "/_local/cloudformation":
+                # Deploying: only the custom resources' answers are taken; a client polling for
+                # readiness (the README's `until curl -sf .../_local/clock`) waits for the tenants.
+                starting = "the twin is still deploying its stacks; retry in a moment"
+                self._send(*_error(503, "starting", starting))
+                self.close_connection = True
+                return
             console = split.path == CONSOLE_PREFIX or split.path.startswith(f"{CONSOLE_PREFIX}/")
             if method == "GET" and console:  # the web console's static files (console.py)
                 self._send(*serve_console(split.path, self.headers.get("accept-encoding") or ""))

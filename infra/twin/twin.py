@@ -122,6 +122,7 @@ class LocalTwin:
         self.issuer = LocalIssuer(set())
         self.people: dict[str, dict[str, set[str]]] = {}  # tenant -> person -> roles the file grants
         self.directory: list[dict[str, Any]] = []  # the console's sign-in picker (GET /_local/people)
+        self.ready = False  # True once every stack is deployed and every tenant onboarded
         self.signable: dict[str, dict[str, str]] = {}  # tenant/channel -> platform, secret reference
         self.router = Router([])
         self.outbox = Outbox(self.clock.now)  # outbound webhooks, captured (outbox.py)
@@ -211,6 +212,7 @@ class LocalTwin:
             self.stop()  # the deploy failed: nothing keeps serving
             raise
         self.log(f"clock: {self.clock.mode}, now {self.clock.now().isoformat()}")
+        self.ready = True  # the server answered only CloudFormation's responses until now
         return self
 
     def _capture_outbound_webhooks(self) -> None:

@@ -17,6 +17,7 @@ of the rendered file, each with a value of the right shape made up for the local
 from __future__ import annotations
 
 import base64
+import difflib
 import secrets
 import string
 from dataclasses import dataclass
@@ -66,7 +67,10 @@ def find(name: str) -> Template:
     for template in known:
         if template.name == name:
             return template
-    raise KeyError(f"no template '{name}'; known: {', '.join(t.name for t in known)}")
+    names = [t.name for t in known]
+    close = [n for n in names if name in n] or difflib.get_close_matches(name, names, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    raise KeyError(f"no template '{name}'{hint}; known: {', '.join(names)}")
 
 
 # --------------------------------------------------------------------------- the secrets file

@@ -172,12 +172,11 @@ def _check_type(spec: FieldDef, value: Any, ctx: FormContext) -> str | None:
             return "must carry a UTC offset, e.g. 2026-11-23T09:00:00+08:00"
         return err
     if t == "geo":
-        if (
-            not isinstance(value, dict)
-            or not _is_number(value.get("lat"))
-            or not _is_number(value.get("lon"))
-        ):
-            return 'must be {"lat": number, "lon": number}'
+        if not isinstance(value, dict):
+            return 'must be a location: {"lat": number, "lon": number}'
+        missing = [k for k in ("lat", "lon") if not _is_number(value.get(k))]
+        if missing:
+            return f"needs both lat and lon as numbers; {' and '.join(missing)} is missing or not a number"
         if not (-90 <= value["lat"] <= 90 and -180 <= value["lon"] <= 180):
             return "lat must be within ±90 and lon within ±180"
         return None

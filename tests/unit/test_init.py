@@ -74,6 +74,12 @@ def test_flags_with_wrong_values_name_each_flag_and_exit_2(capsys: pytest.Captur
     assert "--tenant-id:" in err and "--timezone:" in err
     assert scrm(["init", "--template", "nope", "--no-input"]) == 2
     assert "no template 'nope'; known: home-appliance" in capsys.readouterr().err
+    assert scrm(["init", "--template", "property", "--no-input"]) == 2
+    assert "(did you mean 'property-maintenance'?)" in capsys.readouterr().err
+    assert scrm(["init", "--no-input"]) == 2  # a script must say which template
+    assert "--template: which one?" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # no abbreviations: --tenant is not --tenant-id
+        scrm(["init", "--template", "education", "--tenant", "x", "--no-input"])
 
 
 def test_init_writes_the_tenant_and_its_secrets_and_never_overwrites(
@@ -95,7 +101,7 @@ def test_init_writes_the_tenant_and_its_secrets_and_never_overwrites(
     assert all(name.startswith("/scrm/star-auto/") for name in secrets)
     before = out.read_text(encoding="utf-8")
     assert scrm([*argv[:-1], "--template", "education", "--no-input"]) == 1
-    assert "exists" in capsys.readouterr().err and out.read_text(encoding="utf-8") == before
+    assert " exist; " in capsys.readouterr().err and out.read_text(encoding="utf-8") == before
     assert scrm([*argv, "--force"]) == 0
 
 

@@ -3,7 +3,12 @@
 // UI with the authorization-code flow and PKCE; the ID token carries sub, custom:tenant, cognito:groups.
 import { html, useEffect, useState } from "./lib.js";
 import { getConfig, setSession } from "./api.js";
-import { t } from "./i18n.js";
+import { extend, t, toggleLang } from "./i18n.js";
+
+extend({
+  "zh-CN": { signin_hint: "本地孪生环境：选择租户文件中的一个人登录（POST /_local/token）" },
+  en: { signin_hint: "Local twin: sign in as a person of a tenant file (POST /_local/token)" },
+});
 
 function b64url(bytes) {
   return btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
@@ -83,9 +88,10 @@ export function SignIn({ onSignedIn }) {
     setSession(session);
     onSignedIn(session);
   }
+  const [, setTick] = useState(0);
   return html`<main class="signin">
-    <h1>${t("app")}</h1>
-    <p class="hint">${t("signin_as")}: (local twin, POST /_local/token)</p>
+    <h1>${t("app")} <button class="link" data-lang onClick=${() => { toggleLang(); setTick((n) => n + 1); }}>${t("language")}</button></h1>
+    <p class="hint">${t("signin_hint")}</p>
     ${error && html`<p class="error" role="alert">${error}</p>`}
     ${!people && !error && html`<p>${t("loading")}</p>`}
     ${(people || []).map((tenant) => html`<section class="tenant-people">

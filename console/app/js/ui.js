@@ -9,6 +9,13 @@ export function labelOf(def) {
   return def.label || def.name;
 }
 
+/** A number while typing: the number once the text is one ("22.5"), else the text itself ("22.", "-")
+ * so the input keeps what was typed; "" is no value. The API names a text left over. */
+function numeric(text) {
+  if (text === "") return undefined;
+  return /^-?\d+(\.\d+)?$/.test(text) ? Number(text) : text;
+}
+
 function lines(value) {
   return Array.isArray(value) ? value : [];
 }
@@ -54,7 +61,7 @@ export function Input({ def, value, onChange, definition }) {
     case "number":
     case "money":
       return html`<input ...${common} inputmode="decimal" value=${value ?? ""}
-        onInput=${(e) => onChange(e.target.value === "" ? undefined : def.type === "number" ? Number(e.target.value) : e.target.value)} />`;
+        onInput=${(e) => onChange(def.type === "number" ? numeric(e.target.value) : e.target.value || undefined)} />`;
     case "date":
       return html`<input ...${common} type="date" value=${value ?? ""} onInput=${(e) => onChange(e.target.value || undefined)} />`;
     case "datetime":
@@ -66,12 +73,16 @@ export function Input({ def, value, onChange, definition }) {
       return html`<input ...${common} type="email" value=${value ?? ""} onInput=${(e) => onChange(e.target.value || undefined)} />`;
     case "geo": {
       const geo = value || {};
-      const set = (patch) => onChange({ ...geo, ...patch });
+      const set = (patch) => {
+        const next = { ...geo, ...patch };
+        for (const k of ["lat", "lon"]) if (next[k] === undefined) delete next[k];
+        onChange(Object.keys(next).length ? next : undefined); // both emptied: no location at all
+      };
       const locate = () => navigator.geolocation && navigator.geolocation.getCurrentPosition(
         (p) => onChange({ lat: p.coords.latitude, lon: p.coords.longitude }));
       return html`<div class="geo" id=${common.id}>
-        <input name=${`${name}.lat`} inputmode="decimal" placeholder="lat" value=${geo.lat ?? ""} onInput=${(e) => set({ lat: Number(e.target.value) })} />
-        <input name=${`${name}.lon`} inputmode="decimal" placeholder="lon" value=${geo.lon ?? ""} onInput=${(e) => set({ lon: Number(e.target.value) })} />
+        <input name=${`${name}.lat`} inputmode="decimal" placeholder="lat" value=${geo.lat ?? ""} onInput=${(e) => set({ lat: numeric(e.target.value) })} />
+        <input name=${`${name}.lon`} inputmode="decimal" placeholder="lon" value=${geo.lon ?? ""} onInput=${(e) => set({ lon: numeric(e.target.value) })} />
         <button type="button" class="link" onClick=${locate}>${t("locate")}</button></div>`;
     }
     case "photos": {

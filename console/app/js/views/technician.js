@@ -9,7 +9,7 @@ import { byUrgency, cleaned, ErrorMessage, Fields, labelOf, Loading, SlaBadge, u
 extend({
   "zh-CN": {
     tech_no_tickets: "暂无在途工单", tech_customer: "客户", tech_address: "地址", tech_offer: "新派单，请接单",
-    tech_accept_by: "请在此前接单", tech_accepted_now: "已接单", tech_done: "已提交：工单进入",
+    tech_accept_by: "请在此前接单", tech_accepted_now: "已接单", tech_done: "已提交",
     tech_stale: "工单已被更新，已重新加载，请检查后再提交。", tech_fix: "请修改标出的字段后再提交。",
     tech_not_yours: "此节点不由你处理", tech_kind_settlement: "结算", tech_kind_adjustment: "调整",
     tech_no_earnings: "本月暂无收入", tech_back_list: "返回我的工单",
@@ -17,7 +17,7 @@ extend({
   en: {
     tech_no_tickets: "No open tickets", tech_customer: "Customer", tech_address: "Address",
     tech_offer: "New job offered: accept it", tech_accept_by: "Accept by", tech_accepted_now: "Accepted",
-    tech_done: "Submitted: the ticket is now at", tech_stale: "The ticket changed meanwhile: reloaded, check and submit again.",
+    tech_done: "Submitted", tech_stale: "The ticket changed meanwhile: reloaded, check and submit again.",
     tech_fix: "Correct the marked fields and submit again.", tech_not_yours: "This step is not yours",
     tech_kind_settlement: "settlement", tech_kind_adjustment: "adjustment", tech_no_earnings: "No earnings this month yet",
     tech_back_list: "Back to my tickets",
@@ -34,6 +34,13 @@ function typeOf(definition, ticket) {
 function nodeLabel(definition, ticket, node = ticket.node) {
   const spec = typeOf(definition, ticket).nodes[node];
   return (spec && spec.label) || node;
+}
+
+/** " → <node>" when the answer's node is one a person sees (a person's or the end), else "": a
+ * decision or settlement node is passed through in a moment and means nothing to a technician. */
+function whereNow(definition, ticket) {
+  const spec = typeOf(definition, ticket).nodes[ticket.node] || {};
+  return spec.kind === "human" || spec.kind === "end" ? ` → ${nodeLabel(definition, ticket)}` : "";
 }
 
 /** The ticket waits for this technician: ready at a node they work. */
@@ -174,9 +181,9 @@ export function TechnicianTicket({ id, definition, session, go }) {
         setNotice(t("tech_accepted_now"));
       } else if (waitsForMe(after, session)) { // the ticket came back to me at another node
         setTicket(after); setValues({});
-        setNotice(`${t("tech_done")} ${nodeLabel(definition, after)}`);
+        setNotice(`${t("tech_done")}${whereNow(definition, after)}`);
       } else {
-        flash = `${ticket.id}: ${t("tech_done")} ${nodeLabel(definition, after)}`;
+        flash = `${ticket.id}: ${t("tech_done")}${whereNow(definition, after)}`;
         go("#/tech");
       }
     } catch (e) {

@@ -73,6 +73,15 @@ async function untilSettled(id, seconds = 20, stop = () => false) {
   return last;
 }
 
+/** The label a node's form gives a field the ticket gathered on the way (else its name). */
+function formLabel(spec, name) {
+  for (const node of Object.values(spec.nodes || {})) {
+    const def = (node.form || []).find((f) => f.name === name);
+    if (def) return labelOf(def);
+  }
+  return name;
+}
+
 function FieldsCard({ ticket, definition, onSaved }) {
   const spec = definition.ticket_types[ticket.type] || { fields: [] };
   const editor = hasRole("agent", "dispatcher", "supervisor");
@@ -105,7 +114,7 @@ function FieldsCard({ ticket, definition, onSaved }) {
         ${spec.fields.map((f) => html`<dt>${labelOf(f)}</dt><dd data-value=${f.name}>${f.type === "region"
           ? show(((definition.regions.find((r) => r.code === ticket.fields[f.name]) || {}).name || "") + (ticket.fields[f.name] ? ` (${ticket.fields[f.name]})` : ""))
           : f.type === "technician" ? personName(definition, ticket.fields[f.name]) : show(ticket.fields[f.name])}</dd>`)}
-        ${extra.map((k) => html`<dt>${k}</dt><dd data-value=${k}>${definition.technicians.some((p) => p.id === ticket.fields[k])
+        ${extra.map((k) => html`<dt>${formLabel(spec, k)}</dt><dd data-value=${k}>${definition.technicians.some((p) => p.id === ticket.fields[k])
           ? personName(definition, ticket.fields[k]) : show(ticket.fields[k])}</dd>`)}
       </dl>
       ${editor && ticket.status !== "closed" && ticket.status !== "cancelled" && html`<div class="actions">

@@ -109,6 +109,9 @@ function Graph({ typeId, spec, counts }) {
   for (const [name, node] of Object.entries(spec.nodes)) {
     for (const [label, target, kind] of edgesOf(node)) {
       if (!(target in pos)) continue;
+      // several ways from one node to the same node: one edge with their labels joined
+      const twin = edges.find((e) => e.from === name && e.to === target && e.kind === kind);
+      if (twin) { twin.label = twin.label && label ? `${twin.label} / ${label}` : twin.label || label; continue; }
       const pair = [name, target].sort().join("→") + (pos[target].col < pos[name].col - 1 ? "far" : "");
       const far = pos[target].col < pos[name].col - 1 ? `far${pos[name].last ? "b" : "a"}` : pair;
       seen[far] = (seen[far] || 0) + 1;
