@@ -239,7 +239,7 @@ def _next_steps(answers: Answers, secrets_at: Path, out: TextIO) -> None:
         f"  scrm local {path}             # the twin on http://127.0.0.1:8400; token: POST /_local/token",
         file=out,
     )
-    print(f"  scrm synth {path}             # the stacks to deploy (README: Onboarding a tenant, 4)", file=out)
+    print(f"  scrm synth {path}             # the stacks to deploy (README: Onboarding, 4)", file=out)
 
 
 def run_init(args: Any) -> int:
