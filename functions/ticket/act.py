@@ -97,7 +97,7 @@ def act(
         action=action,
         changes={"fields": changed, "to": target},
     )
-    take, release = _manual_dispatch(deps, ticket, chosen)
+    take, release = manual_dispatch_save(deps, ticket, chosen)
     try:
         moved = move_and_resume(
             deps.tickets,
@@ -119,7 +119,7 @@ def act(
     return moved
 
 
-def _manual_dispatch(
+def manual_dispatch_save(
     deps: Deps, ticket: Ticket, technician: str | None
 ) -> tuple[Save | None, Callable[[], None] | None]:
     """A person picked the technician: the move takes their load in the same transaction, and gives

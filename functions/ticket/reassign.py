@@ -18,10 +18,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from functions.ticket.access import RETRY_ROLES
+from functions.ticket.act import manual_dispatch_save
 from functions.ticket.leave import cancel_offer
 from functions.ticket.rules import stale, without_offer
 from shared.clock import now
-from shared.domain.ticket import Assignee, Change, Ticket, TicketEvent
+from shared.domain.ticket import Assignee, Change, Ticket
 from shared.errors import Conflict, Forbidden, ValidationFailed
 from shared.ticket_updates import update_ticket
 
@@ -78,12 +79,7 @@ def reassign(
         node=ticket.node,
         changes={"from": previous, "to": technician},
     )
-    workload = deps.workload
-
-    def take(ticket: Ticket, *, expected_version: int, event: TicketEvent | None) -> None:
-        assert event is not None and workload is not None
-        workload.take(technician, ticket, expected_version=expected_version, event=event)
-
+    take, _release = manual_dispatch_save(deps, ticket, technician)
     saved = update_ticket(
         deps.tickets,
         ticket.tenant,
@@ -92,9 +88,9 @@ def reassign(
         read=ticket,
         expected_version=version,
         stale=stale(version, ticket_id),
-        save=take if workload is not None else None,
+        save=take,
     )
-    if previous and workload is not None:
-        workload.release(ticket.tenant, str(previous), ticket.id)
+    if previous and deps.workload is not None:
+        deps.workload.release(ticket.tenant, str(previous), ticket.id)
     cancel_offer(deps, ticket)
     return saved
