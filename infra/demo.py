@@ -328,13 +328,7 @@ def _wecom_message(twin: Any, anon: TwinClient, content: str) -> str:
 
     secrets = secrets_for(twin.tenant_files, None)
     msg_id = "7100000000000000001"
-    message = (
-        "<xml><ToUserName><![CDATA[ww-demo]]></ToUserName>"
-        "<FromUserName><![CDATA[wm-lin-wei]]></FromUserName>"
-        "<CreateTime>1764000000</CreateTime><MsgType><![CDATA[text]]></MsgType>"
-        f"<Content><![CDATA[{content}]]></Content>"
-        f"<MsgId>{msg_id}</MsgId><AgentID>1000002</AgentID></xml>"
-    )
+    message = wecom.text_message("ww-demo", "wm-lin-wei", content, msg_id, create_time="1764000000")
     query, body = wecom.envelope(
         message,
         token=secrets["/scrm/acme-home/wecom-token"],

@@ -52,13 +52,7 @@ def _shopify_order(anonymous: TwinClient, secret: str, phone: str, marker: str) 
 
 def _wecom_message(anonymous: TwinClient, secrets: dict[str, str], text: str, marker: str) -> str:
     msg_id = str(7_200_000_000_000_000 + int(marker[:8], 16))
-    message = (
-        "<xml><ToUserName><![CDATA[ww-demo]]></ToUserName>"
-        f"<FromUserName><![CDATA[wm-{marker}]]></FromUserName>"
-        "<CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType>"
-        f"<Content><![CDATA[{text}]]></Content>"
-        f"<MsgId>{msg_id}</MsgId><AgentID>1000002</AgentID></xml>"
-    )
+    message = wecom.text_message("ww-demo", f"wm-{marker}", text, msg_id, create_time="1700000000")
     query, body = wecom.envelope(
         message,
         token=secrets["/scrm/acme-home/wecom-token"],

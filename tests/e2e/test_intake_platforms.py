@@ -368,12 +368,8 @@ def test_a_wecom_message_delivered_three_times_is_one_incomplete_consult_ticket(
 ) -> None:
     marker = uuid.uuid4().hex[:10]
     msg_id = str(7_000_000_000_000_000 + int(marker[:8], 16))
-    message = (
-        f"<xml><ToUserName><![CDATA[{WECOM_CORP_ID}]]></ToUserName>"
-        f"<FromUserName><![CDATA[zhangsan-{marker}]]></FromUserName>"
-        "<CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType>"
-        f"<Content><![CDATA[空调不制冷，请上门 {marker}]]></Content>"
-        f"<MsgId>{msg_id}</MsgId><AgentID>1000002</AgentID></xml>"
+    message = wecom.text_message(
+        WECOM_CORP_ID, f"zhangsan-{marker}", f"空调不制冷，请上门 {marker}", msg_id, create_time="1700000000"
     )
     query, body = wecom.envelope(
         message,

@@ -179,7 +179,8 @@ def envelope(
     nonce: str,
     prefix: bytes | None = None,
 ) -> tuple[dict[str, str], bytes]:
-    """The query and body of a POST that WeCom would send for `message` (tests, the demo)."""
+    """The query and body of a POST that WeCom would send for `message` (tests, the demo);
+    `text_message` writes a customer's text message."""
     encrypted = encrypt(message, aes_key=aes_key, receive_id=corp_id, prefix=prefix)
     query = {
         "msg_signature": signature(token, timestamp, nonce, encrypted),
@@ -190,6 +191,19 @@ def envelope(
         f"<xml><ToUserName><![CDATA[{corp_id}]]></ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
     )
     return query, body.encode("utf-8")
+
+
+def text_message(
+    corp_id: str, from_user: str, content: str, msg_id: str, *, create_time: str, agent_id: str = "1000002"
+) -> str:
+    """The XML of a customer's text message as WeCom writes it (before `envelope` encrypts it)."""
+    return (
+        f"<xml><ToUserName><![CDATA[{corp_id}]]></ToUserName>"
+        f"<FromUserName><![CDATA[{from_user}]]></FromUserName>"
+        f"<CreateTime>{create_time}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+        f"<Content><![CDATA[{content}]]></Content>"
+        f"<MsgId>{msg_id}</MsgId><AgentID>{agent_id}</AgentID></xml>"
+    )
 
 
 # --------------------------------------------------------------------------- verification
