@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import pytest
+
 from infra.twin.client import Answer, TwinClient
 
 T = TypeVar("T")
@@ -59,3 +61,29 @@ def eventually(
         time.sleep(every)
         last = read()
     return last
+
+
+def wait_past_dispatch(agent: TwinClient, ticket_id: str, timeout: float = 20.0) -> dict[str, Any]:
+    """An install ticket once dispatch handled it (at on_site or manual_dispatch, waiting for a
+    person); skips the test while dispatch is not built."""
+    deadline = time.monotonic() + timeout
+    last: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        last = agent.get(f"/tickets/{ticket_id}").body
+        if last.get("status") == "failed":
+            pytest.skip(f"dispatch is not available yet: the ticket failed ({last.get('reason')})")
+        if last.get("ready") and last.get("node") in ("on_site", "manual_dispatch"):
+            return last
+        time.sleep(0.05)
+    pytest.skip(f"dispatch is not available yet: the execution stopped at {last.get('node')}")
+
+
+def at_technician(agent: TwinClient, dispatcher: TwinClient, ticket_id: str) -> dict[str, Any]:
+    """An install ticket at on_site with a technician: dispatch's, or t-wang assigned by the
+    dispatcher when no candidate scored."""
+    ticket = wait_past_dispatch(agent, ticket_id)
+    if ticket["node"] == "manual_dispatch":
+        assigned = act(dispatcher, ticket_id, "assign", {"technician": "t-wang"}, ticket["version"])
+        assert assigned.status == 200, assigned.body
+        ticket = agent.wait_ready(ticket_id, node="on_site")
+    return ticket

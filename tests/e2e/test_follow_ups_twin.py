@@ -19,8 +19,8 @@ from infra.twin.client import TwinClient
 from infra.twin.twin import LocalTwin
 from shared.calendar import BusinessCalendar
 from shared.tenant import load_tenant_file
-from tests.e2e.steps import act, complete_and_confirm, eventually
-from tests.e2e.test_settlement_flow import ON_SITE, _wait_past_dispatch
+from tests.e2e.steps import act, at_technician, complete_and_confirm, eventually
+from tests.e2e.test_settlement_flow import ON_SITE
 from tests.factories import INSTALL_FIELDS
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tenants" / "acme-home.yaml"
@@ -29,12 +29,8 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "tenants" / "acme-h
 def _closed_install(anonymous: TwinClient, agent: TwinClient) -> dict[str, Any]:
     created = agent.post("/tickets", {"type": "install", "fields": INSTALL_FIELDS})
     assert created.status == 201, created.body
-    ticket = _wait_past_dispatch(agent, created.body["id"])
-    if ticket["node"] == "manual_dispatch":
-        dispatcher = anonymous.as_user("acme-home", "u-zhao", ["dispatcher", "supervisor"])
-        assigned = act(dispatcher, ticket["id"], "assign", {"technician": "t-wang"}, ticket["version"])
-        assert assigned.status == 200, assigned.body
-        ticket = agent.wait_ready(ticket["id"], node="on_site")
+    dispatcher = anonymous.as_user("acme-home", "u-zhao", ["dispatcher", "supervisor"])
+    ticket = at_technician(agent, dispatcher, created.body["id"])
     technician = anonymous.as_user("acme-home", ticket["assignee"]["id"], ["technician"])
     complete_and_confirm(technician, agent, ticket["id"], ticket["version"], ON_SITE)
     return agent.wait_status(ticket["id"], "closed")

@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from infra.twin.client import TwinClient
-from tests.e2e.steps import act, complete_and_confirm
-from tests.e2e.test_settlement_flow import INSTALL, ON_SITE, TENANT, _wait_past_dispatch, twin_period
+from tests.e2e.steps import act, at_technician, complete_and_confirm
+from tests.e2e.test_settlement_flow import INSTALL, ON_SITE, TENANT, twin_period
 
 OTHER = {"t-wang": "t-li", "t-li": "t-wang"}
 
@@ -22,13 +22,7 @@ def _loads(dispatcher: TwinClient) -> dict[str, int]:
 def _dispatched(anonymous: TwinClient, agent: TwinClient, dispatcher: TwinClient) -> dict[str, Any]:
     created = agent.post("/tickets", {"type": "install", "fields": INSTALL})
     assert created.status == 201, created.body
-    ticket = _wait_past_dispatch(agent, created.body["id"])
-    if ticket["node"] == "manual_dispatch":
-        assert (
-            act(dispatcher, ticket["id"], "assign", {"technician": "t-wang"}, ticket["version"]).status == 200
-        )
-        ticket = agent.wait_ready(ticket["id"], node="on_site")
-    return ticket
+    return at_technician(agent, dispatcher, created.body["id"])
 
 
 def test_a_dispatcher_reassigns_and_the_new_technician_finishes_the_job(

@@ -5,17 +5,15 @@ one ledger entry. Plus the routes' access rules and validation, which need no se
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from infra.twin.client import TwinClient
 from infra.twin.twin import LocalTwin
-from tests.e2e.steps import act, complete_and_confirm, eventually, settlement_replay
+from tests.e2e.steps import at_technician, complete_and_confirm, eventually, settlement_replay
 from tests.factories import INSTALL_FIELDS
 
 TENANT = "acme-home"
@@ -46,20 +44,6 @@ def dispatcher(anonymous: TwinClient) -> TwinClient:
     return anonymous.as_user(TENANT, "u-zhao", ["dispatcher", "supervisor"])
 
 
-def _wait_past_dispatch(agent: TwinClient, ticket_id: str, timeout: float = 20.0) -> dict[str, Any]:
-    """The ticket once dispatch handled it; skips the test while dispatch is not built."""
-    deadline = time.monotonic() + timeout
-    last: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        last = agent.get(f"/tickets/{ticket_id}").body
-        if last.get("status") == "failed":
-            pytest.skip(f"dispatch is not available yet: the ticket failed ({last.get('reason')})")
-        if last.get("ready") and last.get("node") in ("on_site", "manual_dispatch"):
-            return last
-        time.sleep(0.05)
-    pytest.skip(f"dispatch is not available yet: the execution stopped at {last.get('node')}")
-
-
 def _money(value: str) -> Decimal:
     return Decimal(value)
 
@@ -78,11 +62,7 @@ def test_install_ticket_is_settled_and_statement_and_report_agree(
     created = agent.post("/tickets", {"type": "install", "fields": INSTALL})
     assert created.status == 201, created.body
     ticket_id = created.body["id"]
-    ticket = _wait_past_dispatch(agent, ticket_id)
-    if ticket["node"] == "manual_dispatch":  # no candidate scored: the dispatcher assigns one
-        assigned = act(dispatcher, ticket_id, "assign", {"technician": "t-wang"}, ticket["version"])
-        assert assigned.status == 200, assigned.body
-        ticket = agent.wait_ready(ticket_id, node="on_site")
+    ticket = at_technician(agent, dispatcher, ticket_id)  # no candidate scored: the dispatcher assigns one
     technician_id = (ticket.get("dispatch") or {}).get("technician") or ticket["assignee"]["id"]
     assert ticket["assignee"] == {"kind": "technician", "id": technician_id}
     tier_before = _revenue(finance, "tier")

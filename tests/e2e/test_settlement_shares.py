@@ -18,8 +18,8 @@ from shared.rules.conditions import Condition
 from shared.settings import settings
 from shared.tenant.models.settlement import PartyShare
 from shared.tenant.transport import config_key, config_to_json, decode_object, encode_object
-from tests.e2e.steps import act, complete_and_confirm
-from tests.e2e.test_settlement_flow import INSTALL, ON_SITE, TENANT, _wait_past_dispatch, twin_period
+from tests.e2e.steps import at_technician, complete_and_confirm
+from tests.e2e.test_settlement_flow import INSTALL, ON_SITE, TENANT, twin_period
 
 D = Decimal
 GUIDE_SHARE = PartyShare(
@@ -58,12 +58,8 @@ def test_a_guides_share_shows_on_their_statement_and_reduces_the_installers(
     created = agent.post("/tickets", {"type": "install", "fields": INSTALL})
     assert created.status == 201, created.body
     ticket_id = created.body["id"]
-    ticket = _wait_past_dispatch(agent, ticket_id)
-    if ticket["node"] == "manual_dispatch":
-        dispatcher = anonymous.as_user(TENANT, "u-zhao", ["dispatcher", "supervisor"])
-        assigned = act(dispatcher, ticket_id, "assign", {"technician": "t-wang"}, ticket["version"])
-        assert assigned.status == 200, assigned.body
-        ticket = agent.wait_ready(ticket_id, node="on_site")
+    dispatcher = anonymous.as_user(TENANT, "u-zhao", ["dispatcher", "supervisor"])
+    ticket = at_technician(agent, dispatcher, ticket_id)
     technician_id = (ticket.get("dispatch") or {}).get("technician") or ticket["assignee"]["id"]
     technician = anonymous.as_user(TENANT, technician_id, ["technician"])
 

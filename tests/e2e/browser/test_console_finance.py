@@ -5,17 +5,14 @@ shows the ticket's line."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-import pytest
-
 from infra.twin.client import TwinClient
 from tests.e2e.browser.conftest import DESK, Page
-from tests.e2e.steps import act, complete_and_confirm, eventually
+from tests.e2e.steps import at_technician, complete_and_confirm, eventually
 from tests.factories import INSTALL_FIELDS
 
 TENANT = "acme-home"
@@ -42,18 +39,7 @@ def _settled_install(anonymous: TwinClient, agent: TwinClient, finance: TwinClie
     )
     assert created.status == 201, created.body
     ticket_id = created.body["id"]
-    deadline = time.monotonic() + 20
-    ticket: dict[str, Any] = {}
-    while not (ticket.get("ready") and ticket.get("node") in ("on_site", "manual_dispatch")):
-        if time.monotonic() > deadline or ticket.get("status") == "failed":
-            where = f"{ticket.get('node')} ({ticket.get('reason')})"
-            pytest.skip(f"dispatch is not available: the ticket is at {where}")
-        time.sleep(0.05)
-        ticket = agent.get(f"/tickets/{ticket_id}").body
-    if ticket["node"] == "manual_dispatch":
-        assigned = act(dispatcher, ticket_id, "assign", {"technician": "t-wang"}, ticket["version"])
-        assert assigned.status == 200, assigned.body
-        ticket = agent.wait_ready(ticket_id, node="on_site")
+    ticket = at_technician(agent, dispatcher, ticket_id)
     technician = anonymous.as_user(TENANT, ticket["dispatch"]["technician"], ["technician"])
     complete_and_confirm(technician, agent, ticket_id, ticket["version"], ON_SITE)
     closed = agent.wait_status(ticket_id, "closed")

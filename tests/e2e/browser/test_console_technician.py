@@ -7,43 +7,19 @@ browser's performance entries (the time is reported, not asserted)."""
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from infra.twin.client import TwinClient
 from tests.e2e.browser.conftest import PHONE, ROOT, Page
-from tests.e2e.steps import act
+from tests.e2e.steps import act, at_technician
 from tests.factories import INSTALL_FIELDS
 
 TENANT = "acme-home"
 PERF = ROOT / ".build" / "console-perf.json"
 BUDGET_BYTES = 150 * 1024
-
-
-def _dispatched(agent: TwinClient, dispatcher: TwinClient, ticket_id: str) -> dict[str, Any]:
-    """The ticket once dispatch handled it, at on_site with a technician (a dispatcher assigns one
-    when no candidate scored); skips while dispatch is not available."""
-    deadline = time.monotonic() + 20
-    ticket: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        ticket = agent.get(f"/tickets/{ticket_id}").body
-        if ticket.get("status") == "failed":
-            pytest.skip(f"dispatch is not available: the ticket failed ({ticket.get('reason')})")
-        if ticket.get("ready") and ticket.get("node") in ("on_site", "manual_dispatch"):
-            break
-        time.sleep(0.05)
-    else:
-        pytest.skip(f"dispatch is not available: the execution stopped at {ticket.get('node')}")
-    if ticket["node"] == "manual_dispatch":
-        assigned = act(dispatcher, ticket_id, "assign", {"technician": "t-wang"}, ticket["version"])
-        assert assigned.status == 200, assigned.body
-        ticket = agent.wait_ready(ticket_id, node="on_site")
-    return ticket
 
 
 def _measure_first_load(page: Page) -> dict[str, Any]:
@@ -101,7 +77,7 @@ def test_a_technician_accepts_and_completes_an_install_on_a_phone(
     )
     assert created.status == 201, created.body
     ticket_id = created.body["id"]
-    ticket = _dispatched(agent, dispatcher, ticket_id)
+    ticket = at_technician(agent, dispatcher, ticket_id)
     technician_id = ticket["dispatch"]["technician"]
 
     # Their list, on a phone: the ticket with its SLA badge, marked as waiting for them
